@@ -1,0 +1,64 @@
+/*
+ * ops.h - the plugin's implementations of the v1 ops (struct kvp_ops slots).
+ * entry.c puts them in the const table; each validates its arguments,
+ * returns a documented status, and logs why through the host logger.
+ */
+#ifndef KVP_OPS_H
+#define KVP_OPS_H
+
+#include "kvplug/abi.h"
+
+const char *kvp_op_status_str(int32_t status);
+int32_t kvp_op_engine_create(const char *config,
+                             const struct kvp_host_api *host,
+                             struct kvp_engine **engine_p);
+int32_t kvp_op_engine_destroy(struct kvp_engine *engine);
+int32_t kvp_op_register_buffer(struct kvp_engine *engine, void *ptr,
+                               uint64_t len);
+int32_t kvp_op_unregister_buffer(struct kvp_engine *engine, void *ptr);
+int32_t kvp_op_put_from(struct kvp_engine *engine, const char *key,
+                        const void *ptr, uint64_t len,
+                        const struct kvp_put_opts *opts);
+int32_t kvp_op_batch_put_from(struct kvp_engine *engine, uint32_t n,
+                              const char *const *keys,
+                              const void *const *ptrs, const uint64_t *lens,
+                              const struct kvp_put_opts *opts,
+                              int32_t *results);
+int64_t kvp_op_get_into(struct kvp_engine *engine, const char *key, void *ptr,
+                        uint64_t cap);
+int32_t kvp_op_batch_get_into(struct kvp_engine *engine, uint32_t n,
+                              const char *const *keys, void *const *ptrs,
+                              const uint64_t *caps, int64_t *results);
+int32_t kvp_op_put_tensor_with_tp_from(struct kvp_engine *engine,
+                                       const char *key, const void *ptr,
+                                       uint64_t len, int32_t tp_rank,
+                                       int32_t tp_size, int32_t split_dim,
+                                       const struct kvp_put_opts *opts);
+int32_t kvp_op_batch_put_tensor_with_tp_from(
+    struct kvp_engine *engine, uint32_t n, const char *const *keys,
+    const void *const *ptrs, const uint64_t *lens, int32_t tp_rank,
+    int32_t tp_size, int32_t split_dim, const struct kvp_put_opts *opts,
+    int32_t *results);
+int64_t kvp_op_get_tensor_with_tp_into(struct kvp_engine *engine,
+                                       const char *key, void *ptr,
+                                       uint64_t cap, int32_t tp_rank,
+                                       int32_t tp_size);
+int32_t kvp_op_batch_get_tensor_with_tp_into(
+    struct kvp_engine *engine, uint32_t n, const char *const *keys,
+    void *const *ptrs, const uint64_t *caps, int32_t tp_rank,
+    int32_t tp_size, int64_t *results);
+int32_t kvp_op_exists(struct kvp_engine *engine, const char *key);
+int64_t kvp_op_stat(struct kvp_engine *engine, const char *key);
+int32_t kvp_op_remove(struct kvp_engine *engine, const char *key);
+
+/* Capabilities the plugin advertises (KVP_CAP_*). */
+#ifdef KVP_HAVE_CUDA
+#define KVP_PLUGIN_CAPS_CUDA KVP_CAP_CUDA
+#else
+#define KVP_PLUGIN_CAPS_CUDA 0
+#endif
+#define KVP_PLUGIN_CAPS                                                       \
+    (KVP_CAP_THREAD_SAFE | KVP_CAP_TP | KVP_CAP_BATCH | KVP_CAP_OVERWRITE |   \
+     KVP_PLUGIN_CAPS_CUDA)
+
+#endif /* KVP_OPS_H */

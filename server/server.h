@@ -1,0 +1,36 @@
+/*
+ * server.h - the kvplug store server: memory pool + index + control protocol.
+ * The same code runs as the kvplug-server binary and embedded inside the
+ * plugin (engine_create with no servers=).
+ */
+#ifndef KVP_SERVER_H
+#define KVP_SERVER_H
+
+#include <stdint.h>
+
+#include "kvp_transport.h"
+#include "util/log.h"
+
+struct kvp_server;
+
+struct kvp_server_params {
+    const char *listen_host;    /* NULL = "127.0.0.1" */
+    uint16_t listen_port;       /* 0 = ephemeral */
+    uint64_t pool_size;         /* bytes; pre-faulted at start */
+    const char *transports;     /* comma list: "ucx", "verbs", "ucx,verbs" */
+    struct kvp_tp_params tp;    /* device/gid/ucx_tls/timeout for modules;
+                                 * role/log fields are set by the server */
+    const char *auth_token;     /* NULL = no auth; copied */
+    uint32_t lease_timeout_ms;  /* 0 = default (30000) */
+    struct kvp_logger log;
+};
+
+/* Starts listening and serving on threads of its own. *srv_p only on OK. */
+int32_t kvp_server_start(const struct kvp_server_params *params,
+                         struct kvp_server **srv_p);
+/* The port actually bound (useful with listen_port 0). */
+uint16_t kvp_server_port(const struct kvp_server *srv);
+/* Stops threads, closes connections, frees the pool. */
+void kvp_server_stop(struct kvp_server *srv);
+
+#endif /* KVP_SERVER_H */

@@ -1,0 +1,84 @@
+/*
+ * store_client.h - client side of the kvplug control protocol: one TCP
+ * control connection + one transport ep to one server.
+ *
+ * The engine (plugin/) drives the data path itself with the transport ops;
+ * this module only speaks the control protocol and owns the connection.
+ *
+ * Every call is synchronous request/response and must be serialised per
+ * connection by the caller. A negative return means the call itself failed
+ * (connection lost: KVP_ERR_DISCONNECTED; no answer in timeout_ms:
+ * KVP_ERR_TIMEOUT; protocol violation: KVP_ERR_TRANSPORT); the connection is
+ * then closed and every later call returns KVP_ERR_DISCONNECTED. KVP_OK means
+ * every per-item status was filled.
+ */
+#ifndef KVP_STORE_CLIENT_H
+#define KVP_STORE_CLIENT_H
+
+#include <stdint.h>
+
+#include "kvp_transport.h"
+#include "util/log.h"
+
+struct store_conn;
+
+struct store_conn_params {
+    const char *host;           /* server address */
+    uint16_t port;
+    const struct kvp_transport_ops *tops;
+    struct kvp_tp_ctx *tctx;    /* client transport ctx */
+    const char *auth_token;     /* NULL = none */
+    uint32_t timeout_ms;
+    const struct kvp_logger *log; /* borrowed for the connection's life */
+};
+
+/* Connect, authenticate, exchange transport blobs, unpack the pool rkey. */
+int32_t store_conn_open(const struct store_conn_params *params,
+                        struct store_conn **conn_p);
+void store_conn_close(struct store_conn *conn);
+int store_conn_alive(const struct store_conn *conn);
+struct kvp_tp_ep *store_conn_ep(struct store_conn *conn);
+struct kvp_tp_rkey *store_conn_rkey(struct store_conn *conn);
+
+#define STORE_ALLOC_OVERWRITE (UINT32_C(1) << 0)
+
+struct store_alloc_item {
+    const char *key;      /* in */
+    uint64_t len;         /* in */
+    int32_t status;       /* out: OK, EXISTS, NO_SPACE, INVALID */
+    uint64_t raddr;       /* out: remote address to write to */
+    uint64_t alloc_id;    /* out: for commit/abort */
+};
+/* One ALLOC frame for all n items. A key already committed or pending gets
+ * KVP_ERR_EXISTS unless STORE_ALLOC_OVERWRITE. */
+int32_t store_alloc(struct store_conn *conn, uint32_t n,
+                    struct store_alloc_item *items, uint32_t flags);
+/* One COMMIT frame: makes the objects visible (an overwrite replaces the
+ * old object atomically). status[i] per item. */
+int32_t store_commit(struct store_conn *conn, uint32_t n,
+                     const uint64_t *alloc_ids, int32_t *status);
+/* One ABORT frame: frees pending allocations. */
+int32_t store_abort(struct store_conn *conn, uint32_t n,
+                    const uint64_t *alloc_ids);
+
+#define STORE_LOOKUP_NO_LEASE (UINT32_C(1) << 0) /* stat/exists: no lease */
+
+struct store_lookup_item {
+    const char *key;      /* in */
+    int32_t status;       /* out: OK or NOT_FOUND */
+    uint64_t raddr;       /* out */
+    uint64_t len;         /* out: object size */
+    uint64_t lease_id;    /* out: 0 with STORE_LOOKUP_NO_LEASE */
+};
+/* One LOOKUP frame. With a lease the object's memory is not reused until
+ * release (or lease timeout on the server). */
+int32_t store_lookup(struct store_conn *conn, uint32_t n,
+                     struct store_lookup_item *items, uint32_t flags);
+int32_t store_release(struct store_conn *conn, uint32_t n,
+                      const uint64_t *lease_ids);
+/* KVP_OK or KVP_ERR_NOT_FOUND in *status. Memory is freed when the last
+ * lease on it is released. */
+int32_t store_remove(struct store_conn *conn, const char *key,
+                     int32_t *status);
+
+#endif /* KVP_STORE_CLIENT_H */

@@ -1,0 +1,144 @@
+/*
+ * kvp_transport.h - the PRIVATE ops table between libkvplug.so / kvplug-server
+ * and a transport module (libkvplug_ucx.so, libkvplug_verbs.so).
+ *
+ * Versioned separately from the public ABI: a module exports
+ *     const struct kvp_transport_ops *kvp_transport_get_ops_v1(void);
+ * and the loader refuses a module whose `version` differs from
+ * KVP_TRANSPORT_OPS_VERSION or whose struct_size is smaller than ours.
+ *
+ * Model: one-sided RMA. A server registers its pool (mem_reg) and hands the
+ * packed rkey (mem_rkey_pack) plus the pool's base address to clients over
+ * the control channel. A connection is set up by exchanging opaque blobs
+ * over the control channel:
+ *     client: ep_create()  -> client blob  --CONNECT-->  server
+ *     server: ep_accept(client blob) -> server blob --reply--> client
+ *     client: ep_connect(server blob)
+ * Then the client posts write()/read() on its ep and waits with flush().
+ *
+ * Threads: every op may be called from any thread. ctx-level ops (mem_reg,
+ * mem_dereg, ep_create, ep_accept) may run concurrently with each other and
+ * with ep ops on other eps; ops on ONE ep are serialised by the caller.
+ * A module that needs remote progress (UCX shm) runs its own progress thread
+ * in a KVP_TP_ROLE_SERVER ctx.
+ *
+ * Status codes are the public kvplug ones (kvplug/status.h).
+ */
+#ifndef KVP_TRANSPORT_H
+#define KVP_TRANSPORT_H
+
+#include <stdint.h>
+
+#include "kvplug/abi.h"
+#include "kvplug/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KVP_TRANSPORT_OPS_VERSION 1
+#define KVP_TRANSPORT_ENTRY_SYMBOL "kvp_transport_get_ops_v1"
+
+#define KVP_TP_ROLE_CLIENT 0
+#define KVP_TP_ROLE_SERVER 1
+
+/* Max size of any blob (rkey, connect info) a module produces. */
+#define KVP_TP_BLOB_MAX 4096
+
+struct kvp_tp_ctx;  /* module context: device / UCP context + worker */
+struct kvp_tp_mem;  /* a registered memory region */
+struct kvp_tp_ep;   /* one connection to one peer */
+struct kvp_tp_rkey; /* a peer's region, unpacked for one ep */
+
+/* Module logger: same contract as the host logger (kvp_log_fn). */
+struct kvp_tp_params {
+    uint32_t struct_size;
+    uint32_t role;          /* KVP_TP_ROLE_* */
+    const char *device;     /* verbs device name, NULL = first active */
+    int32_t port;           /* verbs port, 0 = first active */
+    int32_t gid_index;      /* verbs GID index, -1 = auto (RoCE v2) */
+    const char *ucx_tls;    /* UCX_TLS value, NULL = UCX default */
+    uint32_t timeout_ms;    /* default timeout for flush() */
+    int32_t log_level;      /* KVP_LOG_*: messages above it are dropped */
+    kvp_log_fn log;         /* never NULL */
+    void *log_user;
+};
+
+/* A contiguous piece of local memory. */
+struct kvp_tp_iov {
+    const void *ptr;
+    uint64_t len;
+};
+
+/* Counters a module keeps (monotonic, per ctx). */
+struct kvp_tp_stats {
+    uint32_t struct_size;
+    uint32_t reserved;
+    uint64_t bytes_written;  /* bytes posted by write() */
+    uint64_t bytes_read;     /* bytes posted by read() */
+    uint64_t bytes_packed;   /* bytes copied into bounce buffers */
+    uint64_t ops_posted;     /* RMA operations handed to the hardware/UCX */
+};
+
+struct kvp_transport_ops {
+    uint32_t struct_size;
+    uint32_t version; /* KVP_TRANSPORT_OPS_VERSION */
+    const char *name; /* "ucx", "verbs" */
+
+    /* KVP_ERR_NO_DEVICE when no usable device exists (message lists what
+     * was found). *ctx_p set only on KVP_OK. */
+    int32_t (*ctx_create)(const struct kvp_tp_params *params,
+                          struct kvp_tp_ctx **ctx_p);
+    void (*ctx_destroy)(struct kvp_tp_ctx *ctx);
+
+    /* Register [ptr, ptr+len) for local use in write()/read() and as a
+     * remote target. */
+    int32_t (*mem_reg)(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
+                       struct kvp_tp_mem **mem_p);
+    void (*mem_dereg)(struct kvp_tp_mem *mem);
+    /* Pack the rkey of mem into buf (cap bytes); *len_p = used bytes. */
+    int32_t (*mem_rkey_pack)(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
+                             uint32_t *len_p);
+
+    /* Client: new ep, not yet connected; writes the client blob. */
+    int32_t (*ep_create)(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
+                         uint32_t *len_p, struct kvp_tp_ep **ep_p);
+    /* Server: accept a client blob, write the server blob, new ep. */
+    int32_t (*ep_accept)(struct kvp_tp_ctx *ctx, const void *peer_blob,
+                         uint32_t peer_len, void *blob, uint32_t cap,
+                         uint32_t *len_p, struct kvp_tp_ep **ep_p);
+    /* Client: finish the connection with the server blob. */
+    int32_t (*ep_connect)(struct kvp_tp_ep *ep, const void *peer_blob,
+                          uint32_t peer_len);
+    void (*ep_destroy)(struct kvp_tp_ep *ep);
+
+    int32_t (*rkey_unpack)(struct kvp_tp_ep *ep, const void *blob,
+                           uint32_t len, struct kvp_tp_rkey **rkey_p);
+    void (*rkey_destroy)(struct kvp_tp_rkey *rkey);
+
+    /* Post: gather iov[0..n) (all inside lmem) into the remote range
+     * [raddr, raddr + sum(len)) in order. Completes at flush(). iov and the
+     * array are borrowed until flush() returns. */
+    int32_t (*write)(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
+                     uint32_t n_iov, struct kvp_tp_mem *lmem, uint64_t raddr,
+                     struct kvp_tp_rkey *rkey);
+    /* Post: read [raddr, raddr+len) into dst (inside lmem). */
+    int32_t (*read)(struct kvp_tp_ep *ep, void *dst, uint64_t len,
+                    struct kvp_tp_mem *lmem, uint64_t raddr,
+                    struct kvp_tp_rkey *rkey);
+    /* Wait until every op posted on ep completed. KVP_OK, KVP_ERR_TIMEOUT
+     * (timeout_ms, 0 = ctx default), KVP_ERR_TRANSPORT (the first completion
+     * error; the ep may be unusable afterwards). */
+    int32_t (*flush)(struct kvp_tp_ep *ep, uint32_t timeout_ms);
+
+    /* Counters; stats->struct_size set by the caller. */
+    int32_t (*stats)(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats);
+};
+
+typedef const struct kvp_transport_ops *(*kvp_transport_get_ops_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KVP_TRANSPORT_H */
