@@ -1,0 +1,20 @@
+/*
+ * router.h - picks the server of a key by rendezvous (highest random
+ * weight) hashing: every server gets score mix(hash(key) ^ seed(server));
+ * the highest wins. Adding or losing a server moves only the keys that
+ * scored highest on it.
+ */
+#ifndef KVP_ROUTER_H
+#define KVP_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 64-bit FNV-1a of bytes, finished with a strong mix (splitmix64). */
+uint64_t router_hash(const void *data, size_t len);
+/* Seed of a server from its "host:port" identity. */
+uint64_t router_server_seed(const char *host, uint16_t port);
+/* Index in [0, n) of the server for key (n >= 1). */
+uint32_t router_pick(const uint64_t *seeds, uint32_t n, const char *key);
+
+#endif /* KVP_ROUTER_H */
