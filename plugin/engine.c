@@ -1,0 +1,428 @@
+/* engine.c - engine_create/engine_destroy, buffer registration, and the
+ * per-server connections every data op goes through. */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef KVP_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+#include "ops.h"
+#include "router.h"
+#include "server.h"
+#include "store_client.h"
+#include "util/tp_module.h"
+
+#define AUTH_TOKEN_MAX 4096
+
+static void stderr_sink(void *user, int32_t level, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "kvplug %s: %s\n", kvp_log_level_name(level), msg);
+}
+
+int32_t eng_check_key(struct kvp_engine *e, const char *what,
+                      const char *key)
+{
+    if (key == NULL) {
+        KVP_LOG_E(&e->log, "%s: key is NULL", what);
+        return KVP_ERR_INVALID;
+    }
+    size_t n = strnlen(key, KVP_KEY_MAX + 1);
+    if (n == 0 || n > KVP_KEY_MAX) {
+        KVP_LOG_E(&e->log, "%s: key '%.64s%s' has %s bytes; keys are 1..%d",
+                  what, key, n > 64 ? "..." : "", n == 0 ? "0" : "> 1024",
+                  KVP_KEY_MAX);
+        return KVP_ERR_INVALID;
+    }
+    return KVP_OK;
+}
+
+int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
+                     const void *ptr, uint64_t len, struct kvp_tp_mem **mem_p)
+{
+    *mem_p = NULL;
+    if (len == 0)
+        return KVP_OK; /* no byte moves: no registration needed */
+    void *h = NULL;
+    if (ptr == NULL || registry_find(&e->reg, ptr, len, &h) != KVP_OK) {
+        KVP_LOG_E(&e->log,
+                  "%s: key '%.128s': buffer [%p, +%llu) is not inside one "
+                  "registered buffer",
+                  what, key, ptr, (unsigned long long)len);
+        return KVP_ERR_NOT_REGISTERED;
+    }
+    *mem_p = h;
+    return KVP_OK;
+}
+
+uint32_t eng_server_of(struct kvp_engine *e, const char *key)
+{
+    return router_pick(e->seeds, e->n_servers, key);
+}
+
+void eng_lock_servers(struct kvp_engine *e, const uint8_t *used)
+{
+    for (uint32_t s = 0; s < e->n_servers; s++)
+        if (used[s])
+            pthread_mutex_lock(&e->servers[s].lock);
+}
+
+void eng_unlock_one(struct kvp_engine *e, uint32_t s)
+{
+    struct eng_server *sv = &e->servers[s];
+    if (sv->reset && sv->conn != NULL) {
+        store_conn_close(sv->conn);
+        sv->conn = NULL;
+    }
+    sv->reset = 0;
+    pthread_mutex_unlock(&sv->lock);
+}
+
+void eng_unlock_servers(struct kvp_engine *e, const uint8_t *used)
+{
+    for (uint32_t s = e->n_servers; s-- > 0;)
+        if (used[s])
+            eng_unlock_one(e, s);
+}
+
+int32_t eng_conn(struct kvp_engine *e, uint32_t s, struct store_conn **c_p)
+{
+    struct eng_server *sv = &e->servers[s];
+    if (sv->conn != NULL && !store_conn_alive(sv->conn)) {
+        store_conn_close(sv->conn);
+        sv->conn = NULL;
+    }
+    if (sv->conn == NULL) {
+        struct store_conn_params p = {
+            .host = sv->addr.host,
+            .port = sv->addr.port,
+            .tops = e->tops,
+            .tctx = e->tctx,
+            .auth_token = e->auth_token,
+            .timeout_ms = e->cfg.timeout_ms,
+            .log = &e->log,
+        };
+        int32_t st = store_conn_open(&p, &sv->conn);
+        if (st != KVP_OK) {
+            sv->conn = NULL;
+            KVP_LOG_E(&e->log, "server %s:%u: cannot connect: %s",
+                      sv->addr.host, sv->addr.port, kvp_op_status_str(st));
+            return st;
+        }
+        KVP_LOG_D(&e->log, "server %s:%u: connected", sv->addr.host,
+                  sv->addr.port);
+    }
+    *c_p = sv->conn;
+    return KVP_OK;
+}
+
+void eng_log_stats(struct kvp_engine *e, int32_t level)
+{
+    struct kvp_tp_stats st;
+    memset(&st, 0, sizeof(st));
+    st.struct_size = sizeof(st);
+    if (e->tops->stats == NULL || e->tops->stats(e->tctx, &st) != KVP_OK)
+        memset(&st, 0, sizeof(st));
+    kvp_logf(&e->log, level,
+             "kvplug stats: bytes_written=%llu bytes_packed=%llu "
+             "host_copy_bytes=%llu bytes_read=%llu ops_posted=%llu",
+             (unsigned long long)st.bytes_written,
+             (unsigned long long)st.bytes_packed,
+             (unsigned long long)atomic_load(&e->host_copy_bytes),
+             (unsigned long long)st.bytes_read,
+             (unsigned long long)st.ops_posted);
+}
+
+/* Reads the shared secret: the file's bytes without trailing whitespace. */
+static int32_t read_token(struct kvp_engine *e, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        KVP_LOG_E(&e->log, "config: auth_token_file '%s': %s", path,
+                  strerror(errno));
+        return KVP_ERR_INVALID;
+    }
+    char *buf = calloc(1, AUTH_TOKEN_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return KVP_ERR_NO_MEMORY;
+    }
+    size_t n = fread(buf, 1, AUTH_TOKEN_MAX + 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+                     buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        buf[--n] = '\0';
+    if (n == 0 || n > AUTH_TOKEN_MAX || memchr(buf, '\0', n) != NULL) {
+        KVP_LOG_E(&e->log,
+                  "config: auth_token_file '%s': token must be 1..%d bytes "
+                  "of text",
+                  path, AUTH_TOKEN_MAX);
+        free(buf);
+        return KVP_ERR_INVALID;
+    }
+    e->auth_token = buf;
+    return KVP_OK;
+}
+
+static const char *transport_name(const struct kvp_config *cfg)
+{
+    return cfg->transport == CFG_TRANSPORT_VERBS ? "verbs" : "ucx";
+}
+
+static void tp_params_fill(struct kvp_engine *e, struct kvp_tp_params *p,
+                           uint32_t role)
+{
+    memset(p, 0, sizeof(*p));
+    p->struct_size = sizeof(*p);
+    p->role = role;
+    p->device = e->cfg.device[0] ? e->cfg.device : NULL;
+    p->port = e->cfg.port;
+    p->gid_index = e->cfg.gid_index;
+    p->ucx_tls = e->cfg.ucx_tls[0] ? e->cfg.ucx_tls : NULL;
+    p->timeout_ms = e->cfg.timeout_ms;
+    p->log_level = e->cfg.log_level;
+    p->log = e->log.fn;
+    p->log_user = e->log.user;
+    p->ucx_pack_below = e->cfg.ucx_pack_below;
+}
+
+static int32_t start_embedded(struct kvp_engine *e)
+{
+    struct kvp_server_params sp;
+    memset(&sp, 0, sizeof(sp));
+    sp.listen_host = "127.0.0.1";
+    sp.listen_port = 0;
+    sp.pool_size = e->cfg.pool_size;
+    sp.transports = transport_name(&e->cfg);
+    tp_params_fill(e, &sp.tp, KVP_TP_ROLE_SERVER);
+    sp.auth_token = e->auth_token;
+    sp.lease_timeout_ms = e->cfg.lease_timeout_ms;
+    sp.log = e->log;
+    int32_t st = kvp_server_start(&sp, &e->embedded);
+    if (st != KVP_OK) {
+        KVP_LOG_E(&e->log, "engine_create: embedded server (pool_size %llu)"
+                           " failed to start: %s",
+                  (unsigned long long)e->cfg.pool_size,
+                  kvp_op_status_str(st));
+        e->embedded = NULL;
+        return st;
+    }
+    e->n_servers = 1;
+    e->cfg.n_servers = 1;
+    snprintf(e->cfg.servers[0].host, sizeof(e->cfg.servers[0].host), "%s",
+             "127.0.0.1");
+    e->cfg.servers[0].port = kvp_server_port(e->embedded);
+    KVP_LOG_I(&e->log, "embedded server listening on 127.0.0.1:%u",
+              e->cfg.servers[0].port);
+    return KVP_OK;
+}
+
+static int32_t servers_init(struct kvp_engine *e)
+{
+    e->n_servers = e->cfg.n_servers;
+    e->servers = calloc(e->n_servers, sizeof(*e->servers));
+    e->seeds = calloc(e->n_servers, sizeof(*e->seeds));
+    if (e->servers == NULL || e->seeds == NULL)
+        return KVP_ERR_NO_MEMORY;
+    for (uint32_t s = 0; s < e->n_servers; s++) {
+        pthread_mutex_init(&e->servers[s].lock, NULL);
+        e->servers[s].addr = e->cfg.servers[s];
+        e->seeds[s] = router_server_seed(e->cfg.servers[s].host,
+                                         e->cfg.servers[s].port);
+    }
+    /* Connect now so a wrong address fails engine_create, not the first
+     * put; a server lost later is reconnected lazily. */
+    for (uint32_t s = 0; s < e->n_servers; s++) {
+        struct store_conn *c;
+        pthread_mutex_lock(&e->servers[s].lock);
+        int32_t st = eng_conn(e, s, &c);
+        pthread_mutex_unlock(&e->servers[s].lock);
+        if (st != KVP_OK)
+            return st;
+    }
+    return KVP_OK;
+}
+
+static void engine_free(struct kvp_engine *e)
+{
+    for (uint32_t s = 0; e->servers != NULL && s < e->n_servers; s++) {
+        if (e->servers[s].conn != NULL)
+            store_conn_close(e->servers[s].conn);
+        pthread_mutex_destroy(&e->servers[s].lock);
+    }
+    void *h;
+    if (e->tops != NULL) {
+        while (registry_pop(&e->reg, &h))
+            e->tops->mem_dereg(h);
+        scratch_fini(&e->scratch);
+    }
+    registry_fini(&e->reg);
+    if (e->embedded != NULL)
+        kvp_server_stop(e->embedded);
+    if (e->tctx != NULL)
+        e->tops->ctx_destroy(e->tctx);
+    free(e->servers);
+    free(e->seeds);
+    free(e->auth_token);
+    free(e);
+}
+
+int32_t kvp_op_engine_create(const char *config,
+                             const struct kvp_host_api *host,
+                             struct kvp_engine **engine_p)
+{
+    struct kvp_logger boot;
+    kvp_logger_init_stderr(&boot, KVP_LOG_WARN);
+    if (host != NULL &&
+        host->struct_size >= offsetof(struct kvp_host_api, log_user) +
+                                 sizeof(void *) &&
+        host->log != NULL) {
+        boot.fn = host->log;
+        boot.user = host->log_user;
+    }
+    if (engine_p == NULL) {
+        KVP_LOG_E(&boot, "engine_create: engine_p is NULL");
+        return KVP_ERR_INVALID;
+    }
+    struct kvp_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return KVP_ERR_NO_MEMORY;
+    e->log = boot;
+    if (e->log.fn == NULL)
+        e->log.fn = stderr_sink;
+    atomic_init(&e->host_copy_bytes, 0);
+    int32_t st = registry_init(&e->reg);
+    if (st != KVP_OK) {
+        free(e);
+        return st;
+    }
+    st = cfg_load(config, &e->cfg, &e->log);
+    if (st != KVP_OK)
+        goto out_free;
+    e->log.level = e->cfg.log_level;
+    if (e->cfg.auth_token_file[0] != '\0' &&
+        (st = read_token(e, e->cfg.auth_token_file)) != KVP_OK)
+        goto out_free;
+    st = tp_module_load(transport_name(&e->cfg), &e->log, &e->tops);
+    if (st != KVP_OK)
+        goto out_free;
+    struct kvp_tp_params tp;
+    tp_params_fill(e, &tp, KVP_TP_ROLE_CLIENT);
+    st = e->tops->ctx_create(&tp, &e->tctx);
+    if (st != KVP_OK) {
+        e->tctx = NULL;
+        KVP_LOG_E(&e->log, "engine_create: transport '%s' context: %s",
+                  transport_name(&e->cfg), kvp_op_status_str(st));
+        goto out_free;
+    }
+    st = scratch_init(&e->scratch, e->tops, e->tctx);
+    if (st != KVP_OK) {
+        KVP_LOG_E(&e->log, "engine_create: header scratch area: %s",
+                  kvp_op_status_str(st));
+        goto out_free;
+    }
+    if (e->cfg.n_servers == 0 && (st = start_embedded(e)) != KVP_OK)
+        goto out_free;
+    st = servers_init(e);
+    if (st != KVP_OK)
+        goto out_free;
+    KVP_LOG_I(&e->log, "engine created: transport %s, %u server(s)%s",
+              transport_name(&e->cfg), e->n_servers,
+              e->embedded != NULL ? " (embedded)" : "");
+    *engine_p = e;
+    return KVP_OK;
+out_free:
+    engine_free(e);
+    return st;
+}
+
+int32_t kvp_op_engine_destroy(struct kvp_engine *engine)
+{
+    if (engine == NULL)
+        return KVP_ERR_INVALID;
+    eng_log_stats(engine, KVP_LOG_INFO);
+    engine_free(engine);
+    return KVP_OK;
+}
+
+#ifdef KVP_HAVE_CUDA
+/* 1 if ptr is CUDA device (or managed) memory. No GPU / not CUDA memory:
+ * 0. The sticky error of a failed query is cleared. */
+static int is_device_memory(const void *ptr)
+{
+    struct cudaPointerAttributes attr;
+    if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return attr.type == cudaMemoryTypeDevice ||
+           attr.type == cudaMemoryTypeManaged;
+}
+#endif
+
+int32_t kvp_op_register_buffer(struct kvp_engine *e, void *ptr, uint64_t len)
+{
+    if (e == NULL)
+        return KVP_ERR_INVALID;
+    if (ptr == NULL || len == 0) {
+        KVP_LOG_E(&e->log, "register_buffer: %s",
+                  ptr == NULL ? "ptr is NULL" : "len is 0");
+        return KVP_ERR_INVALID;
+    }
+    if (len - 1 > UINTPTR_MAX - (uintptr_t)ptr) {
+        KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu) wraps around", ptr,
+                  (unsigned long long)len);
+        return KVP_ERR_INVALID;
+    }
+#ifdef KVP_HAVE_CUDA
+    if (is_device_memory(ptr)) {
+        KVP_LOG_E(&e->log,
+                  "register_buffer: %p is CUDA device memory; this build "
+                  "serves host memory only (no GPUDirect/staging yet)",
+                  ptr);
+        return KVP_ERR_NOT_SUPPORTED;
+    }
+#endif
+    /* Refuse overlap before paying for the transport registration. */
+    void *h = NULL;
+    if (registry_find(&e->reg, ptr, 1, &h) == KVP_OK) {
+        KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu) overlaps a "
+                           "registered buffer", ptr, (unsigned long long)len);
+        return KVP_ERR_EXISTS;
+    }
+    struct kvp_tp_mem *mem = NULL;
+    int32_t st = e->tops->mem_reg(e->tctx, ptr, len, &mem);
+    if (st != KVP_OK) {
+        KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu): transport: %s",
+                  ptr, (unsigned long long)len, kvp_op_status_str(st));
+        return st;
+    }
+    st = registry_add(&e->reg, ptr, len, mem);
+    if (st != KVP_OK) {
+        e->tops->mem_dereg(mem);
+        KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu): %s", ptr,
+                  (unsigned long long)len,
+                  st == KVP_ERR_EXISTS ? "overlaps a registered buffer"
+                                       : kvp_op_status_str(st));
+    }
+    return st;
+}
+
+int32_t kvp_op_unregister_buffer(struct kvp_engine *e, void *ptr)
+{
+    if (e == NULL)
+        return KVP_ERR_INVALID;
+    void *h = NULL;
+    if (registry_remove(&e->reg, ptr, &h) != KVP_OK) {
+        KVP_LOG_E(&e->log, "unregister_buffer: %p is not the start of a "
+                           "registered buffer", ptr);
+        return KVP_ERR_NOT_FOUND;
+    }
+    e->tops->mem_dereg(h);
+    return KVP_OK;
+}

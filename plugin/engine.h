@@ -1,0 +1,72 @@
+/*
+ * engine.h - struct kvp_engine (the plugin's per-engine state) and the
+ * internal helpers the op files share: key validation, buffer lookup,
+ * per-server connections.
+ *
+ * Locking: the registry has its own rwlock; each server has a mutex that
+ * serialises its control connection and transport ep. A batch that spans
+ * servers locks them in ascending index order (eng_lock_servers), so two
+ * batches never deadlock.
+ */
+#ifndef KVP_ENGINE_H
+#define KVP_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "kvp_transport.h"
+#include "registry.h"
+#include "scratch.h"
+#include "util/log.h"
+
+struct kvp_server;
+struct store_conn;
+
+struct eng_server {
+    pthread_mutex_t lock;
+    struct cfg_server addr;
+    struct store_conn *conn; /* NULL until connected, or after a loss */
+    int reset;               /* close conn at unlock (transport failed) */
+};
+
+struct kvp_engine {
+    struct kvp_config cfg;
+    struct kvp_logger log;
+    const struct kvp_transport_ops *tops;
+    struct kvp_tp_ctx *tctx;
+    struct kvp_server *embedded; /* NULL with servers= */
+    char *auth_token;            /* NULL = no auth */
+    uint32_t n_servers;
+    struct eng_server *servers;
+    uint64_t *seeds;             /* rendezvous seeds, one per server */
+    struct registry reg;
+    struct scratch scratch;      /* registered slots for shard headers */
+    atomic_uint_fast64_t host_copy_bytes; /* payload bytes memcpy'd by us */
+};
+
+/* Key of 1..KVP_KEY_MAX bytes; logs and returns KVP_ERR_INVALID else.
+ * `what` names the op for the message. */
+int32_t eng_check_key(struct kvp_engine *e, const char *what,
+                      const char *key);
+/* The transport mem handle of the registration holding [ptr, ptr+len);
+ * len 0 needs none (*mem_p = NULL). Logs KVP_ERR_NOT_REGISTERED. */
+int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
+                     const void *ptr, uint64_t len, struct kvp_tp_mem **mem_p);
+
+uint32_t eng_server_of(struct kvp_engine *e, const char *key);
+/* Locks the servers with used[i] != 0, ascending. */
+void eng_lock_servers(struct kvp_engine *e, const uint8_t *used);
+/* Closes the connections marked reset, then unlocks. */
+void eng_unlock_servers(struct kvp_engine *e, const uint8_t *used);
+/* Unlocks one server (locked with pthread_mutex_lock on its lock),
+ * closing its connection first if marked reset. */
+void eng_unlock_one(struct kvp_engine *e, uint32_t s);
+/* With s locked: the live connection, (re)connecting if needed. */
+int32_t eng_conn(struct kvp_engine *e, uint32_t s, struct store_conn **c_p);
+
+/* Logs "kvplug stats: ..." at `level`. */
+void eng_log_stats(struct kvp_engine *e, int32_t level);
+
+#endif /* KVP_ENGINE_H */

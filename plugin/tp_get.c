@@ -1,0 +1,131 @@
+/* tp_get.c - get_tensor_with_tp_into and its batch variant: read this
+ * rank's shard and check that it is one (★ TP_MISMATCH). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "ops.h"
+#include "tensor_hdr.h"
+#include "tp_keys.h"
+#include "xfer.h"
+
+/* The object just read must be the SHARD of (rank, tp_size). Otherwise
+ * KVP_ERR_TP_MISMATCH; the buffer then holds the stored object as read. */
+static int32_t check_shard(struct kvp_engine *e, const char *key,
+                           const void *buf, uint64_t len, int32_t rank,
+                           int32_t tp_size)
+{
+    struct kvp_tensor_hdr h;
+    int32_t rule = tensor_hdr_parse(buf, len, &h);
+    const char *why = NULL;
+    if (rule != TH_OK)
+        why = tensor_hdr_rule_str(rule);
+    else if (h.layout_kind != KVP_LAYOUT_SHARD || h.axis_count < 1 ||
+             h.axes[0].kind != KVP_AXIS_TP)
+        why = "not a TP shard";
+    else if (h.axes[0].shard_count != tp_size ||
+             h.axes[0].shard_rank != rank)
+        why = "another tp_size or rank";
+    if (why == NULL)
+        return KVP_OK;
+    KVP_LOG_E(&e->log,
+              "get_tensor_with_tp_into: key '%.128s' (rank %d of %d): "
+              "stored object does not match: %s (header says rank %d of %d)",
+              key, rank, tp_size, why, rule == TH_OK ? h.axes[0].shard_rank : -1,
+              rule == TH_OK ? h.axes[0].shard_count : -1);
+    return KVP_ERR_TP_MISMATCH;
+}
+
+static int32_t tp_get_many(struct kvp_engine *e, const char *what,
+                           uint32_t n, const char *const *keys,
+                           void *const *ptrs, const uint64_t *caps,
+                           int32_t tp_rank, int32_t tp_size, int64_t *results)
+{
+    if (tp_size > 1 && (tp_rank < 0 || tp_rank >= tp_size)) {
+        KVP_LOG_E(&e->log, "%s: tp_rank %d outside [0, %d)", what, tp_rank,
+                  tp_size);
+        return batch_fill64(results, n, KVP_ERR_INVALID);
+    }
+    struct get_job *jobs = calloc(n, sizeof(*jobs));
+    uint32_t *item = calloc(n, sizeof(uint32_t));
+    char *skeys = calloc(n, TP_SHARD_KEY_MAX);
+    if (jobs == NULL || item == NULL || skeys == NULL) {
+        free(jobs);
+        free(item);
+        free(skeys);
+        return batch_fill64(results, n, KVP_ERR_NO_MEMORY);
+    }
+    uint32_t nj = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct kvp_tp_mem *mem;
+        int32_t st = eng_check_key(e, what, keys[i]);
+        if (st == KVP_OK)
+            st = eng_find_mem(e, what, keys[i], ptrs[i], caps[i], &mem);
+        results[i] = st;
+        if (st != KVP_OK)
+            continue;
+        char *k = skeys + (size_t)i * TP_SHARD_KEY_MAX;
+        if (tp_size > 1 && tp_shard_key(k, keys[i], tp_rank) > KVP_KEY_MAX) {
+            KVP_LOG_E(&e->log, "%s: key '%.64s...': shard key over %d bytes",
+                      what, keys[i], KVP_KEY_MAX);
+            results[i] = KVP_ERR_INVALID;
+            continue;
+        }
+        if (tp_size <= 1)
+            snprintf(k, TP_SHARD_KEY_MAX, "%s", keys[i]);
+        jobs[nj] = (struct get_job){.key = k, .dst = ptrs[i],
+                                    .cap = caps[i], .mem = mem};
+        item[nj++] = i;
+    }
+    xfer_get(e, jobs, nj);
+    for (uint32_t j = 0; j < nj; j++) {
+        int64_t r = jobs[j].result;
+        if (r >= 0 && tp_size > 1 &&
+            check_shard(e, jobs[j].key, jobs[j].dst, (uint64_t)r, tp_rank,
+                        tp_size) != KVP_OK)
+            r = KVP_ERR_TP_MISMATCH;
+        results[item[j]] = r;
+    }
+    free(jobs);
+    free(item);
+    free(skeys);
+    return KVP_OK;
+}
+
+int64_t kvp_op_get_tensor_with_tp_into(struct kvp_engine *e, const char *key,
+                                       void *ptr, uint64_t cap,
+                                       int32_t tp_rank, int32_t tp_size)
+{
+    if (e == NULL)
+        return KVP_ERR_INVALID;
+    int64_t result = KVP_OK;
+    void *const ptrs[1] = {ptr};
+    int32_t st = tp_get_many(e, "get_tensor_with_tp_into", 1, &key, ptrs,
+                             &cap, tp_rank, tp_size, &result);
+    return st != KVP_OK ? st : result;
+}
+
+int32_t kvp_op_batch_get_tensor_with_tp_into(
+    struct kvp_engine *e, uint32_t n, const char *const *keys,
+    void *const *ptrs, const uint64_t *caps, int32_t tp_rank,
+    int32_t tp_size, int64_t *results)
+{
+    const char *what = "batch_get_tensor_with_tp_into";
+    if (results == NULL) {
+        if (e != NULL && n > 0)
+            KVP_LOG_E(&e->log, "%s: results is NULL", what);
+        return n == 0 ? KVP_OK : KVP_ERR_INVALID;
+    }
+    if (e == NULL)
+        return batch_fill64(results, n, KVP_ERR_INVALID);
+    if (n == 0)
+        return KVP_OK;
+    if (keys == NULL || ptrs == NULL || caps == NULL) {
+        KVP_LOG_E(&e->log, "%s: %s is NULL", what,
+                  keys == NULL ? "keys" : ptrs == NULL ? "ptrs" : "caps");
+        return batch_fill64(results, n, KVP_ERR_INVALID);
+    }
+    int32_t st = tp_get_many(e, what, n, keys, ptrs, caps, tp_rank, tp_size,
+                             results);
+    return st != KVP_OK ? st : batch_outcome64(results, n);
+}

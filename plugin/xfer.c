@@ -1,0 +1,417 @@
+/* xfer.c - the batch engine behind every put and get (see xfer.h). */
+#include "xfer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "store_client.h"
+
+uint64_t put_job_len(const struct put_job *j)
+{
+    uint64_t n = j->hdr != NULL ? KVP_TENSOR_HDR_SIZE : 0;
+    return n + (j->plan != NULL ? j->plan->shard_bytes : j->data_len);
+}
+
+static void fail_item(int32_t *item_status, uint32_t item, int32_t st)
+{
+    if (item_status[item] == KVP_OK)
+        item_status[item] = st;
+}
+
+/* Jobs (or get jobs) grouped by server: order[start[s] .. start[s+1]). */
+struct groups {
+    uint8_t *used;
+    uint32_t *order;
+    uint32_t *start;
+};
+
+static int32_t groups_make(struct kvp_engine *e, const uint32_t *server,
+                           uint32_t n, struct groups *g)
+{
+    g->used = calloc(e->n_servers, 1);
+    g->order = malloc((size_t)n * sizeof(uint32_t));
+    g->start = calloc((size_t)e->n_servers + 1, sizeof(uint32_t));
+    if (g->used == NULL || g->order == NULL || g->start == NULL)
+        return KVP_ERR_NO_MEMORY;
+    for (uint32_t j = 0; j < n; j++) {
+        g->used[server[j]] = 1;
+        g->start[server[j] + 1]++;
+    }
+    for (uint32_t s = 0; s < e->n_servers; s++)
+        g->start[s + 1] += g->start[s];
+    uint32_t *fill = calloc(e->n_servers, sizeof(uint32_t));
+    if (fill == NULL)
+        return KVP_ERR_NO_MEMORY;
+    for (uint32_t j = 0; j < n; j++) /* stable: input order per server */
+        g->order[g->start[server[j]] + fill[server[j]]++] = j;
+    free(fill);
+    return KVP_OK;
+}
+
+static void groups_free(struct groups *g)
+{
+    free(g->used);
+    free(g->order);
+    free(g->start);
+}
+
+/* ---- put ---------------------------------------------------------------- */
+
+static void put_alloc(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
+                      const uint32_t *idx, uint32_t cnt, int32_t *item_status,
+                      uint32_t flags)
+{
+    struct store_conn *c;
+    int32_t st = eng_conn(e, s, &c);
+    struct store_alloc_item *it = NULL;
+    if (st == KVP_OK) {
+        it = calloc(cnt, sizeof(*it));
+        st = it == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
+    }
+    if (st == KVP_OK) {
+        for (uint32_t i = 0; i < cnt; i++) {
+            it[i].key = jobs[idx[i]].key;
+            it[i].len = put_job_len(&jobs[idx[i]]);
+        }
+        st = store_alloc(c, cnt, it, flags);
+    }
+    for (uint32_t i = 0; i < cnt; i++) {
+        struct put_job *j = &jobs[idx[i]];
+        j->status = st == KVP_OK ? it[i].status : st;
+        if (j->status == KVP_OK) {
+            j->allocated = 1;
+            j->raddr = it[i].raddr;
+            j->alloc_id = it[i].alloc_id;
+        } else {
+            /* EXISTS is an expected answer in a cache: debug, not error */
+            kvp_logf(&e->log,
+                     j->status == KVP_ERR_EXISTS ? KVP_LOG_DEBUG
+                                                 : KVP_LOG_ERROR,
+                     "put: key '%.128s' (%llu bytes): alloc on %s:%u: %s",
+                      j->key, (unsigned long long)put_job_len(j),
+                      e->servers[s].addr.host, e->servers[s].addr.port,
+                      kvp_op_status_str(j->status));
+            fail_item(item_status, j->item, j->status);
+        }
+    }
+    free(it);
+}
+
+/* Posts the writes of one job: header from the scratch area, payload
+ * straight from the host buffer (extent by extent for a TP shard). */
+static int32_t put_post(struct kvp_engine *e, struct kvp_tp_ep *ep,
+                        struct kvp_tp_rkey *rkey, struct put_job *j)
+{
+    uint64_t n_data = 0;
+    if (j->plan != NULL)
+        n_data = j->plan->extent_len > 0 ? j->plan->n_extents : 0;
+    else
+        n_data = j->data_len > 0 ? 1 : 0;
+    if (n_data > UINT32_MAX)
+        return KVP_ERR_INVALID;
+    j->iovs = malloc((size_t)(1 + n_data) * sizeof(*j->iovs));
+    if (j->iovs == NULL)
+        return KVP_ERR_NO_MEMORY;
+    uint64_t raddr = j->raddr;
+    int32_t st = KVP_OK;
+    if (j->hdr != NULL) {
+        j->iovs[0] = (struct kvp_tp_iov){j->hdr, KVP_TENSOR_HDR_SIZE};
+        st = e->tops->write(ep, &j->iovs[0], 1, j->hdr_mem, raddr, rkey);
+        raddr += KVP_TENSOR_HDR_SIZE;
+    }
+    if (st != KVP_OK || n_data == 0)
+        return st;
+    struct kvp_tp_iov *iov = &j->iovs[1];
+    if (j->plan != NULL) {
+        for (uint64_t i = 0; i < n_data; i++) {
+            struct tp_extent x = tp_plan_extent(j->plan, j->rank, i);
+            iov[i] = (struct kvp_tp_iov){j->payload + x.off, x.len};
+        }
+    } else {
+        iov[0] = (struct kvp_tp_iov){j->data, j->data_len};
+    }
+    return e->tops->write(ep, iov, (uint32_t)n_data, j->data_mem, raddr,
+                          rkey);
+}
+
+static void put_write(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
+                      const uint32_t *idx, uint32_t cnt, int32_t *item_status)
+{
+    struct eng_server *sv = &e->servers[s];
+    if (sv->conn == NULL)
+        return;
+    struct kvp_tp_ep *ep = store_conn_ep(sv->conn);
+    struct kvp_tp_rkey *rkey = store_conn_rkey(sv->conn);
+    uint32_t posted = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        struct put_job *j = &jobs[idx[i]];
+        if (!j->allocated || item_status[j->item] != KVP_OK)
+            continue;
+        int32_t st = put_post(e, ep, rkey, j);
+        posted++;
+        if (st != KVP_OK) {
+            KVP_LOG_E(&e->log, "put: key '%.128s': write: %s", j->key,
+                      kvp_op_status_str(st));
+            j->status = st;
+            fail_item(item_status, j->item, st);
+        }
+    }
+    if (posted == 0)
+        return;
+    int32_t st = e->tops->flush(ep, e->cfg.timeout_ms);
+    if (st != KVP_OK) {
+        KVP_LOG_E(&e->log, "put: flush to %s:%u: %s; %u object(s) failed",
+                  sv->addr.host, sv->addr.port, kvp_op_status_str(st),
+                  posted);
+        sv->reset = 1; /* the ep may be unusable: reconnect next time */
+    }
+    for (uint32_t i = 0; i < cnt; i++) {
+        struct put_job *j = &jobs[idx[i]];
+        if (j->iovs == NULL)
+            continue;
+        free(j->iovs);
+        j->iovs = NULL;
+        if (st != KVP_OK && j->status == KVP_OK) {
+            j->status = st;
+            fail_item(item_status, j->item, st);
+        }
+    }
+}
+
+static void put_finish(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
+                       const uint32_t *idx, uint32_t cnt,
+                       int32_t *item_status)
+{
+    struct eng_server *sv = &e->servers[s];
+    if (sv->conn == NULL)
+        return;
+    uint64_t *ids = malloc((size_t)cnt * sizeof(uint64_t));
+    int32_t *cst = malloc((size_t)cnt * sizeof(int32_t));
+    uint32_t *cj = malloc((size_t)cnt * sizeof(uint32_t));
+    if (ids == NULL || cst == NULL || cj == NULL) {
+        for (uint32_t i = 0; i < cnt; i++)
+            fail_item(item_status, jobs[idx[i]].item, KVP_ERR_NO_MEMORY);
+        goto out_free; /* server reclaims pending allocations itself */
+    }
+    /* abort every allocation of a failed item */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        struct put_job *j = &jobs[idx[i]];
+        if (j->allocated && item_status[j->item] != KVP_OK)
+            ids[n++] = j->alloc_id;
+    }
+    if (n > 0 && store_abort(sv->conn, n, ids) != KVP_OK)
+        KVP_LOG_W(&e->log, "put: abort of %u allocation(s) on %s:%u failed",
+                  n, sv->addr.host, sv->addr.port);
+    n = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        struct put_job *j = &jobs[idx[i]];
+        if (j->allocated && item_status[j->item] == KVP_OK) {
+            cj[n] = idx[i];
+            ids[n++] = j->alloc_id;
+        }
+    }
+    if (n == 0)
+        goto out_free;
+    int32_t st = store_commit(sv->conn, n, ids, cst);
+    for (uint32_t i = 0; i < n; i++) {
+        struct put_job *j = &jobs[cj[i]];
+        int32_t r = st == KVP_OK ? cst[i] : st;
+        if (r == KVP_OK) {
+            j->committed = 1;
+            continue;
+        }
+        KVP_LOG_E(&e->log, "put: key '%.128s': commit on %s:%u: %s", j->key,
+                  sv->addr.host, sv->addr.port, kvp_op_status_str(r));
+        j->status = r;
+        fail_item(item_status, j->item, r);
+    }
+out_free:
+    free(ids);
+    free(cst);
+    free(cj);
+}
+
+/* An item failed after some of its objects were committed (a commit on
+ * another server failed): remove them, leaving nothing behind. */
+static void put_rollback(struct kvp_engine *e, struct put_job *jobs,
+                         uint32_t n_jobs, const int32_t *item_status)
+{
+    for (uint32_t i = 0; i < n_jobs; i++) {
+        struct put_job *j = &jobs[i];
+        if (!j->committed || item_status[j->item] == KVP_OK)
+            continue;
+        struct store_conn *c;
+        int32_t rst = KVP_ERR_DISCONNECTED, st = eng_conn(e, j->server, &c);
+        if (st == KVP_OK)
+            st = store_remove(c, j->key, &rst);
+        if (st != KVP_OK || (rst != KVP_OK && rst != KVP_ERR_NOT_FOUND))
+            KVP_LOG_E(&e->log, "put: rollback: could not remove '%.128s' "
+                               "(%s)", j->key,
+                      kvp_op_status_str(st != KVP_OK ? st : rst));
+        j->committed = 0;
+    }
+}
+
+void xfer_put(struct kvp_engine *e, struct put_job *jobs, uint32_t n_jobs,
+              int32_t *item_status, uint32_t flags)
+{
+    if (n_jobs == 0)
+        return;
+    struct groups g = {0};
+    uint32_t *server = malloc((size_t)n_jobs * sizeof(uint32_t));
+    int32_t st = server == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
+    for (uint32_t j = 0; st == KVP_OK && j < n_jobs; j++) {
+        jobs[j].server = server[j] = eng_server_of(e, jobs[j].key);
+        jobs[j].status = KVP_OK;
+        jobs[j].allocated = jobs[j].committed = 0;
+        jobs[j].iovs = NULL;
+    }
+    if (st == KVP_OK)
+        st = groups_make(e, server, n_jobs, &g);
+    if (st != KVP_OK) {
+        for (uint32_t j = 0; j < n_jobs; j++)
+            fail_item(item_status, jobs[j].item, st);
+        goto out_free;
+    }
+    eng_lock_servers(e, g.used);
+    for (uint32_t s = 0; s < e->n_servers; s++)
+        if (g.start[s + 1] > g.start[s])
+            put_alloc(e, s, jobs, g.order + g.start[s],
+                      g.start[s + 1] - g.start[s], item_status, flags);
+    for (uint32_t s = 0; s < e->n_servers; s++)
+        if (g.start[s + 1] > g.start[s])
+            put_write(e, s, jobs, g.order + g.start[s],
+                      g.start[s + 1] - g.start[s], item_status);
+    for (uint32_t s = 0; s < e->n_servers; s++)
+        if (g.start[s + 1] > g.start[s])
+            put_finish(e, s, jobs, g.order + g.start[s],
+                       g.start[s + 1] - g.start[s], item_status);
+    put_rollback(e, jobs, n_jobs, item_status);
+    eng_unlock_servers(e, g.used);
+out_free:
+    groups_free(&g);
+    free(server);
+}
+
+/* ---- get ---------------------------------------------------------------- */
+
+struct get_state {
+    uint64_t raddr, len, lease;
+    int posted;
+};
+
+static void get_server(struct kvp_engine *e, uint32_t s, struct get_job *jobs,
+                       const uint32_t *idx, uint32_t cnt)
+{
+    struct eng_server *sv = &e->servers[s];
+    struct store_conn *c;
+    struct store_lookup_item *it = NULL;
+    int32_t st = eng_conn(e, s, &c);
+    if (st == KVP_OK) {
+        it = calloc(cnt, sizeof(*it));
+        st = it == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
+    }
+    if (st == KVP_OK) {
+        for (uint32_t i = 0; i < cnt; i++)
+            it[i].key = jobs[idx[i]].key;
+        st = store_lookup(c, cnt, it, 0);
+    }
+    if (st != KVP_OK) {
+        for (uint32_t i = 0; i < cnt; i++) {
+            jobs[idx[i]].result = st;
+            KVP_LOG_E(&e->log, "get: key '%.128s': lookup on %s:%u: %s",
+                      jobs[idx[i]].key, sv->addr.host, sv->addr.port,
+                      kvp_op_status_str(st));
+        }
+        free(it);
+        return;
+    }
+    struct kvp_tp_ep *ep = store_conn_ep(c);
+    struct kvp_tp_rkey *rkey = store_conn_rkey(c);
+    uint32_t posted = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        struct get_job *j = &jobs[idx[i]];
+        if (it[i].status != KVP_OK) {
+            j->result = it[i].status;
+            if (it[i].status == KVP_ERR_NOT_FOUND)
+                KVP_LOG_D(&e->log, "get: key '%.128s' not found", j->key);
+            else
+                KVP_LOG_E(&e->log, "get: key '%.128s': %s", j->key,
+                          kvp_op_status_str(it[i].status));
+            continue;
+        }
+        if (it[i].len > j->cap) {
+            /* checked before any byte moves: the buffer stays untouched */
+            KVP_LOG_E(&e->log, "get: key '%.128s' is %llu bytes, buffer "
+                               "cap %llu",
+                      j->key, (unsigned long long)it[i].len,
+                      (unsigned long long)j->cap);
+            j->result = KVP_ERR_TOO_SMALL;
+            continue;
+        }
+        j->result = (int64_t)it[i].len;
+        if (it[i].len == 0)
+            continue;
+        int32_t wst = e->tops->read(ep, j->dst, it[i].len, j->mem,
+                                    it[i].raddr, rkey);
+        posted++;
+        if (wst != KVP_OK) {
+            KVP_LOG_E(&e->log, "get: key '%.128s': read: %s", j->key,
+                      kvp_op_status_str(wst));
+            j->result = wst;
+        }
+    }
+    if (posted > 0) {
+        st = e->tops->flush(ep, e->cfg.timeout_ms);
+        if (st != KVP_OK) {
+            KVP_LOG_E(&e->log, "get: flush from %s:%u: %s", sv->addr.host,
+                      sv->addr.port, kvp_op_status_str(st));
+            sv->reset = 1;
+            for (uint32_t i = 0; i < cnt; i++)
+                if (it[i].status == KVP_OK && it[i].len > 0 &&
+                    it[i].len <= jobs[idx[i]].cap)
+                    jobs[idx[i]].result = st;
+        }
+    }
+    /* release every lease we got, also of objects we did not read */
+    uint64_t *leases = malloc((size_t)cnt * sizeof(uint64_t));
+    uint32_t nl = 0;
+    for (uint32_t i = 0; leases != NULL && i < cnt; i++)
+        if (it[i].status == KVP_OK && it[i].lease_id != 0)
+            leases[nl++] = it[i].lease_id;
+    if (nl > 0 && store_release(c, nl, leases) != KVP_OK)
+        KVP_LOG_W(&e->log, "get: release of %u lease(s) on %s:%u failed; "
+                           "they expire on the server",
+                  nl, sv->addr.host, sv->addr.port);
+    free(leases);
+    free(it);
+}
+
+void xfer_get(struct kvp_engine *e, struct get_job *jobs, uint32_t n_jobs)
+{
+    if (n_jobs == 0)
+        return;
+    struct groups g = {0};
+    uint32_t *server = malloc((size_t)n_jobs * sizeof(uint32_t));
+    int32_t st = server == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
+    for (uint32_t j = 0; st == KVP_OK && j < n_jobs; j++)
+        jobs[j].server = server[j] = eng_server_of(e, jobs[j].key);
+    if (st == KVP_OK)
+        st = groups_make(e, server, n_jobs, &g);
+    if (st != KVP_OK) {
+        for (uint32_t j = 0; j < n_jobs; j++)
+            jobs[j].result = st;
+        goto out_free;
+    }
+    eng_lock_servers(e, g.used);
+    for (uint32_t s = 0; s < e->n_servers; s++)
+        if (g.start[s + 1] > g.start[s])
+            get_server(e, s, jobs, g.order + g.start[s],
+                       g.start[s + 1] - g.start[s]);
+    eng_unlock_servers(e, g.used);
+out_free:
+    groups_free(&g);
+    free(server);
+}

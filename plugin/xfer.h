@@ -1,0 +1,64 @@
+/*
+ * xfer.h - the batch engine: moves a list of objects to/from the servers
+ * with ONE ALLOC (or LOOKUP) frame and ONE COMMIT (or RELEASE) frame per
+ * server, every write posted before one flush per server.
+ *
+ * Puts are grouped into items: an item (one put, or all shards of one TP
+ * put) succeeds only if every one of its objects was written and
+ * committed; otherwise every object of it is aborted or removed again, so
+ * no part of a failed item is left behind.
+ */
+#ifndef KVP_XFER_H
+#define KVP_XFER_H
+
+#include <stdint.h>
+
+#include "engine.h"
+#include "tp_plan.h"
+
+/* One object to store. Its bytes are [hdr (304 B), if hdr != NULL] then
+ * either [data, data + data_len) or, with plan != NULL, the extents of
+ * rank `rank` of `plan` taken from the FULL payload at `payload`. */
+struct put_job {
+    const char *key;
+    uint32_t item;               /* index into the item status array */
+    const void *hdr;
+    struct kvp_tp_mem *hdr_mem;
+    const void *data;
+    uint64_t data_len;
+    const struct tp_plan *plan;
+    int32_t rank;
+    const unsigned char *payload;
+    struct kvp_tp_mem *data_mem; /* holds data or payload */
+    /* filled by xfer_put */
+    uint32_t server;
+    int32_t status;
+    uint64_t raddr;
+    uint64_t alloc_id;
+    int allocated;               /* ALLOC succeeded: commit or abort it */
+    int committed;
+    struct kvp_tp_iov *iovs;     /* posted iovs, alive until the flush */
+};
+
+/* item_status[j.item] must be KVP_OK on entry for items that take part;
+ * on return it holds the item's result. flags: STORE_ALLOC_*. */
+void xfer_put(struct kvp_engine *e, struct put_job *jobs, uint32_t n_jobs,
+              int32_t *item_status, uint32_t flags);
+
+/* Object length of a job (header + payload). */
+uint64_t put_job_len(const struct put_job *j);
+
+/* One object to read into [dst, dst + cap). */
+struct get_job {
+    const char *key;
+    void *dst;
+    uint64_t cap;
+    struct kvp_tp_mem *mem;
+    /* filled by xfer_get */
+    uint32_t server;
+    int64_t result; /* size or negative status */
+};
+
+void xfer_get(struct kvp_engine *e, struct get_job *jobs, uint32_t n_jobs);
+
+#endif /* KVP_XFER_H */
