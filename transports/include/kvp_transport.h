@@ -62,6 +62,11 @@ struct kvp_tp_params {
     int32_t log_level;      /* KVP_LOG_*: messages above it are dropped */
     kvp_log_fn log;         /* never NULL */
     void *log_user;
+    /* Added after v1 (read only if struct_size covers it): UCX packs a
+     * write() into a bounce buffer when its average extent is shorter than
+     * this many bytes. 0 = module default (the measured crossover, see
+     * docs/transports.md); env KVPLUG_UCX_PACK_BELOW overrides both. */
+    uint64_t ucx_pack_below;
 };
 
 /* A contiguous piece of local memory. */

@@ -1,0 +1,347 @@
+/* ucx_ctx.c - a UCP context + worker per kvp_tp_ctx, the server's progress
+ * thread, and the counters. */
+#include "ucx_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The progress thread spins this long without progress before it sleeps on
+ * the worker's event fd: short enough not to burn a core when idle, long
+ * enough that a burst of puts is served without a wakeup each. */
+#define UCX_SPIN_NS 200000ull
+/* Upper bound of one sleep: a safety net against a lost wakeup. */
+#define UCX_SLEEP_MAX_MS 100
+
+uint64_t ucx_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+unsigned ucx_ctx_progress(struct kvp_tp_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    unsigned n = ucp_worker_progress(ctx->worker);
+    pthread_mutex_unlock(&ctx->lock);
+    return n;
+}
+
+void ucx_ctx_kick(struct kvp_tp_ctx *ctx)
+{
+    if (ctx->progress_running && ctx->epfd >= 0) {
+        pthread_mutex_lock(&ctx->lock);
+        ucp_worker_signal(ctx->worker);
+        pthread_mutex_unlock(&ctx->lock);
+    }
+}
+
+ucs_status_t ucx_wait_req(struct kvp_tp_ctx *ctx, void *req,
+                          uint64_t deadline_ns)
+{
+    for (;;) {
+        pthread_mutex_lock(&ctx->lock);
+        ucp_worker_progress(ctx->worker);
+        ucs_status_t st = ucp_request_check_status(req);
+        pthread_mutex_unlock(&ctx->lock);
+        if (st != UCS_INPROGRESS)
+            return st;
+        if (ucx_now_ns() >= deadline_ns)
+            return UCS_INPROGRESS;
+        sched_yield();
+    }
+}
+
+/* Sleeps on the worker's event fd if nothing is pending. Returns 0 when it
+ * slept or found work, -1 when the fd cannot be armed (busy-poll then). */
+static int progress_sleep(struct kvp_tp_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    ucs_status_t st = ucp_worker_arm(ctx->worker);
+    pthread_mutex_unlock(&ctx->lock);
+    if (st == UCS_ERR_BUSY)
+        return 0; /* events pending: progress again */
+    if (st != UCS_OK)
+        return -1;
+    if (atomic_load(&ctx->stop))
+        return 0;
+    struct epoll_event ev;
+    int rc = epoll_wait(ctx->epfd, &ev, 1, UCX_SLEEP_MAX_MS);
+    if (rc < 0 && errno != EINTR)
+        return -1;
+    atomic_fetch_add(&ctx->progress_sleeps, 1);
+    return 0;
+}
+
+static void *progress_main(void *arg)
+{
+    struct kvp_tp_ctx *ctx = arg;
+    uint64_t idle_since = 0;
+    while (!atomic_load(&ctx->stop)) {
+        if (ucx_ctx_progress(ctx) != 0) {
+            idle_since = 0;
+            continue;
+        }
+        uint64_t now = ucx_now_ns();
+        if (idle_since == 0)
+            idle_since = now;
+        if (ctx->epfd < 0 || now - idle_since < UCX_SPIN_NS) {
+            sched_yield();
+            continue;
+        }
+        if (progress_sleep(ctx) != 0) {
+            KVP_LOG_W(&ctx->log, "ucx: cannot arm the worker event fd; the "
+                      "progress thread busy-polls from now on");
+            close(ctx->epfd);
+            ctx->epfd = -1;
+        }
+        idle_since = 0;
+    }
+    return NULL;
+}
+
+/* Event fd + epoll set for the progress thread; epfd = -1 if unavailable. */
+static void progress_setup_wakeup(struct kvp_tp_ctx *ctx)
+{
+    int efd = -1;
+    ctx->epfd = -1;
+    if (ucp_worker_get_efd(ctx->worker, &efd) != UCS_OK)
+        return;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = efd};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, efd, &ev) != 0) {
+        close(epfd);
+        return;
+    }
+    ctx->epfd = epfd;
+}
+
+static void progress_stop(struct kvp_tp_ctx *ctx)
+{
+    if (!ctx->progress_running)
+        return;
+    atomic_store(&ctx->stop, 1);
+    pthread_mutex_lock(&ctx->lock);
+    ucp_worker_signal(ctx->worker);
+    pthread_mutex_unlock(&ctx->lock);
+    pthread_join(ctx->progress_thread, NULL);
+    ctx->progress_running = 0;
+    if (ctx->epfd >= 0)
+        close(ctx->epfd);
+    ctx->epfd = -1;
+}
+
+/* PEER error handling is used when UCX_TLS names no shared-memory (or
+ * catch-all) transport; see ucx_internal.h. */
+static int tls_allows_peer_mode(const char *tls)
+{
+    static const char *const shm[] = {"all", "sm", "shm", "mm", "posix",
+                                      "sysv", "cma", "knem", "xpmem"};
+    if (tls == NULL || tls[0] == '\0')
+        return 0; /* UCX default: all transports, shm included */
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", tls[0] == '^' ? tls + 1 : tls);
+    if (tls[0] == '^')
+        return 0; /* an exclusion list keeps shm unless it names it */
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save))
+        for (size_t i = 0; i < sizeof(shm) / sizeof(shm[0]); i++)
+            if (strcmp(t, shm[i]) == 0)
+                return 0;
+    return 1;
+}
+
+/* Pack threshold: env KVPLUG_UCX_PACK_BELOW, else params, else default. */
+static int32_t pack_below_resolve(struct kvp_tp_ctx *ctx,
+                                  const struct kvp_tp_params *params)
+{
+    ctx->pack_below = UCX_PACK_BELOW_DEFAULT;
+    if (params->struct_size >=
+            offsetof(struct kvp_tp_params, ucx_pack_below) +
+                sizeof(params->ucx_pack_below) &&
+        params->ucx_pack_below != 0)
+        ctx->pack_below = params->ucx_pack_below;
+    const char *env = getenv("KVPLUG_UCX_PACK_BELOW");
+    if (env == NULL || env[0] == '\0')
+        return KVP_OK;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (errno != 0 || end == env || *end != '\0' || env[0] == '-') {
+        KVP_LOG_E(&ctx->log, "ucx: KVPLUG_UCX_PACK_BELOW='%s' is not a byte "
+                  "count", env);
+        return KVP_ERR_INVALID;
+    }
+    ctx->pack_below = v;
+    return KVP_OK;
+}
+
+static int32_t ucp_open(struct kvp_tp_ctx *ctx, const struct kvp_tp_params *p)
+{
+    ucp_config_t *cfg = NULL;
+    ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
+    if (st != UCS_OK) {
+        KVP_LOG_E(&ctx->log, "ucx: ucp_config_read: %s",
+                  ucs_status_string(st));
+        return KVP_ERR_TRANSPORT;
+    }
+    if (p->ucx_tls != NULL && p->ucx_tls[0] != '\0') {
+        st = ucp_config_modify(cfg, "TLS", p->ucx_tls);
+        if (st != UCS_OK) {
+            KVP_LOG_E(&ctx->log, "ucx: ucx_tls='%s' refused by UCX: %s",
+                      p->ucx_tls, ucs_status_string(st));
+            ucp_config_release(cfg);
+            return KVP_ERR_INVALID;
+        }
+    }
+    ucp_params_t up = {
+        .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME,
+        .features = UCP_FEATURE_RMA | UCP_FEATURE_WAKEUP,
+        .name = p->role == KVP_TP_ROLE_SERVER ? "kvplug-server" : "kvplug",
+    };
+    st = ucp_init(&up, cfg, &ctx->context);
+    ucp_config_release(cfg);
+    if (st != UCS_OK) {
+        KVP_LOG_E(&ctx->log, "ucx: ucp_init (UCX_TLS='%s'): %s", ctx->tls,
+                  ucs_status_string(st));
+        return st == UCS_ERR_NO_DEVICE ? KVP_ERR_NO_DEVICE : KVP_ERR_TRANSPORT;
+    }
+    ucp_worker_params_t wp = {
+        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+        .thread_mode = UCS_THREAD_MODE_SINGLE, /* ctx->lock serialises */
+    };
+    st = ucp_worker_create(ctx->context, &wp, &ctx->worker);
+    if (st != UCS_OK) {
+        KVP_LOG_E(&ctx->log, "ucx: no usable transport (UCX_TLS='%s'; "
+                  "`ucx_info -d` lists them): ucp_worker_create: %s",
+                  ctx->tls, ucs_status_string(st));
+        ucp_cleanup(ctx->context);
+        return KVP_ERR_NO_DEVICE;
+    }
+    st = ucp_worker_get_address(ctx->worker, &ctx->addr, &ctx->addr_len);
+    if (st != UCS_OK) {
+        KVP_LOG_E(&ctx->log, "ucx: ucp_worker_get_address: %s",
+                  ucs_status_string(st));
+        ucp_worker_destroy(ctx->worker);
+        ucp_cleanup(ctx->context);
+        return KVP_ERR_TRANSPORT;
+    }
+    return KVP_OK;
+}
+
+static void ucp_close(struct kvp_tp_ctx *ctx)
+{
+    ucp_worker_release_address(ctx->worker, ctx->addr);
+    ucp_worker_destroy(ctx->worker); /* last callbacks into zombies */
+    while (ctx->zombies != NULL) {
+        struct kvp_tp_ep *ep = ctx->zombies;
+        ctx->zombies = ep->next_zombie;
+        ucx_bounce_release(ep);
+        free(ep);
+    }
+    ucp_cleanup(ctx->context);
+}
+
+int32_t ucx_ctx_create(const struct kvp_tp_params *params,
+                       struct kvp_tp_ctx **ctx_p)
+{
+    if (params == NULL || ctx_p == NULL ||
+        params->struct_size < offsetof(struct kvp_tp_params, log_user) +
+                                  sizeof(void *)) {
+        kvp_logf(NULL, KVP_LOG_ERROR, "ucx: ctx_create: params/ctx_p NULL "
+                 "or params.struct_size too small");
+        return KVP_ERR_INVALID;
+    }
+    struct kvp_logger lg = {params->log, params->log_user, params->log_level};
+    if (params->role != KVP_TP_ROLE_CLIENT &&
+        params->role != KVP_TP_ROLE_SERVER) {
+        KVP_LOG_E(&lg, "ucx: ctx_create: role %u is neither client (0) nor "
+                  "server (1)", params->role);
+        return KVP_ERR_INVALID;
+    }
+    struct kvp_tp_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL) {
+        KVP_LOG_E(&lg, "ucx: ctx_create: out of memory");
+        return KVP_ERR_NO_MEMORY;
+    }
+    ctx->log = lg;
+    ctx->role = params->role;
+    ctx->timeout_ms =
+        params->timeout_ms ? params->timeout_ms : UCX_TIMEOUT_DEFAULT_MS;
+    ctx->epfd = -1;
+    snprintf(ctx->tls, sizeof(ctx->tls), "%s",
+             params->ucx_tls ? params->ucx_tls : "");
+    ctx->peer_err_mode = tls_allows_peer_mode(params->ucx_tls);
+    int32_t status = pack_below_resolve(ctx, params);
+    if (status != KVP_OK)
+        goto err_free;
+    pthread_mutex_init(&ctx->lock, NULL);
+    status = ucp_open(ctx, params);
+    if (status != KVP_OK)
+        goto err_lock;
+    if (ctx->role == KVP_TP_ROLE_SERVER) {
+        progress_setup_wakeup(ctx);
+        if (ctx->epfd < 0)
+            KVP_LOG_W(&ctx->log, "ucx: worker has no event fd; the progress "
+                      "thread busy-polls (one core while the server runs)");
+        if (pthread_create(&ctx->progress_thread, NULL, progress_main, ctx)) {
+            KVP_LOG_E(&ctx->log, "ucx: cannot start the progress thread");
+            status = KVP_ERR_INTERNAL;
+            goto err_ucp;
+        }
+        ctx->progress_running = 1;
+    }
+    KVP_LOG_D(&ctx->log, "ucx: %s ctx ready (UCX_TLS='%s', pack below %" PRIu64
+              " B, peer failure %s)", ctx->role ? "server" : "client",
+              ctx->tls, ctx->pack_below,
+              ctx->peer_err_mode ? "detected" : "bounded by timeouts");
+    *ctx_p = ctx;
+    return KVP_OK;
+
+err_ucp:
+    if (ctx->epfd >= 0)
+        close(ctx->epfd);
+    ucp_close(ctx);
+err_lock:
+    pthread_mutex_destroy(&ctx->lock);
+err_free:
+    free(ctx);
+    return status;
+}
+
+void ucx_ctx_destroy(struct kvp_tp_ctx *ctx)
+{
+    if (ctx == NULL)
+        return;
+    progress_stop(ctx);
+    ucp_close(ctx);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+int32_t ucx_stats(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats)
+{
+    if (ctx == NULL || stats == NULL ||
+        stats->struct_size < offsetof(struct kvp_tp_stats, ops_posted) +
+                                 sizeof(uint64_t)) {
+        kvp_logf(ctx ? &ctx->log : NULL, KVP_LOG_ERROR,
+                 "ucx: stats: ctx/stats NULL or stats.struct_size too small");
+        return KVP_ERR_INVALID;
+    }
+    stats->bytes_written = atomic_load(&ctx->bytes_written);
+    stats->bytes_read = atomic_load(&ctx->bytes_read);
+    stats->bytes_packed = atomic_load(&ctx->bytes_packed);
+    stats->ops_posted = atomic_load(&ctx->ops_posted);
+    return KVP_OK;
+}
