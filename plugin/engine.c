@@ -130,10 +130,12 @@ void eng_log_stats(struct kvp_engine *e, int32_t level)
         memset(&st, 0, sizeof(st));
     kvp_logf(&e->log, level,
              "kvplug stats: bytes_written=%llu bytes_packed=%llu "
-             "host_copy_bytes=%llu bytes_read=%llu ops_posted=%llu",
+             "host_copy_bytes=%llu header_bytes=%llu bytes_read=%llu "
+             "ops_posted=%llu",
              (unsigned long long)st.bytes_written,
              (unsigned long long)st.bytes_packed,
              (unsigned long long)atomic_load(&e->host_copy_bytes),
+             (unsigned long long)atomic_load(&e->header_bytes),
              (unsigned long long)st.bytes_read,
              (unsigned long long)st.ops_posted);
 }
@@ -296,6 +298,7 @@ int32_t kvp_op_engine_create(const char *config,
     if (e->log.fn == NULL)
         e->log.fn = stderr_sink;
     atomic_init(&e->host_copy_bytes, 0);
+    atomic_init(&e->header_bytes, 0);
     int32_t st = registry_init(&e->reg);
     if (st != KVP_OK) {
         free(e);

@@ -44,6 +44,8 @@ struct kvp_engine {
     struct registry reg;
     struct scratch scratch;      /* registered slots for shard headers */
     atomic_uint_fast64_t host_copy_bytes; /* payload bytes memcpy'd by us */
+    atomic_uint_fast64_t header_bytes;    /* shard header bytes posted (from
+                                           * the scratch area, not payload) */
 };
 
 /* Key of 1..KVP_KEY_MAX bytes; logs and returns KVP_ERR_INVALID else.

@@ -117,8 +117,12 @@ static int32_t put_post(struct kvp_engine *e, struct kvp_tp_ep *ep,
     int32_t st = KVP_OK;
     if (j->hdr != NULL) {
         j->iovs[0] = (struct kvp_tp_iov){j->hdr, KVP_TENSOR_HDR_SIZE};
+        /* A second write() because the header lives in another
+         * registration than the payload (write() takes one lmem). */
         st = e->tops->write(ep, &j->iovs[0], 1, j->hdr_mem, raddr, rkey);
         raddr += KVP_TENSOR_HDR_SIZE;
+        if (st == KVP_OK)
+            atomic_fetch_add(&e->header_bytes, KVP_TENSOR_HDR_SIZE);
     }
     if (st != KVP_OK || n_data == 0)
         return st;
