@@ -35,15 +35,6 @@ unsigned ucx_ctx_progress(struct kvp_tp_ctx *ctx)
     return n;
 }
 
-void ucx_ctx_kick(struct kvp_tp_ctx *ctx)
-{
-    if (ctx->progress_running && ctx->epfd >= 0) {
-        pthread_mutex_lock(&ctx->lock);
-        ucp_worker_signal(ctx->worker);
-        pthread_mutex_unlock(&ctx->lock);
-    }
-}
-
 ucs_status_t ucx_wait_req(struct kvp_tp_ctx *ctx, void *req,
                           uint64_t deadline_ns)
 {

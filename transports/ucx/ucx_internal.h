@@ -107,8 +107,6 @@ int32_t ucx_ctx_create(const struct kvp_tp_params *params,
                        struct kvp_tp_ctx **ctx_p);
 void ucx_ctx_destroy(struct kvp_tp_ctx *ctx);
 int32_t ucx_stats(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats);
-/* Wakes the progress thread after the caller queued work on the worker. */
-void ucx_ctx_kick(struct kvp_tp_ctx *ctx);
 /* One progress round under the lock; returns ucp_worker_progress(). */
 unsigned ucx_ctx_progress(struct kvp_tp_ctx *ctx);
 /* Progress until req completes or deadline_ns passes; returns its status,
