@@ -338,8 +338,10 @@ int bench_case_run(const struct bench_opts *o, const struct bench_case_ops *ops,
 
     bench_fmt_size(slot_bytes, sz, sizeof(sz));
     while (rc == 0 && rounds < 64 && bench_more_rounds(o, rounds, start)) {
-        bench_progress(tag, "%s %s batch %u round %d/%d", row->system, sz,
-                       batch, rounds + 1, o->rounds);
+        if (rounds == 0 || isatty(STDERR_FILENO))
+            bench_progress(tag, "%s %s %s %s batch %u round %d/%d",
+                           row->system, row->variant, row->op, sz, batch,
+                           rounds + 1, o->rounds);
         uint64_t t0 = bench_now_ns();
         for (uint32_t c = 0; c < calls_per_pass; c++) {
             uint64_t a = bench_now_ns();
