@@ -81,4 +81,27 @@ int32_t store_release(struct store_conn *conn, uint32_t n,
 int32_t store_remove(struct store_conn *conn, const char *key,
                      int32_t *status);
 
+
+/* ---- additions (after the first version of this header) -------------- */
+
+/* Server-wide counters, for tests and operators. */
+struct store_server_stats {
+    uint64_t objects;        /* committed, visible objects */
+    uint64_t pending;        /* allocations not yet committed/aborted */
+    uint64_t leases;         /* leases held by all clients */
+    uint64_t retired;        /* replaced/removed objects still leased */
+    uint64_t used_bytes;     /* pool bytes in use (64-byte rounded) */
+    uint64_t evictions;      /* LRU evictions since start */
+    uint64_t lease_expiries; /* leases dropped by timeout since start */
+    uint64_t pool_size;
+    uint64_t connections;    /* open control connections */
+};
+/* One STATS frame. Fields the server did not send stay 0. */
+int32_t store_server_stats(struct store_conn *conn,
+                           struct store_server_stats *stats);
+
+/* Control-only connections: params->tops and params->tctx both NULL open a
+ * connection without a transport ep (store_conn_ep/rkey return NULL); for
+ * tools and tests that only need the metadata operations. */
+
 #endif /* KVP_STORE_CLIENT_H */

@@ -1,0 +1,468 @@
+/* kvstore.c - store semantics over alloc + index + lease (see kvstore.h). */
+#include "kvstore.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "idmap.h"
+#include "index.h"
+#include "lease.h"
+
+#define OBJ_PENDING 0
+#define OBJ_COMMITTED 1
+#define OBJ_RETIRED 2 /* replaced or removed, waiting for its last lease */
+
+struct kvs_obj {
+    uint64_t off, len;
+    uint64_t id;     /* alloc id */
+    uint64_t owner;  /* connection that allocated it */
+    uint32_t state;
+    uint32_t flags;  /* KVS_ALLOC_* */
+    uint32_t leases;
+    int in_list;     /* on lru (COMMITTED, unleased) or retired list */
+    struct index_entry *entry; /* NULL once RETIRED */
+    struct kvs_obj *prev, *next;
+};
+
+struct obj_list {
+    struct kvs_obj *head, *tail; /* head = most recently used */
+};
+
+struct kvs {
+    pthread_mutex_t lock;
+    struct alloc alloc;
+    struct index index;
+    struct idmap pending; /* alloc id -> obj */
+    struct lease_table leases;
+    struct obj_list lru;     /* COMMITTED with no lease */
+    struct obj_list retired; /* RETIRED, still leased */
+    uint64_t base_addr;
+    uint64_t next_alloc_id;
+    struct kvs_stats st;
+    const struct kvp_logger *log;
+};
+
+/* ---- object lists --------------------------------------------------- */
+
+static void list_unlink(struct obj_list *l, struct kvs_obj *o)
+{
+    if (!o->in_list)
+        return;
+    if (o->prev != NULL)
+        o->prev->next = o->next;
+    else
+        l->head = o->next;
+    if (o->next != NULL)
+        o->next->prev = o->prev;
+    else
+        l->tail = o->prev;
+    o->prev = o->next = NULL;
+    o->in_list = 0;
+}
+
+static void list_push_front(struct obj_list *l, struct kvs_obj *o)
+{
+    o->prev = NULL;
+    o->next = l->head;
+    if (l->head != NULL)
+        l->head->prev = o;
+    else
+        l->tail = o;
+    l->head = o;
+    o->in_list = 1;
+}
+
+/* ---- object lifetime ------------------------------------------------- */
+
+static void obj_free(struct kvs *kvs, struct kvs_obj *o)
+{
+    if (o->len > 0) {
+        alloc_put(&kvs->alloc, o->off, o->len);
+        kvs->st.used_bytes -= alloc_rounded(o->len);
+    }
+    free(o);
+}
+
+static void entry_maybe_drop(struct kvs *kvs, struct index_entry *e)
+{
+    if (e->cur == NULL && e->n_pending == 0)
+        index_remove(&kvs->index, e);
+}
+
+/* o stopped being its key's current object (already unhooked from the
+ * entry): free it now, or when its last lease goes. */
+static void obj_retire(struct kvs *kvs, struct kvs_obj *o)
+{
+    list_unlink(&kvs->lru, o);
+    kvs->st.objects--;
+    o->entry = NULL;
+    if (o->leases == 0) {
+        obj_free(kvs, o);
+        return;
+    }
+    o->state = OBJ_RETIRED;
+    list_push_front(&kvs->retired, o);
+    kvs->st.retired++;
+}
+
+static void obj_drop_lease(void *obj, void *arg)
+{
+    struct kvs *kvs = arg;
+    struct kvs_obj *o = obj;
+    if (--o->leases > 0)
+        return;
+    if (o->state == OBJ_RETIRED) {
+        list_unlink(&kvs->retired, o);
+        kvs->st.retired--;
+        obj_free(kvs, o);
+    } else {
+        list_push_front(&kvs->lru, o); /* just read: most recently used */
+    }
+}
+
+static int evict_one(struct kvs *kvs)
+{
+    struct kvs_obj *o = kvs->lru.tail;
+    if (o == NULL)
+        return -1;
+    struct index_entry *e = o->entry;
+    KVP_LOG_D(kvs->log, "store: evicting key '%s' (%llu bytes)", e->key,
+              (unsigned long long)o->len);
+    e->cur = NULL;
+    obj_retire(kvs, o);
+    entry_maybe_drop(kvs, e);
+    kvs->st.evictions++;
+    return 0;
+}
+
+/* Space for len bytes, evicting least recently used objects as needed. */
+static int32_t take_space(struct kvs *kvs, uint64_t len, uint64_t *off_p)
+{
+    if (len > kvs->alloc.size)
+        return KVP_ERR_NO_SPACE;
+    while (alloc_get(&kvs->alloc, len, off_p) != 0) {
+        if (evict_one(kvs) != 0)
+            return KVP_ERR_NO_SPACE;
+    }
+    kvs->st.used_bytes += alloc_rounded(len);
+    return KVP_OK;
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+int32_t kvs_create(const struct kvs_params *p, struct kvs **kvs_p)
+{
+    struct kvs *kvs = calloc(1, sizeof(*kvs));
+    if (kvs == NULL)
+        return KVP_ERR_NO_MEMORY;
+    uint32_t lease_ms = p->lease_timeout_ms ? p->lease_timeout_ms
+                                            : KVS_DEFAULT_LEASE_TIMEOUT_MS;
+    kvs->base_addr = p->base_addr;
+    kvs->next_alloc_id = 1;
+    kvs->log = p->log;
+    if (alloc_init(&kvs->alloc, p->size) != 0)
+        goto err_free;
+    if (index_init(&kvs->index) != 0)
+        goto err_alloc;
+    if (idmap_init(&kvs->pending) != 0)
+        goto err_index;
+    if (lease_init(&kvs->leases, (uint64_t)lease_ms * 1000000u) != 0)
+        goto err_pending;
+    pthread_mutex_init(&kvs->lock, NULL);
+    *kvs_p = kvs;
+    return KVP_OK;
+
+err_pending:
+    idmap_fini(&kvs->pending);
+err_index:
+    index_fini(&kvs->index);
+err_alloc:
+    alloc_fini(&kvs->alloc);
+err_free:
+    free(kvs);
+    return KVP_ERR_NO_MEMORY;
+}
+
+static int free_any(void *val, void *arg)
+{
+    (void)val;
+    (void)arg;
+    return 1;
+}
+
+void kvs_destroy(struct kvs *kvs)
+{
+    if (kvs == NULL)
+        return;
+    /* Objects are plain heap records now; the pool itself is not ours. */
+    for (uint64_t b = 0; b < kvs->index.n_buckets; b++) {
+        for (struct index_entry *e = kvs->index.buckets[b]; e != NULL;
+             e = e->next)
+            free(e->cur);
+    }
+    uint64_t id;
+    struct kvs_obj *o;
+    while ((o = idmap_find_if(&kvs->pending, free_any, NULL, &id)) != NULL) {
+        idmap_del(&kvs->pending, id);
+        free(o);
+    }
+    while ((o = kvs->retired.head) != NULL) {
+        list_unlink(&kvs->retired, o);
+        free(o);
+    }
+    lease_fini(&kvs->leases);
+    idmap_fini(&kvs->pending);
+    index_fini(&kvs->index);
+    alloc_fini(&kvs->alloc);
+    pthread_mutex_destroy(&kvs->lock);
+    free(kvs);
+}
+
+static int key_ok(const void *key, uint16_t key_len)
+{
+    return key != NULL && key_len >= 1 && key_len <= INDEX_KEY_MAX;
+}
+
+static int32_t alloc_locked(struct kvs *kvs, uint64_t owner, const void *key,
+                            uint16_t key_len, uint64_t len, uint32_t flags,
+                            uint64_t *raddr_p, uint64_t *id_p)
+{
+    struct index_entry *e = index_find(&kvs->index, key, key_len);
+    if (e != NULL && !(flags & KVS_ALLOC_OVERWRITE) &&
+        (e->cur != NULL || e->n_pending > 0))
+        return KVP_ERR_EXISTS;
+
+    uint64_t off;
+    int32_t st = take_space(kvs, len, &off);
+    if (st != KVP_OK)
+        return st;
+    /* eviction may have dropped the entry (an overwrite of an idle key) */
+    e = index_find(&kvs->index, key, key_len);
+    if (e == NULL)
+        e = index_insert(&kvs->index, key, key_len);
+    struct kvs_obj *o = e != NULL ? calloc(1, sizeof(*o)) : NULL;
+    if (o == NULL)
+        goto err_space;
+    o->off = off;
+    o->len = len;
+    o->id = kvs->next_alloc_id++;
+    o->owner = owner;
+    o->state = OBJ_PENDING;
+    o->flags = flags & KVS_ALLOC_OVERWRITE;
+    o->entry = e;
+    if (idmap_put(&kvs->pending, o->id, o) != 0)
+        goto err_obj;
+    e->n_pending++;
+    kvs->st.pending++;
+    *raddr_p = kvs->base_addr + off;
+    *id_p = o->id;
+    return KVP_OK;
+
+err_obj:
+    free(o);
+err_space:
+    if (len > 0) {
+        alloc_put(&kvs->alloc, off, len);
+        kvs->st.used_bytes -= alloc_rounded(len);
+    }
+    if (e != NULL)
+        entry_maybe_drop(kvs, e);
+    return KVP_ERR_NO_MEMORY;
+}
+
+int32_t kvs_alloc(struct kvs *kvs, uint64_t owner, const void *key,
+                  uint16_t key_len, uint64_t len, uint32_t flags,
+                  uint64_t *raddr_p, uint64_t *id_p)
+{
+    if (kvs == NULL || !key_ok(key, key_len) || raddr_p == NULL ||
+        id_p == NULL)
+        return KVP_ERR_INVALID;
+    pthread_mutex_lock(&kvs->lock);
+    int32_t st = alloc_locked(kvs, owner, key, key_len, len, flags, raddr_p,
+                              id_p);
+    pthread_mutex_unlock(&kvs->lock);
+    return st;
+}
+
+/* The pending alloc id of owner, removed from the pending map. */
+static struct kvs_obj *take_pending(struct kvs *kvs, uint64_t owner,
+                                    uint64_t id)
+{
+    struct kvs_obj *o = idmap_get(&kvs->pending, id);
+    if (o == NULL || o->owner != owner)
+        return NULL;
+    idmap_del(&kvs->pending, id);
+    o->entry->n_pending--;
+    kvs->st.pending--;
+    return o;
+}
+
+int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id)
+{
+    if (kvs == NULL)
+        return KVP_ERR_INVALID;
+    int32_t st = KVP_OK;
+    pthread_mutex_lock(&kvs->lock);
+    struct kvs_obj *o = take_pending(kvs, owner, id);
+    if (o == NULL) {
+        st = KVP_ERR_NOT_FOUND;
+        goto out;
+    }
+    struct index_entry *e = o->entry;
+    if (!(o->flags & KVS_ALLOC_OVERWRITE) && e->cur != NULL) {
+        /* an overwrite committed this key first: a plain put must not
+         * replace it */
+        obj_free(kvs, o);
+        st = KVP_ERR_EXISTS;
+        goto out;
+    }
+    struct kvs_obj *old = e->cur;
+    e->cur = o;
+    o->state = OBJ_COMMITTED;
+    list_push_front(&kvs->lru, o);
+    kvs->st.objects++;
+    if (old != NULL)
+        obj_retire(kvs, old);
+out:
+    pthread_mutex_unlock(&kvs->lock);
+    return st;
+}
+
+static void abort_obj(struct kvs *kvs, struct kvs_obj *o)
+{
+    struct index_entry *e = o->entry;
+    obj_free(kvs, o);
+    entry_maybe_drop(kvs, e);
+}
+
+int32_t kvs_abort(struct kvs *kvs, uint64_t owner, uint64_t id)
+{
+    if (kvs == NULL)
+        return KVP_ERR_INVALID;
+    pthread_mutex_lock(&kvs->lock);
+    struct kvs_obj *o = take_pending(kvs, owner, id);
+    if (o != NULL)
+        abort_obj(kvs, o);
+    pthread_mutex_unlock(&kvs->lock);
+    return o != NULL ? KVP_OK : KVP_ERR_NOT_FOUND;
+}
+
+int32_t kvs_lookup(struct kvs *kvs, uint64_t owner, const void *key,
+                   uint16_t key_len, uint32_t flags, uint64_t now_ns,
+                   uint64_t *raddr_p, uint64_t *len_p, uint64_t *lease_p)
+{
+    if (kvs == NULL || !key_ok(key, key_len) || raddr_p == NULL ||
+        len_p == NULL || lease_p == NULL)
+        return KVP_ERR_INVALID;
+    int32_t st = KVP_OK;
+    uint64_t lease = 0;
+    pthread_mutex_lock(&kvs->lock);
+    struct index_entry *e = index_find(&kvs->index, key, key_len);
+    struct kvs_obj *o = e != NULL ? e->cur : NULL;
+    if (o == NULL) {
+        st = KVP_ERR_NOT_FOUND;
+        goto out;
+    }
+    if (!(flags & KVS_LOOKUP_NO_LEASE)) {
+        lease = lease_add(&kvs->leases, o, owner, now_ns);
+        if (lease == 0) {
+            st = KVP_ERR_NO_MEMORY;
+            goto out;
+        }
+        o->leases++;
+        list_unlink(&kvs->lru, o); /* leased: not evictable */
+    } else if (o->in_list) {
+        list_unlink(&kvs->lru, o);
+        list_push_front(&kvs->lru, o);
+    }
+    *raddr_p = kvs->base_addr + o->off;
+    *len_p = o->len;
+    *lease_p = lease;
+out:
+    pthread_mutex_unlock(&kvs->lock);
+    return st;
+}
+
+int32_t kvs_release(struct kvs *kvs, uint64_t owner, uint64_t lease_id)
+{
+    if (kvs == NULL)
+        return KVP_ERR_INVALID;
+    pthread_mutex_lock(&kvs->lock);
+    struct kvs_obj *o = lease_take(&kvs->leases, lease_id, owner);
+    if (o != NULL)
+        obj_drop_lease(o, kvs);
+    pthread_mutex_unlock(&kvs->lock);
+    return o != NULL ? KVP_OK : KVP_ERR_NOT_FOUND;
+}
+
+int32_t kvs_remove(struct kvs *kvs, const void *key, uint16_t key_len)
+{
+    if (kvs == NULL || !key_ok(key, key_len))
+        return KVP_ERR_INVALID;
+    int32_t st = KVP_OK;
+    pthread_mutex_lock(&kvs->lock);
+    struct index_entry *e = index_find(&kvs->index, key, key_len);
+    if (e == NULL || e->cur == NULL) {
+        st = KVP_ERR_NOT_FOUND;
+        goto out;
+    }
+    struct kvs_obj *o = e->cur;
+    e->cur = NULL;
+    obj_retire(kvs, o);
+    entry_maybe_drop(kvs, e);
+out:
+    pthread_mutex_unlock(&kvs->lock);
+    return st;
+}
+
+uint64_t kvs_expire(struct kvs *kvs, uint64_t now_ns)
+{
+    uint64_t n = 0, id;
+    pthread_mutex_lock(&kvs->lock);
+    struct kvs_obj *o;
+    while ((o = lease_expire_one(&kvs->leases, now_ns, &id)) != NULL) {
+        KVP_LOG_W(kvs->log,
+                  "store: lease %llu expired (object at offset %llu, %llu "
+                  "bytes); a client did not release it",
+                  (unsigned long long)id, (unsigned long long)o->off,
+                  (unsigned long long)o->len);
+        obj_drop_lease(o, kvs);
+        n++;
+    }
+    kvs->st.lease_expiries += n;
+    pthread_mutex_unlock(&kvs->lock);
+    return n;
+}
+
+static int owned_by(void *val, void *arg)
+{
+    return ((struct kvs_obj *)val)->owner == *(const uint64_t *)arg;
+}
+
+void kvs_owner_gone(struct kvs *kvs, uint64_t owner)
+{
+    pthread_mutex_lock(&kvs->lock);
+    uint64_t id, n_abort = 0;
+    while (idmap_find_if(&kvs->pending, owned_by, &owner, &id) != NULL) {
+        abort_obj(kvs, take_pending(kvs, owner, id));
+        n_abort++;
+    }
+    uint64_t n_lease =
+        lease_drop_owner(&kvs->leases, owner, obj_drop_lease, kvs);
+    pthread_mutex_unlock(&kvs->lock);
+    if (n_abort || n_lease)
+        KVP_LOG_I(kvs->log,
+                  "store: connection %llu closed: aborted %llu pending "
+                  "allocation(s), released %llu lease(s)",
+                  (unsigned long long)owner, (unsigned long long)n_abort,
+                  (unsigned long long)n_lease);
+}
+
+void kvs_stats(struct kvs *kvs, struct kvs_stats *st)
+{
+    pthread_mutex_lock(&kvs->lock);
+    *st = kvs->st;
+    st->leases = lease_count(&kvs->leases);
+    pthread_mutex_unlock(&kvs->lock);
+}

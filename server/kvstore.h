@@ -1,0 +1,68 @@
+/*
+ * kvstore.h - the store's semantics (DESIGN §3/§4) over one pool: objects
+ * become visible at commit, EXISTS unless overwrite, atomic replacement,
+ * leases that pin memory, LRU eviction of committed unleased objects.
+ *
+ * Pure bookkeeping on offsets: no I/O, no transport. Thread-safe (one mutex).
+ * `owner` identifies a connection: only the owner may commit/abort its
+ * allocations or release its leases, and kvs_owner_gone() aborts/releases
+ * everything it left. Time is passed in (CLOCK_MONOTONIC ns).
+ */
+#ifndef KVP_SERVER_KVSTORE_H
+#define KVP_SERVER_KVSTORE_H
+
+#include <stdint.h>
+
+#include "util/log.h"
+
+#define KVS_ALLOC_OVERWRITE (UINT32_C(1) << 0)
+#define KVS_LOOKUP_NO_LEASE (UINT32_C(1) << 0)
+#define KVS_DEFAULT_LEASE_TIMEOUT_MS 30000
+
+struct kvs;
+
+struct kvs_params {
+    uint64_t size;              /* bytes managed (offsets [0, size)) */
+    uint64_t base_addr;         /* added to offsets to form remote addrs */
+    uint32_t lease_timeout_ms;  /* 0 = KVS_DEFAULT_LEASE_TIMEOUT_MS */
+    const struct kvp_logger *log; /* borrowed; may be NULL */
+};
+
+struct kvs_stats {
+    uint64_t objects;        /* committed, visible */
+    uint64_t pending;        /* allocations not committed/aborted */
+    uint64_t leases;
+    uint64_t retired;        /* replaced/removed but still leased */
+    uint64_t used_bytes;     /* pool bytes taken (rounded) */
+    uint64_t evictions;
+    uint64_t lease_expiries;
+};
+
+int32_t kvs_create(const struct kvs_params *p, struct kvs **kvs_p);
+void kvs_destroy(struct kvs *kvs);
+
+/* key: key_len bytes (1..1024), no NUL needed. On OK: *raddr_p, *id_p.
+ * KVP_ERR_EXISTS, KVP_ERR_NO_SPACE (after evicting all it could),
+ * KVP_ERR_INVALID (bad key), KVP_ERR_NO_MEMORY. */
+int32_t kvs_alloc(struct kvs *kvs, uint64_t owner, const void *key,
+                  uint16_t key_len, uint64_t len, uint32_t flags,
+                  uint64_t *raddr_p, uint64_t *id_p);
+/* KVP_OK; KVP_ERR_NOT_FOUND (no such pending alloc of owner);
+ * KVP_ERR_EXISTS (a plain alloc whose key got committed meanwhile by an
+ * overwrite: the allocation is dropped). */
+int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id);
+int32_t kvs_abort(struct kvs *kvs, uint64_t owner, uint64_t id);
+/* KVP_OK with (*raddr_p, *len_p, *lease_p: 0 with KVS_LOOKUP_NO_LEASE),
+ * KVP_ERR_NOT_FOUND, KVP_ERR_NO_MEMORY. */
+int32_t kvs_lookup(struct kvs *kvs, uint64_t owner, const void *key,
+                   uint16_t key_len, uint32_t flags, uint64_t now_ns,
+                   uint64_t *raddr_p, uint64_t *len_p, uint64_t *lease_p);
+int32_t kvs_release(struct kvs *kvs, uint64_t owner, uint64_t lease_id);
+int32_t kvs_remove(struct kvs *kvs, const void *key, uint16_t key_len);
+/* Drops leases that expired by now_ns; returns how many. */
+uint64_t kvs_expire(struct kvs *kvs, uint64_t now_ns);
+/* The owner's connection closed: abort its pending allocs, drop its leases. */
+void kvs_owner_gone(struct kvs *kvs, uint64_t owner);
+void kvs_stats(struct kvs *kvs, struct kvs_stats *st);
+
+#endif /* KVP_SERVER_KVSTORE_H */

@@ -1,0 +1,152 @@
+/* pool.c - pre-faulted pool mapping + per-transport registration. */
+#include "pool.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/tp_module.h"
+
+static void log_bridge(void *user, int32_t level, const char *msg)
+{
+    const struct kvp_logger *lg = user;
+    kvp_logf(lg, level, "%s", msg);
+}
+
+static void *map_prefaulted(uint64_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* MAP_POPULATE is best effort; writing one byte per page guarantees
+     * every page is resident before the first client write. */
+    long pg = sysconf(_SC_PAGESIZE);
+    volatile uint8_t *b = p;
+    for (uint64_t off = 0; off < size; off += (uint64_t)pg)
+        b[off] = 0;
+    return p;
+}
+
+static int32_t tp_open(struct pool *p, struct pool_tp *t, const char *name,
+                       size_t name_len, const struct kvp_tp_params *tpp,
+                       const struct kvp_logger *log)
+{
+    memcpy(t->name, name, name_len);
+    t->name[name_len] = '\0';
+    int32_t st = tp_module_load(t->name, log, &t->ops);
+    if (st != KVP_OK) {
+        KVP_LOG_E(log, "server: transport '%s' could not be loaded",
+                  t->name);
+        return st;
+    }
+    struct kvp_tp_params prm = *tpp;
+    prm.struct_size = sizeof(prm);
+    prm.role = KVP_TP_ROLE_SERVER;
+    prm.log = log_bridge;
+    prm.log_user = (void *)log;
+    prm.log_level = log != NULL ? log->level : KVP_LOG_WARN;
+    st = t->ops->ctx_create(&prm, &t->ctx);
+    if (st != KVP_OK) {
+        KVP_LOG_E(log, "server: transport '%s': ctx_create failed: %d",
+                  t->name, st);
+        return st;
+    }
+    st = t->ops->mem_reg(t->ctx, p->base, p->size, &t->mem);
+    if (st != KVP_OK) {
+        KVP_LOG_E(log, "server: transport '%s': registering the %llu-byte "
+                  "pool failed: %d", t->name, (unsigned long long)p->size,
+                  st);
+        goto err_ctx;
+    }
+    st = t->ops->mem_rkey_pack(t->mem, t->rkey, sizeof(t->rkey),
+                               &t->rkey_len);
+    if (st != KVP_OK) {
+        KVP_LOG_E(log, "server: transport '%s': rkey pack failed: %d",
+                  t->name, st);
+        goto err_mem;
+    }
+    return KVP_OK;
+
+err_mem:
+    t->ops->mem_dereg(t->mem);
+err_ctx:
+    t->ops->ctx_destroy(t->ctx);
+    return st;
+}
+
+int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
+                    const struct kvp_tp_params *tpp,
+                    const struct kvp_logger *log)
+{
+    memset(p, 0, sizeof(*p));
+    long pg = sysconf(_SC_PAGESIZE);
+    if (size == 0 || size > UINT64_MAX - (uint64_t)pg) {
+        KVP_LOG_E(log, "server: pool_size %llu is invalid (must be > 0)",
+                  (unsigned long long)size);
+        return KVP_ERR_INVALID;
+    }
+    p->size = (size + (uint64_t)pg - 1) & ~((uint64_t)pg - 1);
+    p->base = map_prefaulted(p->size);
+    if (p->base == NULL) {
+        KVP_LOG_E(log, "server: cannot map a pool of %llu bytes: %s",
+                  (unsigned long long)p->size, strerror(errno));
+        return KVP_ERR_NO_MEMORY;
+    }
+    int32_t st = KVP_OK;
+    const char *s = transports != NULL ? transports : "";
+    while (*s != '\0') {
+        size_t len = strcspn(s, ",");
+        if (len == 0 || len > POOL_NAME_MAX ||
+            p->n_tp == POOL_MAX_TRANSPORTS) {
+            KVP_LOG_E(log, "server: transports list '%s' is invalid "
+                      "(empty/too long name or more than %d entries)",
+                      transports, POOL_MAX_TRANSPORTS);
+            st = KVP_ERR_INVALID;
+            goto err;
+        }
+        if (pool_find_tp(p, s, (uint32_t)len) != NULL) {
+            KVP_LOG_E(log, "server: transport '%.*s' listed twice",
+                      (int)len, s);
+            st = KVP_ERR_INVALID;
+            goto err;
+        }
+        st = tp_open(p, &p->tp[p->n_tp], s, len, tpp, log);
+        if (st != KVP_OK)
+            goto err;
+        p->n_tp++;
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+    return KVP_OK;
+
+err:
+    pool_destroy(p);
+    return st;
+}
+
+void pool_destroy(struct pool *p)
+{
+    for (uint32_t i = p->n_tp; i-- > 0;) {
+        struct pool_tp *t = &p->tp[i];
+        t->ops->mem_dereg(t->mem);
+        t->ops->ctx_destroy(t->ctx);
+    }
+    p->n_tp = 0;
+    if (p->base != NULL)
+        munmap(p->base, p->size);
+    p->base = NULL;
+}
+
+struct pool_tp *pool_find_tp(struct pool *p, const void *name,
+                             uint32_t name_len)
+{
+    for (uint32_t i = 0; i < p->n_tp; i++) {
+        if (strlen(p->tp[i].name) == name_len &&
+            memcmp(p->tp[i].name, name, name_len) == 0)
+            return &p->tp[i];
+    }
+    return NULL;
+}

@@ -1,0 +1,596 @@
+/*
+ * server.c - kvp_server: accept thread + one thread per connection, the
+ * handshake (HELLO, auth, CONNECT) and dispatch of batched requests onto
+ * the store (kvstore.c). Used by kvplug-server and embedded in the plugin.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "kvstore.h"
+#include "net.h"
+#include "pool.h"
+#include "proto.h"
+#include "sha256.h"
+
+#define SRV_MAX_CONNS 1024
+#define SRV_HANDSHAKE_MS 10000 /* a client must say HELLO/CONNECT by then */
+#define SRV_FRAME_REST_MS 30000 /* rest of a frame once it started */
+#define SRV_SEND_MS 30000
+
+struct srv_conn {
+    struct kvp_server *srv;
+    int fd;
+    uint64_t id;
+    char peer[64];
+    pthread_t thread;
+    atomic_int done;
+    struct pool_tp *tp;     /* NULL: control-only connection */
+    struct kvp_tp_ep *ep;
+    struct proto_buf in, out;
+    struct srv_conn *next;
+};
+
+struct kvp_server {
+    struct kvp_logger log;
+    char *host;
+    char *auth_token;
+    size_t auth_len;
+    uint32_t lease_timeout_ms;
+    struct pool pool;
+    struct kvs *kvs;
+    int listen_fd;
+    uint16_t port;
+    int wake[2];            /* written once at stop; never drained */
+    pthread_t acceptor;
+    atomic_int stopping;
+    pthread_mutex_t lock;   /* conns, n_conns */
+    struct srv_conn *conns;
+    uint32_t n_conns;
+    uint64_t next_conn_id;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+static int conn_send(struct srv_conn *c, const struct proto_msg *m)
+{
+    if (proto_encode(m, &c->out) != 0) {
+        KVP_LOG_E(&c->srv->log, "server: conn %llu: cannot encode %s reply",
+                  (unsigned long long)c->id, proto_type_name(m->type));
+        return -1;
+    }
+    int r = net_send_all(c->fd, c->out.data, c->out.len, SRV_SEND_MS);
+    if (r != NET_OK) {
+        KVP_LOG_I(&c->srv->log, "server: conn %llu (%s): send: %s",
+                  (unsigned long long)c->id, c->peer, net_result_str(r));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads and decodes one frame; logs and returns -1 on anything but OK. */
+static int conn_recv(struct srv_conn *c, uint32_t max_body, int first_ms,
+                     struct proto_msg *m)
+{
+    struct kvp_server *srv = c->srv;
+    struct proto_hdr h;
+    const char *why = NULL;
+    int r = net_recv_frame(c->fd, max_body, first_ms, SRV_FRAME_REST_MS,
+                           srv->wake[0], &h, &c->in, &why);
+    if (r == NET_MALFORMED) {
+        KVP_LOG_W(&srv->log, "server: conn %llu (%s): malformed frame "
+                  "header: %s; closing the connection",
+                  (unsigned long long)c->id, c->peer, why);
+        return -1;
+    }
+    if (r != NET_OK) {
+        int lvl = r == NET_CLOSED || r == NET_WOKEN ? KVP_LOG_DEBUG
+                                                    : KVP_LOG_INFO;
+        kvp_logf(&srv->log, lvl, "server: conn %llu (%s): %s",
+                 (unsigned long long)c->id, c->peer, net_result_str(r));
+        return -1;
+    }
+    int st = proto_decode(&h, c->in.data, m, &why);
+    if (st != PROTO_OK) {
+        KVP_LOG_W(&srv->log, "server: conn %llu (%s): malformed %s frame "
+                  "(%u body bytes): %s; closing the connection",
+                  (unsigned long long)c->id, c->peer,
+                  proto_type_name(h.type), h.body_len, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- handshake --------------------------------------------------------- */
+
+static int handshake_hello(struct srv_conn *c, uint8_t nonce[PROTO_NONCE_LEN])
+{
+    struct kvp_server *srv = c->srv;
+    struct proto_msg m;
+    if (conn_recv(c, PROTO_HANDSHAKE_MAX_BODY, SRV_HANDSHAKE_MS, &m) != 0)
+        return -1;
+    struct proto_msg r = {.type = PROTO_HELLO_R, .req_id = m.req_id};
+    int ok = 0;
+    if (m.type != PROTO_HELLO) {
+        KVP_LOG_W(&srv->log, "server: conn %llu (%s): expected HELLO, got "
+                  "%s; closing", (unsigned long long)c->id, c->peer,
+                  proto_type_name(m.type));
+        proto_msg_free(&m);
+        return -1;
+    }
+    if (m.name_len > 0) {
+        c->tp = pool_find_tp(&srv->pool, m.name, m.name_len);
+        if (c->tp == NULL) {
+            KVP_LOG_W(&srv->log, "server: conn %llu (%s): transport '%.*s' "
+                      "is not served here", (unsigned long long)c->id,
+                      c->peer, (int)m.name_len, (const char *)m.name);
+            r.status = KVP_ERR_NOT_SUPPORTED;
+        }
+    }
+    if (r.status == KVP_OK) {
+        ok = 1;
+        if (srv->auth_token != NULL) {
+            r.flags = PROTO_SERVER_AUTH_REQUIRED;
+            if (getrandom(nonce, PROTO_NONCE_LEN, 0) != PROTO_NONCE_LEN) {
+                KVP_LOG_E(&srv->log, "server: getrandom failed: %s",
+                          strerror(errno));
+                r.status = KVP_ERR_INTERNAL;
+                ok = 0;
+            }
+            memcpy(r.nonce, nonce, PROTO_NONCE_LEN);
+        }
+    }
+    proto_msg_free(&m);
+    if (conn_send(c, &r) != 0)
+        return -1;
+    return ok ? 0 : -1;
+}
+
+static int handshake_connect(struct srv_conn *c,
+                             const uint8_t nonce[PROTO_NONCE_LEN])
+{
+    struct kvp_server *srv = c->srv;
+    struct proto_msg m;
+    if (conn_recv(c, PROTO_HANDSHAKE_MAX_BODY, SRV_HANDSHAKE_MS, &m) != 0)
+        return -1;
+    struct proto_msg r = {.type = PROTO_CONNECT_R, .req_id = m.req_id};
+    uint8_t blob[KVP_TP_BLOB_MAX];
+    int ok = 0;
+    if (m.type != PROTO_CONNECT) {
+        KVP_LOG_W(&srv->log, "server: conn %llu (%s): expected CONNECT, got "
+                  "%s; closing", (unsigned long long)c->id, c->peer,
+                  proto_type_name(m.type));
+        goto out;
+    }
+    if (srv->auth_token != NULL) {
+        uint8_t want[PROTO_MAC_LEN];
+        hmac_sha256(srv->auth_token, srv->auth_len, nonce, PROTO_NONCE_LEN,
+                    want);
+        if (m.mac_len != PROTO_MAC_LEN ||
+            !sha256_equal(want, m.mac, PROTO_MAC_LEN)) {
+            KVP_LOG_W(&srv->log, "server: conn %llu (%s): authentication "
+                      "failed (%s proof); closing",
+                      (unsigned long long)c->id, c->peer,
+                      m.mac_len ? "wrong" : "missing");
+            r.status = KVP_ERR_AUTH;
+            conn_send(c, &r);
+            goto out;
+        }
+    }
+    if (c->tp != NULL) {
+        uint32_t blob_len = 0;
+        int32_t st = c->tp->ops->ep_accept(c->tp->ctx, m.blob, m.blob_len,
+                                           blob, sizeof(blob), &blob_len,
+                                           &c->ep);
+        if (st != KVP_OK) {
+            KVP_LOG_W(&srv->log, "server: conn %llu (%s): %s ep_accept "
+                      "failed: %d", (unsigned long long)c->id, c->peer,
+                      c->tp->name, st);
+            r.status = st;
+            conn_send(c, &r);
+            goto out;
+        }
+        r.blob = blob;
+        r.blob_len = blob_len;
+        r.rkey = c->tp->rkey;
+        r.rkey_len = c->tp->rkey_len;
+    }
+    r.pool_base = (uint64_t)(uintptr_t)srv->pool.base;
+    r.pool_size = srv->pool.size;
+    ok = conn_send(c, &r) == 0;
+    if (ok)
+        KVP_LOG_I(&srv->log, "server: conn %llu (%s) connected, transport "
+                  "%s", (unsigned long long)c->id, c->peer,
+                  c->tp != NULL ? c->tp->name : "none (control only)");
+out:
+    proto_msg_free(&m);
+    return ok ? 0 : -1;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static void do_stats(struct srv_conn *c, struct proto_msg *r)
+{
+    struct kvp_server *srv = c->srv;
+    struct kvs_stats st;
+    kvs_stats(srv->kvs, &st);
+    pthread_mutex_lock(&srv->lock);
+    uint32_t n_conns = srv->n_conns;
+    pthread_mutex_unlock(&srv->lock);
+    r->n_stats = PROTO_STAT_COUNT;
+    r->stats[PROTO_STAT_OBJECTS] = st.objects;
+    r->stats[PROTO_STAT_PENDING] = st.pending;
+    r->stats[PROTO_STAT_LEASES] = st.leases;
+    r->stats[PROTO_STAT_RETIRED] = st.retired;
+    r->stats[PROTO_STAT_USED_BYTES] = st.used_bytes;
+    r->stats[PROTO_STAT_EVICTIONS] = st.evictions;
+    r->stats[PROTO_STAT_LEASE_EXPIRIES] = st.lease_expiries;
+    r->stats[PROTO_STAT_POOL_SIZE] = srv->pool.size;
+    r->stats[PROTO_STAT_CONNECTIONS] = n_conns;
+}
+
+/* Executes request m; fills its items in place and reply r. -1: protocol
+ * violation (a frame that is not a request). */
+static int dispatch(struct srv_conn *c, struct proto_msg *m,
+                    struct proto_msg *r)
+{
+    struct kvs *kvs = c->srv->kvs;
+    uint64_t now = now_ns();
+    r->type = (uint16_t)(m->type + 1);
+    r->req_id = m->req_id;
+    r->n = m->n;
+    r->items = m->items;
+    for (uint32_t i = 0; i < m->n; i++) {
+        struct proto_item *it = &m->items[i];
+        switch (m->type) {
+        case PROTO_ALLOC:
+            it->addr = it->id = 0;
+            it->status = kvs_alloc(kvs, c->id, it->key, it->key_len,
+                                   it->len, m->flags, &it->addr, &it->id);
+            break;
+        case PROTO_COMMIT:
+            it->status = kvs_commit(kvs, c->id, it->id);
+            break;
+        case PROTO_ABORT:
+            it->status = kvs_abort(kvs, c->id, it->id);
+            break;
+        case PROTO_LOOKUP:
+            it->addr = it->len = it->id = 0;
+            it->status = kvs_lookup(kvs, c->id, it->key, it->key_len,
+                                    m->flags, now, &it->addr, &it->len,
+                                    &it->id);
+            break;
+        case PROTO_RELEASE:
+            it->status = kvs_release(kvs, c->id, it->id);
+            break;
+        case PROTO_REMOVE:
+            it->status = kvs_remove(kvs, it->key, it->key_len);
+            break;
+        default:
+            break;
+        }
+    }
+    switch (m->type) {
+    case PROTO_ALLOC:
+    case PROTO_COMMIT:
+    case PROTO_ABORT:
+    case PROTO_LOOKUP:
+    case PROTO_RELEASE:
+    case PROTO_REMOVE:
+        return 0;
+    case PROTO_STATS:
+        do_stats(c, r);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static void serve(struct srv_conn *c)
+{
+    uint8_t nonce[PROTO_NONCE_LEN] = {0};
+    if (handshake_hello(c, nonce) != 0 || handshake_connect(c, nonce) != 0)
+        return;
+    while (!atomic_load(&c->srv->stopping)) {
+        struct proto_msg m;
+        if (conn_recv(c, PROTO_MAX_BODY, -1, &m) != 0)
+            return;
+        struct proto_msg r = {0};
+        if (dispatch(c, &m, &r) != 0) {
+            KVP_LOG_W(&c->srv->log, "server: conn %llu (%s): unexpected %s "
+                      "frame after the handshake; closing",
+                      (unsigned long long)c->id, c->peer,
+                      proto_type_name(m.type));
+            proto_msg_free(&m);
+            return;
+        }
+        int sent = conn_send(c, &r);
+        proto_msg_free(&m);
+        if (sent != 0)
+            return;
+    }
+}
+
+static void *conn_main(void *arg)
+{
+    struct srv_conn *c = arg;
+    serve(c);
+    kvs_owner_gone(c->srv->kvs, c->id);
+    if (c->ep != NULL)
+        c->tp->ops->ep_destroy(c->ep);
+    c->ep = NULL;
+    close(c->fd);
+    c->fd = -1;
+    proto_buf_free(&c->in);
+    proto_buf_free(&c->out);
+    KVP_LOG_D(&c->srv->log, "server: conn %llu (%s) closed",
+              (unsigned long long)c->id, c->peer);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+/* ---- accept loop -------------------------------------------------------- */
+
+static void peer_name(int fd, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+            port = ntohs(a->sin6_port);
+        }
+    }
+    snprintf(buf, cap, "%s:%u", host, port);
+}
+
+/* Joins and frees connections whose thread finished (all with `all`). */
+static void reap(struct kvp_server *srv, int all)
+{
+    pthread_mutex_lock(&srv->lock);
+    struct srv_conn **link = &srv->conns;
+    while (*link != NULL) {
+        struct srv_conn *c = *link;
+        if (all || atomic_load(&c->done)) {
+            *link = c->next;
+            srv->n_conns--;
+            pthread_mutex_unlock(&srv->lock);
+            pthread_join(c->thread, NULL);
+            free(c);
+            pthread_mutex_lock(&srv->lock);
+            link = &srv->conns; /* list may have changed: rescan */
+        } else {
+            link = &c->next;
+        }
+    }
+    pthread_mutex_unlock(&srv->lock);
+}
+
+static void accept_one(struct kvp_server *srv)
+{
+    int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            KVP_LOG_W(&srv->log, "server: accept: %s", strerror(errno));
+        if (errno == EMFILE || errno == ENFILE)
+            usleep(10000); /* do not spin while out of descriptors */
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct srv_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        KVP_LOG_E(&srv->log, "server: out of memory accepting a client");
+        close(fd);
+        return;
+    }
+    c->srv = srv;
+    c->fd = fd;
+    peer_name(fd, c->peer, sizeof(c->peer));
+    pthread_mutex_lock(&srv->lock);
+    if (srv->n_conns >= SRV_MAX_CONNS) {
+        pthread_mutex_unlock(&srv->lock);
+        KVP_LOG_W(&srv->log, "server: refusing %s: %d connections open",
+                  c->peer, SRV_MAX_CONNS);
+        close(fd);
+        free(c);
+        return;
+    }
+    c->id = ++srv->next_conn_id;
+    int rc = pthread_create(&c->thread, NULL, conn_main, c);
+    if (rc != 0) {
+        pthread_mutex_unlock(&srv->lock);
+        KVP_LOG_E(&srv->log, "server: cannot start a thread for %s: %s",
+                  c->peer, strerror(rc));
+        close(fd);
+        free(c);
+        return;
+    }
+    c->next = srv->conns;
+    srv->conns = c;
+    srv->n_conns++;
+    pthread_mutex_unlock(&srv->lock);
+    KVP_LOG_D(&srv->log, "server: conn %llu from %s",
+              (unsigned long long)c->id, c->peer);
+}
+
+static void *accept_main(void *arg)
+{
+    struct kvp_server *srv = arg;
+    /* Expired leases are swept a few times per lease period. */
+    int sweep_ms = (int)(srv->lease_timeout_ms / 4);
+    if (sweep_ms < 10)
+        sweep_ms = 10;
+    if (sweep_ms > 1000)
+        sweep_ms = 1000;
+    while (!atomic_load(&srv->stopping)) {
+        struct pollfd p[2] = {{srv->listen_fd, POLLIN, 0},
+                              {srv->wake[0], POLLIN, 0}};
+        int n = poll(p, 2, sweep_ms);
+        kvs_expire(srv->kvs, now_ns());
+        reap(srv, 0);
+        if (n > 0 && (p[1].revents & POLLIN))
+            break;
+        if (n > 0 && (p[0].revents & POLLIN))
+            accept_one(srv);
+    }
+    return NULL;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+static int32_t copy_params(struct kvp_server *srv,
+                           const struct kvp_server_params *p)
+{
+    srv->log = p->log;
+    srv->host = strdup(p->listen_host != NULL ? p->listen_host
+                                               : "127.0.0.1");
+    if (srv->host == NULL)
+        return KVP_ERR_NO_MEMORY;
+    if (p->auth_token != NULL) {
+        srv->auth_len = strlen(p->auth_token);
+        if (srv->auth_len == 0) {
+            KVP_LOG_E(&srv->log, "server: auth_token is empty");
+            return KVP_ERR_INVALID;
+        }
+        srv->auth_token = strdup(p->auth_token);
+        if (srv->auth_token == NULL)
+            return KVP_ERR_NO_MEMORY;
+    }
+    srv->lease_timeout_ms = p->lease_timeout_ms
+                                ? p->lease_timeout_ms
+                                : KVS_DEFAULT_LEASE_TIMEOUT_MS;
+    return KVP_OK;
+}
+
+static void free_params(struct kvp_server *srv)
+{
+    free(srv->host);
+    if (srv->auth_token != NULL)
+        memset(srv->auth_token, 0, srv->auth_len);
+    free(srv->auth_token);
+}
+
+int32_t kvp_server_start(const struct kvp_server_params *params,
+                         struct kvp_server **srv_p)
+{
+    if (params == NULL || srv_p == NULL) {
+        KVP_LOG_E(params != NULL ? &params->log : NULL,
+                  "server: start: params and srv_p must not be NULL");
+        return KVP_ERR_INVALID;
+    }
+    struct kvp_server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return KVP_ERR_NO_MEMORY;
+    srv->listen_fd = srv->wake[0] = srv->wake[1] = -1;
+    pthread_mutex_init(&srv->lock, NULL);
+    int32_t st = copy_params(srv, params);
+    if (st != KVP_OK)
+        goto err_params;
+    st = pool_create(&srv->pool, params->pool_size, params->transports,
+                     &params->tp, &srv->log);
+    if (st != KVP_OK)
+        goto err_params;
+    struct kvs_params kp = {
+        .size = srv->pool.size,
+        .base_addr = (uint64_t)(uintptr_t)srv->pool.base,
+        .lease_timeout_ms = srv->lease_timeout_ms,
+        .log = &srv->log,
+    };
+    st = kvs_create(&kp, &srv->kvs);
+    if (st != KVP_OK)
+        goto err_pool;
+    if (pipe2(srv->wake, O_CLOEXEC) != 0) {
+        st = KVP_ERR_INTERNAL;
+        goto err_kvs;
+    }
+    srv->listen_fd = net_listen(srv->host, params->listen_port, &srv->port);
+    if (srv->listen_fd < 0) {
+        KVP_LOG_E(&srv->log, "server: cannot listen on %s:%u: %s",
+                  srv->host, (unsigned)params->listen_port, strerror(errno));
+        st = errno == EADDRINUSE ? KVP_ERR_EXISTS : KVP_ERR_INVALID;
+        goto err_pipe;
+    }
+    int rc = pthread_create(&srv->acceptor, NULL, accept_main, srv);
+    if (rc != 0) {
+        KVP_LOG_E(&srv->log, "server: cannot start the accept thread: %s",
+                  strerror(rc));
+        st = KVP_ERR_INTERNAL;
+        goto err_listen;
+    }
+    KVP_LOG_I(&srv->log, "server: listening on %s:%u, pool %llu bytes at "
+              "%p, %u transport(s), auth %s", srv->host, (unsigned)srv->port,
+              (unsigned long long)srv->pool.size, srv->pool.base,
+              srv->pool.n_tp, srv->auth_token != NULL ? "on" : "off");
+    *srv_p = srv;
+    return KVP_OK;
+
+err_listen:
+    close(srv->listen_fd);
+err_pipe:
+    close(srv->wake[0]);
+    close(srv->wake[1]);
+err_kvs:
+    kvs_destroy(srv->kvs);
+err_pool:
+    pool_destroy(&srv->pool);
+err_params:
+    free_params(srv);
+    pthread_mutex_destroy(&srv->lock);
+    free(srv);
+    return st;
+}
+
+uint16_t kvp_server_port(const struct kvp_server *srv)
+{
+    return srv != NULL ? srv->port : 0;
+}
+
+void kvp_server_stop(struct kvp_server *srv)
+{
+    if (srv == NULL)
+        return;
+    atomic_store(&srv->stopping, 1);
+    char b = 1;
+    while (write(srv->wake[1], &b, 1) < 0 && errno == EINTR)
+        ;
+    pthread_join(srv->acceptor, NULL);
+    close(srv->listen_fd);
+    reap(srv, 1); /* every connection thread sees wake[0] and returns */
+    kvs_destroy(srv->kvs);
+    pool_destroy(&srv->pool);
+    close(srv->wake[0]);
+    close(srv->wake[1]);
+    KVP_LOG_I(&srv->log, "server: stopped (port %u)", (unsigned)srv->port);
+    free_params(srv);
+    pthread_mutex_destroy(&srv->lock);
+    free(srv);
+}

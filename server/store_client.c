@@ -1,0 +1,502 @@
+/*
+ * store_client.c - client side of the control protocol (store_client.h):
+ * handshake with auth and transport blob exchange, then synchronous batched
+ * requests. Any I/O failure or protocol violation kills the connection,
+ * because the request/reply stream can no longer be trusted.
+ */
+#include "store_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "proto.h"
+#include "sha256.h"
+
+#define STORE_DEFAULT_TIMEOUT_MS 10000
+
+struct store_conn {
+    int fd;           /* -1 once dead */
+    uint32_t timeout_ms;
+    uint32_t next_req;
+    char peer[300];
+    const struct kvp_logger *log;
+    const struct kvp_transport_ops *tops;
+    struct kvp_tp_ep *ep;
+    struct kvp_tp_rkey *rkey;
+    uint64_t pool_base, pool_size;
+    struct proto_buf in, out;
+};
+
+static void conn_kill(struct store_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+static int32_t net_status(int r)
+{
+    switch (r) {
+    case NET_TIMEOUT:
+        return KVP_ERR_TIMEOUT;
+    case NET_NO_MEMORY:
+        return KVP_ERR_NO_MEMORY;
+    case NET_MALFORMED:
+        return KVP_ERR_TRANSPORT;
+    default:
+        return KVP_ERR_DISCONNECTED;
+    }
+}
+
+/* Sends req, receives and decodes the reply of type req->type + 1 into rep
+ * (items malloc'd; free with proto_msg_free). Kills the connection on any
+ * failure; the failure is logged here, once. */
+static int32_t rpc(struct store_conn *c, struct proto_msg *req,
+                   struct proto_msg *rep)
+{
+    memset(rep, 0, sizeof(*rep));
+    if (c->fd < 0)
+        return KVP_ERR_DISCONNECTED;
+    req->req_id = ++c->next_req;
+    const char *what = proto_type_name(req->type);
+    if (proto_encode(req, &c->out) != 0) {
+        KVP_LOG_E(c->log, "store %s: cannot encode %s request", c->peer,
+                  what);
+        return KVP_ERR_INVALID; /* nothing sent: the connection is fine */
+    }
+    int r = net_send_all(c->fd, c->out.data, c->out.len, (int)c->timeout_ms);
+    struct proto_hdr h;
+    const char *why = "";
+    if (r == NET_OK)
+        r = net_recv_frame(c->fd, PROTO_MAX_BODY, (int)c->timeout_ms,
+                           (int)c->timeout_ms, -1, &h, &c->in, &why);
+    if (r != NET_OK) {
+        KVP_LOG_E(c->log, "store %s: %s: %s%s%s; connection closed", c->peer,
+                  what, net_result_str(r), *why ? ": " : "", why);
+        conn_kill(c);
+        return net_status(r);
+    }
+    int st = proto_decode(&h, c->in.data, rep, &why);
+    if (st == PROTO_OK && (h.type != req->type + 1 || h.req_id != req->req_id))
+        why = "reply of another type or request id";
+    else if (st == PROTO_OK && req->type >= PROTO_ALLOC &&
+             req->type <= PROTO_REMOVE && rep->status == KVP_OK &&
+             rep->n != req->n)
+        why = "reply item count differs from the request";
+    else if (st == PROTO_OK)
+        return KVP_OK;
+    KVP_LOG_E(c->log, "store %s: bad %s reply: %s; connection closed",
+              c->peer, what, why);
+    proto_msg_free(rep);
+    conn_kill(c);
+    return st == PROTO_ERR_NO_MEMORY ? KVP_ERR_NO_MEMORY : KVP_ERR_TRANSPORT;
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+static int32_t do_hello(struct store_conn *c, const char *tp_name,
+                        const char *token, uint8_t mac[PROTO_MAC_LEN],
+                        uint8_t *mac_len)
+{
+    struct proto_msg req = {.type = PROTO_HELLO};
+    req.name = (const uint8_t *)tp_name;
+    req.name_len = (uint8_t)strlen(tp_name);
+    struct proto_msg rep;
+    int32_t st = rpc(c, &req, &rep);
+    if (st != KVP_OK)
+        return st;
+    if (rep.status != KVP_OK) {
+        KVP_LOG_E(c->log, "store %s: server refused HELLO (transport '%s'): "
+                  "%d", c->peer, tp_name, rep.status);
+        return rep.status;
+    }
+    *mac_len = 0;
+    if (rep.flags & PROTO_SERVER_AUTH_REQUIRED) {
+        if (token == NULL) {
+            KVP_LOG_E(c->log, "store %s: server requires authentication but "
+                      "no auth_token is configured", c->peer);
+            return KVP_ERR_AUTH;
+        }
+        hmac_sha256(token, strlen(token), rep.nonce, PROTO_NONCE_LEN, mac);
+        *mac_len = PROTO_MAC_LEN;
+    }
+    return KVP_OK;
+}
+
+static int32_t do_connect(struct store_conn *c,
+                          const struct store_conn_params *p,
+                          const uint8_t *mac, uint8_t mac_len)
+{
+    uint8_t blob[KVP_TP_BLOB_MAX];
+    uint32_t blob_len = 0;
+    int32_t st;
+    if (c->tops != NULL) {
+        st = c->tops->ep_create(p->tctx, blob, sizeof(blob), &blob_len,
+                                &c->ep);
+        if (st != KVP_OK) {
+            KVP_LOG_E(c->log, "store %s: %s ep_create failed: %d", c->peer,
+                      c->tops->name, st);
+            return st;
+        }
+    }
+    struct proto_msg req = {.type = PROTO_CONNECT, .mac_len = mac_len,
+                            .blob = blob, .blob_len = blob_len};
+    memcpy(req.mac, mac, mac_len);
+    struct proto_msg rep;
+    st = rpc(c, &req, &rep);
+    if (st != KVP_OK)
+        return st;
+    if (rep.status != KVP_OK) {
+        KVP_LOG_E(c->log, "store %s: server refused CONNECT: %s", c->peer,
+                  rep.status == KVP_ERR_AUTH ? "authentication failed "
+                                               "(wrong auth_token)"
+                                             : "transport setup failed");
+        return rep.status;
+    }
+    c->pool_base = rep.pool_base;
+    c->pool_size = rep.pool_size;
+    if (c->tops == NULL)
+        return KVP_OK;
+    st = c->tops->ep_connect(c->ep, rep.blob, rep.blob_len);
+    if (st != KVP_OK) {
+        KVP_LOG_E(c->log, "store %s: %s ep_connect failed: %d", c->peer,
+                  c->tops->name, st);
+        return st;
+    }
+    st = c->tops->rkey_unpack(c->ep, rep.rkey, rep.rkey_len, &c->rkey);
+    if (st != KVP_OK)
+        KVP_LOG_E(c->log, "store %s: %s rkey_unpack of the pool failed: %d",
+                  c->peer, c->tops->name, st);
+    return st;
+}
+
+static int32_t check_params(const struct store_conn_params *p,
+                            struct store_conn **conn_p)
+{
+    const struct kvp_logger *lg = p != NULL ? p->log : NULL;
+    const char *bad = NULL;
+    if (p == NULL || conn_p == NULL)
+        bad = "params and conn_p must not be NULL";
+    else if (p->host == NULL || p->host[0] == '\0')
+        bad = "host is empty";
+    else if (p->port == 0)
+        bad = "port is 0";
+    else if ((p->tops == NULL) != (p->tctx == NULL))
+        bad = "tops and tctx must both be set (or both NULL: control only)";
+    else if (p->tops != NULL && (p->tops->name == NULL ||
+                                 strlen(p->tops->name) > PROTO_NAME_MAX))
+        bad = "transport name missing or longer than 32 bytes";
+    else if (p->auth_token != NULL && p->auth_token[0] == '\0')
+        bad = "auth_token is empty";
+    if (bad != NULL) {
+        KVP_LOG_E(lg, "store: open: %s", bad);
+        return KVP_ERR_INVALID;
+    }
+    return KVP_OK;
+}
+
+int32_t store_conn_open(const struct store_conn_params *params,
+                        struct store_conn **conn_p)
+{
+    int32_t st = check_params(params, conn_p);
+    if (st != KVP_OK)
+        return st;
+    struct store_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return KVP_ERR_NO_MEMORY;
+    c->log = params->log;
+    c->tops = params->tops;
+    c->timeout_ms = params->timeout_ms ? params->timeout_ms
+                                       : STORE_DEFAULT_TIMEOUT_MS;
+    snprintf(c->peer, sizeof(c->peer), "%s:%u", params->host,
+             (unsigned)params->port);
+    const char *err = NULL;
+    int eno = 0;
+    c->fd = net_connect(params->host, params->port, c->timeout_ms, &err,
+                        &eno);
+    if (c->fd < 0) {
+        KVP_LOG_E(c->log, "store %s: %s%s%s", c->peer, err,
+                  eno ? ": " : "", eno ? strerror(eno) : "");
+        st = eno == ETIMEDOUT ? KVP_ERR_TIMEOUT : KVP_ERR_DISCONNECTED;
+        goto err;
+    }
+    uint8_t mac[PROTO_MAC_LEN];
+    uint8_t mac_len = 0;
+    st = do_hello(c, c->tops != NULL ? c->tops->name : "",
+                  params->auth_token, mac, &mac_len);
+    if (st == KVP_OK)
+        st = do_connect(c, params, mac, mac_len);
+    if (st != KVP_OK)
+        goto err;
+    *conn_p = c;
+    return KVP_OK;
+
+err:
+    store_conn_close(c);
+    return st;
+}
+
+void store_conn_close(struct store_conn *conn)
+{
+    if (conn == NULL)
+        return;
+    if (conn->rkey != NULL)
+        conn->tops->rkey_destroy(conn->rkey);
+    if (conn->ep != NULL)
+        conn->tops->ep_destroy(conn->ep);
+    conn_kill(conn);
+    proto_buf_free(&conn->in);
+    proto_buf_free(&conn->out);
+    free(conn);
+}
+
+int store_conn_alive(const struct store_conn *conn)
+{
+    return conn != NULL && conn->fd >= 0;
+}
+
+struct kvp_tp_ep *store_conn_ep(struct store_conn *conn)
+{
+    return conn != NULL ? conn->ep : NULL;
+}
+
+struct kvp_tp_rkey *store_conn_rkey(struct store_conn *conn)
+{
+    return conn != NULL ? conn->rkey : NULL;
+}
+
+/* ---- batched requests --------------------------------------------------- */
+
+static int key_valid(const char *key, uint16_t *len_p)
+{
+    if (key == NULL)
+        return 0;
+    size_t n = strnlen(key, PROTO_KEY_MAX + 1);
+    if (n == 0 || n > PROTO_KEY_MAX)
+        return 0;
+    *len_p = (uint16_t)n;
+    return 1;
+}
+
+static int32_t batch_args(struct store_conn *c, uint32_t n, const void *arr)
+{
+    if (c == NULL || (n > 0 && arr == NULL) || n > PROTO_MAX_ITEMS) {
+        KVP_LOG_E(c != NULL ? c->log : NULL,
+                  "store: batch of %u items: NULL connection/array or more "
+                  "than %u items", n, PROTO_MAX_ITEMS);
+        return KVP_ERR_INVALID;
+    }
+    return c->fd >= 0 ? KVP_OK : KVP_ERR_DISCONNECTED;
+}
+
+/* A keyed batch: items with invalid keys fail alone (KVP_ERR_INVALID) and
+ * are not sent; map[j] = the caller's index of wire item j. */
+struct keyed {
+    struct proto_item *wire;
+    uint32_t *map;
+    uint32_t n;
+};
+
+static int32_t keyed_build(struct store_conn *c, uint32_t n,
+                           const char *(*key_of)(const void *, uint32_t),
+                           const void *arr, int32_t *bad_status,
+                           size_t status_stride, struct keyed *k)
+{
+    k->n = 0;
+    k->wire = calloc(n ? n : 1, sizeof(*k->wire));
+    k->map = calloc(n ? n : 1, sizeof(*k->map));
+    if (k->wire == NULL || k->map == NULL) {
+        free(k->wire);
+        free(k->map);
+        return KVP_ERR_NO_MEMORY;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const char *key = key_of(arr, i);
+        uint16_t len;
+        int32_t *st = (int32_t *)((char *)bad_status + i * status_stride);
+        if (!key_valid(key, &len)) {
+            KVP_LOG_W(c->log, "store: item %u: key is NULL, empty or longer "
+                      "than %d bytes", i, PROTO_KEY_MAX);
+            *st = KVP_ERR_INVALID;
+            continue;
+        }
+        k->wire[k->n].key = (const uint8_t *)key;
+        k->wire[k->n].key_len = len;
+        k->map[k->n++] = i;
+    }
+    return KVP_OK;
+}
+
+static void keyed_free(struct keyed *k)
+{
+    free(k->wire);
+    free(k->map);
+}
+
+static const char *alloc_key(const void *arr, uint32_t i)
+{
+    return ((const struct store_alloc_item *)arr)[i].key;
+}
+
+static const char *lookup_key(const void *arr, uint32_t i)
+{
+    return ((const struct store_lookup_item *)arr)[i].key;
+}
+
+int32_t store_alloc(struct store_conn *conn, uint32_t n,
+                    struct store_alloc_item *items, uint32_t flags)
+{
+    int32_t st = batch_args(conn, n, items);
+    if (st != KVP_OK || n == 0)
+        return st;
+    struct keyed k;
+    st = keyed_build(conn, n, alloc_key, items, &items[0].status,
+                     sizeof(items[0]), &k);
+    if (st != KVP_OK)
+        return st;
+    for (uint32_t j = 0; j < k.n; j++)
+        k.wire[j].len = items[k.map[j]].len;
+    struct proto_msg req = {.type = PROTO_ALLOC, .flags = flags, .n = k.n,
+                            .items = k.wire};
+    struct proto_msg rep;
+    if (k.n > 0 && (st = rpc(conn, &req, &rep)) == KVP_OK) {
+        for (uint32_t j = 0; j < k.n; j++) {
+            struct store_alloc_item *it = &items[k.map[j]];
+            it->status = rep.status;
+            if (rep.status != KVP_OK)
+                continue; /* frame-level refusal: no items in the reply */
+            it->status = rep.items[j].status;
+            it->raddr = rep.items[j].addr;
+            it->alloc_id = rep.items[j].id;
+        }
+        proto_msg_free(&rep);
+    }
+    keyed_free(&k);
+    return st;
+}
+
+int32_t store_lookup(struct store_conn *conn, uint32_t n,
+                     struct store_lookup_item *items, uint32_t flags)
+{
+    int32_t st = batch_args(conn, n, items);
+    if (st != KVP_OK || n == 0)
+        return st;
+    struct keyed k;
+    st = keyed_build(conn, n, lookup_key, items, &items[0].status,
+                     sizeof(items[0]), &k);
+    if (st != KVP_OK)
+        return st;
+    struct proto_msg req = {.type = PROTO_LOOKUP, .flags = flags, .n = k.n,
+                            .items = k.wire};
+    struct proto_msg rep;
+    if (k.n > 0 && (st = rpc(conn, &req, &rep)) == KVP_OK) {
+        for (uint32_t j = 0; j < k.n; j++) {
+            struct store_lookup_item *it = &items[k.map[j]];
+            it->status = rep.status;
+            if (rep.status != KVP_OK)
+                continue; /* frame-level refusal: no items in the reply */
+            it->status = rep.items[j].status;
+            it->raddr = rep.items[j].addr;
+            it->len = rep.items[j].len;
+            it->lease_id = rep.items[j].id;
+        }
+        proto_msg_free(&rep);
+    }
+    keyed_free(&k);
+    return st;
+}
+
+/* COMMIT/ABORT/RELEASE: n ids in, n statuses out (status may be NULL). */
+static int32_t id_batch(struct store_conn *conn, uint16_t type, uint32_t n,
+                        const uint64_t *ids, int32_t *status)
+{
+    int32_t st = batch_args(conn, n, ids);
+    if (st != KVP_OK || n == 0)
+        return st;
+    struct proto_item *wire = calloc(n, sizeof(*wire));
+    if (wire == NULL)
+        return KVP_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < n; i++)
+        wire[i].id = ids[i];
+    struct proto_msg req = {.type = type, .n = n, .items = wire};
+    struct proto_msg rep;
+    st = rpc(conn, &req, &rep);
+    if (st == KVP_OK) {
+        for (uint32_t i = 0; status != NULL && i < n; i++)
+            status[i] = rep.status != KVP_OK ? rep.status
+                                             : rep.items[i].status;
+        /* rep.items has n entries whenever rep.status is OK (rpc checked) */
+        proto_msg_free(&rep);
+    }
+    free(wire);
+    return st;
+}
+
+int32_t store_commit(struct store_conn *conn, uint32_t n,
+                     const uint64_t *alloc_ids, int32_t *status)
+{
+    return id_batch(conn, PROTO_COMMIT, n, alloc_ids, status);
+}
+
+int32_t store_abort(struct store_conn *conn, uint32_t n,
+                    const uint64_t *alloc_ids)
+{
+    return id_batch(conn, PROTO_ABORT, n, alloc_ids, NULL);
+}
+
+int32_t store_release(struct store_conn *conn, uint32_t n,
+                      const uint64_t *lease_ids)
+{
+    return id_batch(conn, PROTO_RELEASE, n, lease_ids, NULL);
+}
+
+int32_t store_remove(struct store_conn *conn, const char *key,
+                     int32_t *status)
+{
+    uint16_t len;
+    if (conn == NULL || status == NULL || !key_valid(key, &len)) {
+        KVP_LOG_E(conn != NULL ? conn->log : NULL,
+                  "store: remove: NULL connection/status or invalid key");
+        return KVP_ERR_INVALID;
+    }
+    if (conn->fd < 0)
+        return KVP_ERR_DISCONNECTED;
+    struct proto_item it = {.key = (const uint8_t *)key, .key_len = len};
+    struct proto_msg req = {.type = PROTO_REMOVE, .n = 1, .items = &it};
+    struct proto_msg rep;
+    int32_t st = rpc(conn, &req, &rep);
+    if (st == KVP_OK) {
+        *status = rep.status != KVP_OK ? rep.status : rep.items[0].status;
+        proto_msg_free(&rep);
+    }
+    return st;
+}
+
+int32_t store_server_stats(struct store_conn *conn,
+                           struct store_server_stats *stats)
+{
+    if (conn == NULL || stats == NULL)
+        return KVP_ERR_INVALID;
+    struct proto_msg req = {.type = PROTO_STATS};
+    struct proto_msg rep;
+    int32_t st = rpc(conn, &req, &rep);
+    if (st != KVP_OK)
+        return st;
+    uint64_t v[PROTO_STATS_MAX] = {0};
+    memcpy(v, rep.stats, sizeof(uint64_t) * rep.n_stats);
+    proto_msg_free(&rep);
+    stats->objects = v[PROTO_STAT_OBJECTS];
+    stats->pending = v[PROTO_STAT_PENDING];
+    stats->leases = v[PROTO_STAT_LEASES];
+    stats->retired = v[PROTO_STAT_RETIRED];
+    stats->used_bytes = v[PROTO_STAT_USED_BYTES];
+    stats->evictions = v[PROTO_STAT_EVICTIONS];
+    stats->lease_expiries = v[PROTO_STAT_LEASE_EXPIRIES];
+    stats->pool_size = v[PROTO_STAT_POOL_SIZE];
+    stats->connections = v[PROTO_STAT_CONNECTIONS];
+    return KVP_OK;
+}
