@@ -258,7 +258,9 @@ int32_t ucx_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
     status = rma_check(ep, lmem, raddr, total, rkey, "write");
     if (status != KVP_OK || total == 0)
         return status;
-    if (total / n_nz < ep->ctx->pack_below)
+    /* One extent is one put either way: packing only pays when it turns
+     * many small puts into few. */
+    if (n_nz > 1 && total / n_nz < ep->ctx->pack_below)
         status = write_packed(ep, iov, n_iov, total, raddr, rkey);
     else
         status = write_direct(ep, iov, n_iov, lmem, raddr, rkey);
