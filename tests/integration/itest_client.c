@@ -1,0 +1,152 @@
+/*
+ * itest_client.c - a one-shot host process for the multi-process tests
+ * (run by itest_server.sh against a kvplug-server process):
+ *   itest_client CONFIG put KEY SIZE SEED     store a pattern
+ *   itest_client CONFIG get KEY SIZE SEED     read it back and check it
+ *   itest_client CONFIG tpput KEY TP          TP put of a bf16 tensor
+ *   itest_client CONFIG tpget KEY TP          check every rank's shard
+ *   itest_client CONFIG hammer PREFIX         batch puts+gets until the
+ *       first error; prints "first error <code> after <ms> ms" and exits 3
+ * Exit 0 on success, 1 on a failed check, 2 on usage, 3 on a store error.
+ */
+#include <time.h>
+
+#include "itest_util.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static void pattern(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 9));
+}
+
+static const int64_t SHAPE[4] = {4, 8, 16, 64}; /* layers, heads, tok, dim */
+
+static int hammer(const struct kvp_ops *o, struct kvp_engine *e,
+                  unsigned char *buf, const char *prefix)
+{
+    enum { N = 16, SZ = 64 * 1024 };
+    char keys[N][64];
+    const char *kp[N];
+    const void *ptrs[N];
+    void *outs[N];
+    uint64_t lens[N], caps[N];
+    int32_t res[N];
+    int64_t gres[N];
+    struct kvp_put_opts ow = {sizeof(ow), KVP_PUT_OVERWRITE};
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "%s_%d", prefix, i);
+        kp[i] = keys[i];
+        ptrs[i] = buf + (size_t)i * SZ;
+        outs[i] = buf + (size_t)(N + i) * SZ;
+        lens[i] = caps[i] = SZ;
+    }
+    printf("hammering\n");
+    fflush(stdout);
+    for (long round = 0;; round++) {
+        double t0 = now_ms();
+        int32_t st = o->batch_put_from(e, N, kp, ptrs, lens, &ow, res);
+        int32_t code = st == KVP_OK ? KVP_OK : (st < 0 ? st : res[0]);
+        if (st == KVP_OK) {
+            st = o->batch_get_into(e, N, kp, outs, caps, gres);
+            code = st == KVP_OK ? KVP_OK : (st < 0 ? st : (int32_t)gres[0]);
+            for (int i = 0; st == KVP_PARTIAL && i < N; i++)
+                if (gres[i] < 0)
+                    code = (int32_t)gres[i];
+        } else {
+            for (int i = 0; st == KVP_PARTIAL && i < N; i++)
+                if (res[i] != KVP_OK)
+                    code = res[i];
+        }
+        if (code != KVP_OK) {
+            printf("first error %d (%s) after %.0f ms, round %ld\n", code,
+                   o->status_str(code), now_ms() - t0, round);
+            /* the next op fails fast too (server gone), never hangs */
+            t0 = now_ms();
+            int32_t again = o->put_from(e, "after", buf, 16, NULL);
+            printf("next op %d after %.0f ms\n", again, now_ms() - t0);
+            return 3;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4)
+        return 2;
+    struct kvp_plugin pl;
+    const struct kvp_ops *o = itest_load(&pl);
+    if (o == NULL)
+        return 1;
+    struct kvp_engine *e = NULL;
+    int32_t st = o->engine_create(argv[1], &itest_host, &e);
+    if (st != KVP_OK) {
+        printf("engine_create: %d (%s)\n", st, o->status_str(st));
+        fputs(itest_log_buf, stdout);
+        return 3;
+    }
+    size_t cap = 16u << 20;
+    unsigned char *buf = aligned_alloc(4096, cap);
+    if (buf == NULL || o->register_buffer(e, buf, cap) != KVP_OK)
+        return 1;
+    const char *cmd = argv[2], *key = argv[3];
+    int rc = 0;
+    if ((strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0) && argc == 6) {
+        size_t n = strtoull(argv[4], NULL, 10);
+        unsigned seed = (unsigned)atoi(argv[5]);
+        if (n > cap / 2)
+            return 2;
+        pattern(buf, n, seed);
+        if (cmd[0] == 'p') {
+            st = o->put_from(e, key, buf, n, NULL);
+            rc = st == KVP_OK ? 0 : 3;
+        } else {
+            int64_t got = o->get_into(e, key, buf + cap / 2, cap / 2);
+            st = got < 0 ? (int32_t)got : KVP_OK;
+            rc = got < 0 ? 3
+                         : (got == (int64_t)n &&
+                            memcmp(buf, buf + cap / 2, n) == 0)
+                               ? 0
+                               : 1;
+        }
+        printf("%s %s: %d (%s)%s\n", cmd, key, st, o->status_str(st),
+               rc == 1 ? " DATA MISMATCH" : "");
+    } else if (strcmp(cmd, "tpput") == 0 && argc == 5) {
+        int tp = atoi(argv[4]);
+        uint64_t len = itest_make_tensor(buf, KVP_DTYPE_BF16, 4, SHAPE, 42);
+        st = o->put_tensor_with_tp_from(e, key, buf, len, 0, tp, -3, NULL);
+        rc = st == KVP_OK ? 0 : 3;
+        printf("tpput %s: %d\n", key, st);
+    } else if (strcmp(cmd, "tpget") == 0 && argc == 5) {
+        int tp = atoi(argv[4]);
+        itest_make_tensor(buf, KVP_DTYPE_BF16, 4, SHAPE, 42);
+        unsigned char *out = buf + (4u << 20), *ref = buf + (8u << 20);
+        for (int r = 0; r < tp && rc == 0; r++) {
+            int64_t got = o->get_tensor_with_tp_into(e, key, out, 4u << 20,
+                                                     r, tp);
+            uint64_t n = itest_ref_shard(buf, KVP_DTYPE_BF16, 4, SHAPE, 1,
+                                         tp, r, ref);
+            if (got != (int64_t)(KVP_TENSOR_HDR_SIZE + n) ||
+                memcmp(out + KVP_TENSOR_HDR_SIZE, ref, n) != 0) {
+                printf("tpget %s rank %d: %lld, mismatch\n", key, r,
+                       (long long)got);
+                rc = got < 0 ? 3 : 1;
+            }
+        }
+        if (rc == 0)
+            printf("tpget %s: all %d ranks ok\n", key, tp);
+    } else if (strcmp(cmd, "hammer") == 0) {
+        rc = hammer(o, e, buf, key);
+    } else {
+        return 2;
+    }
+    o->engine_destroy(e);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,99 @@
+#!/bin/sh
+# itest_server.sh SERVER CLIENT SCENARIO - multi-process tests against a
+# kvplug-server process: put in one client process, get in another; auth;
+# and killing the server mid-batch (errors within timeout_ms, no hang).
+# Every wait is bounded.
+set -u
+SERVER=$1
+CLIENT=$2
+SCENARIO=$3
+TMP=$(mktemp -d)
+SRV_PID=""
+cleanup() {
+    [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+# start_server [extra args]: starts it on an ephemeral port, sets PORT
+start_server() {
+    "$SERVER" --listen 127.0.0.1:0 --pool-size 64MiB "$@" \
+        >"$TMP/srv.out" 2>"$TMP/srv.err" &
+    SRV_PID=$!
+    i=0
+    while ! grep -q "kvplug-server listening on" "$TMP/srv.out"; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { cat "$TMP/srv.err"; fail "server not ready in 20 s"; }
+        kill -0 "$SRV_PID" 2>/dev/null || { cat "$TMP/srv.err"; fail "server died"; }
+        sleep 0.1
+    done
+    PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$TMP/srv.out" | head -1)
+    [ -n "$PORT" ] || fail "no port in: $(cat "$TMP/srv.out")"
+    echo "server pid $SRV_PID port $PORT"
+}
+
+run() { timeout 60 "$CLIENT" "$@"; }
+
+case "$SCENARIO" in
+two_processes)
+    start_server
+    CFG="servers=127.0.0.1:$PORT;timeout_ms=3000"
+    run "$CFG" put shared_key 1000000 7 || fail "put"
+    run "$CFG" get shared_key 1000000 7 || fail "get in a second process"
+    run "$CFG" put shared_key 10 8; [ $? -eq 3 ] || fail "second put must be EXISTS"
+    run "$CFG" get missing_key 10 7; [ $? -eq 3 ] || fail "missing key must fail"
+    run "$CFG" tpput tkey 4 || fail "tp put"
+    run "$CFG" tpget tkey 4 || fail "tp get of every rank in another process"
+    # two servers: keys spread by rendezvous hashing, both reachable
+    SRV1=$SRV_PID; PORT1=$PORT
+    start_server
+    CFG2="servers=127.0.0.1:$PORT1,127.0.0.1:$PORT;timeout_ms=3000"
+    for k in a b c d e f g h; do
+        run "$CFG2" put "multi_$k" 4096 3 || fail "put multi_$k"
+    done
+    for k in a b c d e f g h; do
+        run "$CFG2" get "multi_$k" 4096 3 || fail "get multi_$k"
+    done
+    kill "$SRV1"; wait "$SRV1" 2>/dev/null
+    ;;
+auth)
+    printf 'sekrit-token\n' >"$TMP/token"; chmod 600 "$TMP/token"
+    printf 'wrong\n' >"$TMP/bad"; chmod 600 "$TMP/bad"
+    start_server --auth-token-file "$TMP/token"
+    run "servers=127.0.0.1:$PORT;auth_token_file=$TMP/token" put k 100 1 \
+        || fail "put with the right token"
+    out=$(run "servers=127.0.0.1:$PORT;auth_token_file=$TMP/bad" get k 100 1)
+    echo "$out"
+    echo "$out" | grep -q "engine_create: -14" || fail "wrong token must be KVP_ERR_AUTH"
+    out=$(run "servers=127.0.0.1:$PORT" get k 100 1)
+    echo "$out"
+    echo "$out" | grep -q "engine_create: -14" || fail "no token must be KVP_ERR_AUTH"
+    ;;
+kill_server)
+    start_server
+    CFG="servers=127.0.0.1:$PORT;timeout_ms=1000"
+    timeout 30 "$CLIENT" "$CFG" hammer hk >"$TMP/cli.out" 2>&1 &
+    CLI=$!
+    i=0
+    while ! grep -q hammering "$TMP/cli.out"; do
+        i=$((i + 1)); [ $i -gt 100 ] && fail "client did not start"
+        sleep 0.1
+    done
+    sleep 0.5
+    kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null; SRV_PID=""
+    wait "$CLI"; rc=$?
+    cat "$TMP/cli.out"
+    [ $rc -eq 124 ] && fail "client hung after the server died"
+    [ $rc -eq 3 ] || fail "client exit $rc, expected 3 (store error)"
+    grep -Eq "first error -(7|8|9) " "$TMP/cli.out" \
+        || fail "expected TRANSPORT/TIMEOUT/DISCONNECTED"
+    ms=$(sed -n 's/.*after \([0-9]*\) ms, round.*/\1/p' "$TMP/cli.out")
+    [ "$ms" -le 5000 ] || fail "error took $ms ms with timeout_ms=1000"
+    grep -Eq "next op -(7|8|9) " "$TMP/cli.out" || fail "next op must fail"
+    ;;
+*)
+    fail "unknown scenario $SCENARIO"
+    ;;
+esac
+echo "PASS $SCENARIO"
