@@ -11,10 +11,12 @@
 #include "verbs_int.h"
 
 /* Local ACK timeout 4.096 us * 2^16 = 268 ms (generous: emulated devices
- * are slow), 7 retries, infinite RNR retry (we post no receives, so RNR
- * never happens on RDMA WRITE/READ anyway). */
+ * are slow). Retry count 6, not 7: rdma_rxe treats 7 like an infinite RNR
+ * retry and never reports a dead peer (seen in the VM lane); 7 x 268 ms
+ * gives IBV_WC_RETRY_EXC_ERR about 2 s after a peer vanished. RNR retry
+ * is moot: we post no receives and use only RDMA WRITE/READ. */
 #define VERBS_ACK_TIMEOUT 16
-#define VERBS_RETRY_CNT 7
+#define VERBS_RETRY_CNT 6
 #define VERBS_RNR_RETRY 7
 #define VERBS_MIN_RNR_TIMER 12
 #define VERBS_HOP_LIMIT 64
