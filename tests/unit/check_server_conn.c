@@ -1,0 +1,557 @@
+/* check_server_conn.c - the store server and store_client in one process
+ * over real TCP (and the real UCX module when it is built): the protocol
+ * end to end, auth, malformed frames closing only their connection,
+ * pending allocations of a dead connection, timeouts and disconnects. */
+#include <check.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "server.h"
+#include "sha256.h"
+#include "store_client.h"
+#include "util/tp_module.h"
+
+#define TMO 5000
+
+static int n_warnings;
+
+static void quiet_log(void *user, int32_t level, const char *msg)
+{
+    (void)user;
+    if (level <= KVP_LOG_WARN)
+        __atomic_add_fetch(&n_warnings, 1, __ATOMIC_RELAXED);
+    if (getenv("KVP_TEST_VERBOSE") != NULL)
+        fprintf(stderr, "[%d] %s\n", level, msg);
+}
+
+static struct kvp_logger test_logger = {quiet_log, NULL, KVP_LOG_DEBUG};
+
+static struct kvp_server *start(const char *transports, const char *token,
+                                uint64_t pool, uint32_t lease_ms)
+{
+    struct kvp_server_params p = {0};
+    p.listen_port = 0;
+    p.pool_size = pool;
+    p.transports = transports;
+    p.tp.struct_size = sizeof(p.tp);
+    p.tp.gid_index = -1;
+    p.tp.timeout_ms = TMO;
+    p.auth_token = token;
+    p.lease_timeout_ms = lease_ms;
+    p.log = test_logger;
+    struct kvp_server *srv = NULL;
+    ck_assert_int_eq(kvp_server_start(&p, &srv), KVP_OK);
+    ck_assert_uint_ne(kvp_server_port(srv), 0);
+    return srv;
+}
+
+static int32_t open_ctl(struct kvp_server *srv, const char *token,
+                        struct store_conn **c)
+{
+    struct store_conn_params cp = {.host = "127.0.0.1",
+                                   .port = kvp_server_port(srv),
+                                   .auth_token = token,
+                                   .timeout_ms = TMO,
+                                   .log = &test_logger};
+    return store_conn_open(&cp, c);
+}
+
+static struct store_conn *ctl(struct kvp_server *srv)
+{
+    struct store_conn *c = NULL;
+    ck_assert_int_eq(open_ctl(srv, NULL, &c), KVP_OK);
+    ck_assert(store_conn_alive(c));
+    return c;
+}
+
+static int32_t put1(struct store_conn *c, const char *key, uint64_t len,
+                    uint32_t flags)
+{
+    struct store_alloc_item it = {.key = key, .len = len};
+    ck_assert_int_eq(store_alloc(c, 1, &it, flags), KVP_OK);
+    if (it.status != KVP_OK)
+        return it.status;
+    int32_t st = 99;
+    ck_assert_int_eq(store_commit(c, 1, &it.alloc_id, &st), KVP_OK);
+    return st;
+}
+
+/* ---- control protocol end to end ---------------------------------------- */
+
+START_TEST(batched_cycle)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    struct store_conn *c = ctl(srv);
+    ck_assert_ptr_null(store_conn_ep(c));
+    char big[1100];
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    struct store_alloc_item a[4] = {{.key = "a", .len = 10},
+                                    {.key = "b", .len = 0},
+                                    {.key = big, .len = 1},
+                                    {.key = "a", .len = 5}};
+    ck_assert_int_eq(store_alloc(c, 4, a, 0), KVP_OK);
+    ck_assert_int_eq(a[0].status, KVP_OK);
+    ck_assert_int_eq(a[1].status, KVP_OK);
+    ck_assert_int_eq(a[2].status, KVP_ERR_INVALID); /* fails only itself */
+    ck_assert_int_eq(a[3].status, KVP_ERR_EXISTS);  /* duplicate, in order */
+    uint64_t ids[2] = {a[0].alloc_id, a[1].alloc_id};
+    struct store_lookup_item l[3] = {{.key = "a"}, {.key = "b"},
+                                     {.key = "zz"}};
+    ck_assert_int_eq(store_lookup(c, 3, l, STORE_LOOKUP_NO_LEASE), KVP_OK);
+    ck_assert_int_eq(l[0].status, KVP_ERR_NOT_FOUND); /* not committed */
+    int32_t st[2] = {9, 9};
+    ck_assert_int_eq(store_commit(c, 2, ids, st), KVP_OK);
+    ck_assert_int_eq(st[0], KVP_OK);
+    ck_assert_int_eq(st[1], KVP_OK);
+    ck_assert_int_eq(store_lookup(c, 3, l, 0), KVP_OK);
+    ck_assert_int_eq(l[0].status, KVP_OK);
+    ck_assert_uint_eq(l[0].raddr, a[0].raddr);
+    ck_assert_uint_eq(l[0].len, 10);
+    ck_assert_uint_ne(l[0].lease_id, 0);
+    ck_assert_int_eq(l[1].status, KVP_OK);
+    ck_assert_uint_eq(l[1].len, 0);
+    ck_assert_int_eq(l[2].status, KVP_ERR_NOT_FOUND);
+    struct store_server_stats s;
+    ck_assert_int_eq(store_server_stats(c, &s), KVP_OK);
+    ck_assert_uint_eq(s.objects, 2);
+    ck_assert_uint_eq(s.leases, 2);
+    ck_assert_uint_eq(s.connections, 1);
+    ck_assert_uint_ge(s.pool_size, 1 << 20);
+    uint64_t leases[2] = {l[0].lease_id, l[1].lease_id};
+    ck_assert_int_eq(store_release(c, 2, leases), KVP_OK);
+    ck_assert_int_eq(store_remove(c, "a", &st[0]), KVP_OK);
+    ck_assert_int_eq(st[0], KVP_OK);
+    ck_assert_int_eq(store_remove(c, "a", &st[0]), KVP_OK);
+    ck_assert_int_eq(st[0], KVP_ERR_NOT_FOUND);
+    ck_assert_int_eq(store_server_stats(c, &s), KVP_OK);
+    ck_assert_uint_eq(s.objects, 1);
+    ck_assert_uint_eq(s.leases, 0);
+    /* abort frees */
+    struct store_alloc_item x = {.key = "x", .len = 4096};
+    ck_assert_int_eq(store_alloc(c, 1, &x, 0), KVP_OK);
+    ck_assert_int_eq(store_abort(c, 1, &x.alloc_id), KVP_OK);
+    ck_assert_int_eq(store_server_stats(c, &s), KVP_OK);
+    ck_assert_uint_eq(s.used_bytes, 0);
+    ck_assert_uint_eq(s.pending, 0);
+    /* overwrite */
+    ck_assert_int_eq(put1(c, "b", 7, 0), KVP_ERR_EXISTS);
+    ck_assert_int_eq(put1(c, "b", 7, STORE_ALLOC_OVERWRITE), KVP_OK);
+    ck_assert_int_eq(store_lookup(c, 1, &l[1], STORE_LOOKUP_NO_LEASE),
+                     KVP_OK);
+    ck_assert_uint_eq(l[1].len, 7);
+    /* bad arguments are refused locally, the connection stays up */
+    ck_assert_int_eq(store_alloc(c, 1, NULL, 0), KVP_ERR_INVALID);
+    ck_assert_int_eq(store_alloc(NULL, 1, a, 0), KVP_ERR_INVALID);
+    ck_assert_int_eq(store_remove(c, "", &st[0]), KVP_ERR_INVALID);
+    ck_assert(store_conn_alive(c));
+    store_conn_close(c);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* ---- concurrency --------------------------------------------------------- */
+
+struct racer {
+    struct kvp_server *srv;
+    pthread_barrier_t *bar;
+    int32_t status;
+};
+
+static void *race_put(void *arg)
+{
+    struct racer *r = arg;
+    struct store_conn *c = NULL;
+    if (open_ctl(r->srv, NULL, &c) != KVP_OK) {
+        r->status = -1000;
+        pthread_barrier_wait(r->bar);
+        return NULL;
+    }
+    pthread_barrier_wait(r->bar);
+    struct store_alloc_item it = {.key = "contended", .len = 128};
+    r->status = -1001;
+    if (store_alloc(c, 1, &it, 0) == KVP_OK) {
+        r->status = it.status;
+        if (it.status == KVP_OK &&
+            store_commit(c, 1, &it.alloc_id, &r->status) != KVP_OK)
+            r->status = -1002;
+    }
+    store_conn_close(c);
+    return NULL;
+}
+
+START_TEST(concurrent_puts_one_wins)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    enum { N = 8 };
+    pthread_t t[N];
+    struct racer r[N];
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, N);
+    for (int i = 0; i < N; i++) {
+        r[i] = (struct racer){srv, &bar, 0};
+        pthread_create(&t[i], NULL, race_put, &r[i]);
+    }
+    int ok = 0, exists = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        ok += r[i].status == KVP_OK;
+        exists += r[i].status == KVP_ERR_EXISTS;
+    }
+    pthread_barrier_destroy(&bar);
+    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(exists, N - 1);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* ---- auth ---------------------------------------------------------------- */
+
+START_TEST(auth_challenge_response)
+{
+    struct kvp_server *srv = start("", "sesame", 1 << 20, 0);
+    struct store_conn *c = NULL;
+    ck_assert_int_eq(open_ctl(srv, "sesame", &c), KVP_OK);
+    ck_assert_int_eq(put1(c, "k", 1, 0), KVP_OK);
+    store_conn_close(c);
+    c = NULL;
+    ck_assert_int_eq(open_ctl(srv, "sesam", &c), KVP_ERR_AUTH);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(open_ctl(srv, NULL, &c), KVP_ERR_AUTH);
+    ck_assert_ptr_null(c);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* ---- raw sockets: malformed frames --------------------------------------- */
+
+static int raw_connect(struct kvp_server *srv)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons(kvp_server_port(srv))};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* 1 when the server closed fd within TMO (reads until EOF). */
+static int closed_by_server(int fd)
+{
+    char buf[256];
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, TMO) <= 0)
+            return 0;
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            return 1;
+    }
+}
+
+static void send_frame(int fd, uint16_t type, const void *body,
+                       uint32_t len, uint16_t version)
+{
+    uint8_t h[PROTO_HDR_LEN] = {(uint8_t)len, (uint8_t)(len >> 8),
+                                (uint8_t)(len >> 16), (uint8_t)(len >> 24),
+                                (uint8_t)version, (uint8_t)(version >> 8),
+                                (uint8_t)type, (uint8_t)(type >> 8),
+                                1, 0, 0, 0};
+    ck_assert_int_eq(send(fd, h, sizeof(h), MSG_NOSIGNAL), sizeof(h));
+    if (len > 0)
+        send(fd, body, len, MSG_NOSIGNAL);
+}
+
+/* Raw handshake (no auth, control only); leaves fd ready for requests. */
+static void raw_handshake(int fd)
+{
+    uint8_t hello[5] = {0, 0, 0, 0, 0};
+    send_frame(fd, PROTO_HELLO, hello, sizeof(hello), PROTO_VERSION);
+    uint8_t rep[PROTO_HDR_LEN + 40];
+    ck_assert_int_eq(recv(fd, rep, sizeof(rep), MSG_WAITALL), sizeof(rep));
+    uint8_t conn[5] = {0, 0, 0, 0, 0};
+    send_frame(fd, PROTO_CONNECT, conn, sizeof(conn), PROTO_VERSION);
+    uint8_t crep[PROTO_HDR_LEN + 28];
+    ck_assert_int_eq(recv(fd, crep, sizeof(crep), MSG_WAITALL),
+                     sizeof(crep));
+    ck_assert_int_eq(crep[PROTO_HDR_LEN], 0); /* status OK */
+}
+
+START_TEST(garbage_closes_only_that_connection)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    struct store_conn *good = ctl(srv);
+    ck_assert_int_eq(put1(good, "before", 8, 0), KVP_OK);
+
+    int fd = raw_connect(srv);
+    const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
+    ck_assert(closed_by_server(fd));
+    close(fd);
+
+    /* a table of bad frames after a valid handshake */
+    struct {
+        uint16_t type, version;
+        uint32_t len;
+        uint8_t body[16];
+    } bad[] = {
+        {PROTO_ALLOC, 2, 0, {0}},                      /* bad version */
+        {PROTO_ALLOC, PROTO_VERSION, 0, {0}},          /* truncated */
+        {PROTO_ALLOC, PROTO_VERSION, 11,
+         {0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 'a'}},         /* key length 0 */
+        {PROTO_LOOKUP, PROTO_VERSION, 8,
+         {0, 0, 0, 0, 0xff, 0xff, 0, 0}},              /* n too big */
+        {PROTO_COMMIT, PROTO_VERSION, 5, {1, 0, 0, 0, 7}}, /* short id */
+        {PROTO_HELLO, PROTO_VERSION, 5, {0}},          /* HELLO again */
+        {PROTO_ALLOC_R, PROTO_VERSION, 8, {0}},        /* a reply */
+        {77, PROTO_VERSION, 0, {0}},                   /* unknown type */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fd = raw_connect(srv);
+        raw_handshake(fd);
+        send_frame(fd, bad[i].type, bad[i].body, bad[i].len,
+                   bad[i].version);
+        ck_assert_msg(closed_by_server(fd), "bad frame %zu not closed", i);
+        close(fd);
+    }
+    /* length beyond the limit: closed without reading the body */
+    fd = raw_connect(srv);
+    raw_handshake(fd);
+    send_frame(fd, PROTO_ALLOC, NULL, 0xfffffff0u, PROTO_VERSION);
+    ck_assert(closed_by_server(fd));
+    close(fd);
+
+    /* the good client never noticed */
+    ck_assert(store_conn_alive(good));
+    ck_assert_int_eq(put1(good, "after", 8, 0), KVP_OK);
+    struct store_server_stats s;
+    ck_assert_int_eq(store_server_stats(good, &s), KVP_OK);
+    ck_assert_uint_eq(s.objects, 2);
+    store_conn_close(good);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+static int wait_pending_zero(struct store_conn *c)
+{
+    struct store_server_stats s;
+    for (int i = 0; i < 500; i++) {
+        ck_assert_int_eq(store_server_stats(c, &s), KVP_OK);
+        if (s.pending == 0 && s.connections == 1)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+START_TEST(closed_connection_aborts_pending)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    struct store_conn *watcher = ctl(srv);
+    struct store_conn *c = ctl(srv);
+    struct store_alloc_item it = {.key = "orphan", .len = 1000};
+    ck_assert_int_eq(store_alloc(c, 1, &it, 0), KVP_OK);
+    struct store_lookup_item l = {.key = "orphan"};
+    struct store_alloc_item other = {.key = "orphan", .len = 1};
+    ck_assert_int_eq(store_alloc(watcher, 1, &other, 0), KVP_OK);
+    ck_assert_int_eq(other.status, KVP_ERR_EXISTS); /* pending counts */
+    store_conn_close(c);
+    ck_assert(wait_pending_zero(watcher));
+    /* the key is free for someone else now */
+    ck_assert_int_eq(put1(watcher, "orphan", 3, 0), KVP_OK);
+    ck_assert_int_eq(store_lookup(watcher, 1, &l, STORE_LOOKUP_NO_LEASE),
+                     KVP_OK);
+    ck_assert_uint_eq(l.len, 3);
+    store_conn_close(watcher);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* ---- timeouts and disconnects -------------------------------------------- */
+
+START_TEST(silent_server_times_out)
+{
+    /* a listener that accepts (kernel backlog) but never answers */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(lfd, 4), 0);
+    socklen_t sl = sizeof(a);
+    getsockname(lfd, (struct sockaddr *)&a, &sl);
+    struct store_conn_params cp = {.host = "127.0.0.1",
+                                   .port = ntohs(a.sin_port),
+                                   .timeout_ms = 200,
+                                   .log = &test_logger};
+    struct store_conn *c = NULL;
+    ck_assert_int_eq(store_conn_open(&cp, &c), KVP_ERR_TIMEOUT);
+    ck_assert_ptr_null(c);
+    close(lfd);
+    /* nobody listening: refused */
+    ck_assert_int_eq(store_conn_open(&cp, &c), KVP_ERR_DISCONNECTED);
+}
+END_TEST
+
+START_TEST(server_gone_disconnects)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    struct store_conn *c = ctl(srv);
+    kvp_server_stop(srv);
+    struct store_lookup_item l = {.key = "k"};
+    int32_t st = store_lookup(c, 1, &l, 0);
+    ck_assert_int_eq(st, KVP_ERR_DISCONNECTED);
+    ck_assert(!store_conn_alive(c));
+    ck_assert_int_eq(store_lookup(c, 1, &l, 0), KVP_ERR_DISCONNECTED);
+    store_conn_close(c);
+}
+END_TEST
+
+START_TEST(lease_timeout_on_server)
+{
+    struct kvp_server *srv = start("", NULL, 4096, 100);
+    struct store_conn *c = ctl(srv);
+    ck_assert_int_eq(put1(c, "a", 4096, 0), KVP_OK);
+    struct store_lookup_item l = {.key = "a"};
+    ck_assert_int_eq(store_lookup(c, 1, &l, 0), KVP_OK);
+    int32_t st;
+    ck_assert_int_eq(store_remove(c, "a", &st), KVP_OK);
+    /* leased memory is not reused ... */
+    struct store_alloc_item it = {.key = "b", .len = 4096};
+    ck_assert_int_eq(store_alloc(c, 1, &it, 0), KVP_OK);
+    ck_assert_int_eq(it.status, KVP_ERR_NO_SPACE);
+    /* ... until the lease expires on the server */
+    struct store_server_stats s = {0};
+    for (int i = 0; i < 300 && s.lease_expiries == 0; i++) {
+        usleep(10000);
+        ck_assert_int_eq(store_server_stats(c, &s), KVP_OK);
+    }
+    ck_assert_uint_eq(s.lease_expiries, 1);
+    ck_assert_int_eq(store_alloc(c, 1, &it, 0), KVP_OK);
+    ck_assert_int_eq(it.status, KVP_OK);
+    store_conn_close(c);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+START_TEST(start_refuses_bad_params)
+{
+    struct kvp_server *srv = NULL;
+    struct kvp_server_params p = {.pool_size = 0, .transports = "",
+                                  .log = test_logger};
+    ck_assert_int_eq(kvp_server_start(&p, &srv), KVP_ERR_INVALID);
+    p.pool_size = 4096;
+    p.transports = "nosuchtransport";
+    ck_assert_int_eq(kvp_server_start(&p, &srv), KVP_ERR_NOT_SUPPORTED);
+    p.transports = ",";
+    ck_assert_int_eq(kvp_server_start(&p, &srv), KVP_ERR_INVALID);
+    p.transports = "";
+    p.auth_token = "";
+    ck_assert_int_eq(kvp_server_start(&p, &srv), KVP_ERR_INVALID);
+    ck_assert_ptr_null(srv);
+    ck_assert_int_eq(kvp_server_start(NULL, &srv), KVP_ERR_INVALID);
+}
+END_TEST
+
+/* ---- real UCX data path ---------------------------------------------------- */
+
+static void tp_log(void *user, int32_t level, const char *msg)
+{
+    quiet_log(user, level, msg);
+}
+
+START_TEST(ucx_put_get_through_the_pool)
+{
+    const struct kvp_transport_ops *ops = NULL;
+    struct kvp_logger lg = {quiet_log, NULL, KVP_LOG_WARN};
+    if (tp_module_load("ucx", &lg, &ops) != KVP_OK) {
+        fprintf(stderr, "SKIP ucx_put_get_through_the_pool: no ucx module\n");
+        return;
+    }
+    struct kvp_server *srv = start("ucx", "tok", 1 << 20, 0);
+    struct kvp_tp_params tp = {.struct_size = sizeof(tp),
+                               .role = KVP_TP_ROLE_CLIENT,
+                               .gid_index = -1,
+                               .timeout_ms = TMO,
+                               .log_level = KVP_LOG_WARN,
+                               .log = tp_log};
+    struct kvp_tp_ctx *ctx = NULL;
+    ck_assert_int_eq(ops->ctx_create(&tp, &ctx), KVP_OK);
+    enum { LEN = 100000 };
+    uint8_t *buf = malloc(2 * LEN);
+    struct kvp_tp_mem *mem = NULL;
+    ck_assert_int_eq(ops->mem_reg(ctx, buf, 2 * LEN, &mem), KVP_OK);
+    struct store_conn_params cp = {.host = "127.0.0.1",
+                                   .port = kvp_server_port(srv),
+                                   .tops = ops, .tctx = ctx,
+                                   .auth_token = "tok", .timeout_ms = TMO,
+                                   .log = &test_logger};
+    struct store_conn *c = NULL;
+    ck_assert_int_eq(store_conn_open(&cp, &c), KVP_OK);
+    ck_assert_ptr_nonnull(store_conn_ep(c));
+    ck_assert_ptr_nonnull(store_conn_rkey(c));
+
+    for (int i = 0; i < LEN; i++)
+        buf[i] = (uint8_t)(i * 31 + 7);
+    struct store_alloc_item it = {.key = "tensor", .len = LEN};
+    ck_assert_int_eq(store_alloc(c, 1, &it, 0), KVP_OK);
+    ck_assert_int_eq(it.status, KVP_OK);
+    struct kvp_tp_iov iov = {buf, LEN};
+    ck_assert_int_eq(ops->write(store_conn_ep(c), &iov, 1, mem, it.raddr,
+                                store_conn_rkey(c)), KVP_OK);
+    ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
+    int32_t st;
+    ck_assert_int_eq(store_commit(c, 1, &it.alloc_id, &st), KVP_OK);
+    ck_assert_int_eq(st, KVP_OK);
+
+    struct store_lookup_item l = {.key = "tensor"};
+    ck_assert_int_eq(store_lookup(c, 1, &l, 0), KVP_OK);
+    ck_assert_int_eq(l.status, KVP_OK);
+    ck_assert_uint_eq(l.len, LEN);
+    memset(buf + LEN, 0, LEN);
+    ck_assert_int_eq(ops->read(store_conn_ep(c), buf + LEN, l.len, mem,
+                               l.raddr, store_conn_rkey(c)), KVP_OK);
+    ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
+    ck_assert_int_eq(memcmp(buf, buf + LEN, LEN), 0);
+    ck_assert_int_eq(store_release(c, 1, &l.lease_id), KVP_OK);
+
+    store_conn_close(c);
+    kvp_server_stop(srv);
+    ops->mem_dereg(mem);
+    ops->ctx_destroy(ctx);
+    free(buf);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("server_conn");
+    TCase *tp = tcase_create("protocol");
+    tcase_set_timeout(tp, 60);
+    tcase_add_test(tp, batched_cycle);
+    tcase_add_test(tp, concurrent_puts_one_wins);
+    tcase_add_test(tp, auth_challenge_response);
+    tcase_add_test(tp, garbage_closes_only_that_connection);
+    tcase_add_test(tp, closed_connection_aborts_pending);
+    tcase_add_test(tp, silent_server_times_out);
+    tcase_add_test(tp, server_gone_disconnects);
+    tcase_add_test(tp, lease_timeout_on_server);
+    tcase_add_test(tp, start_refuses_bad_params);
+    suite_add_tcase(s, tp);
+    TCase *tu = tcase_create("ucx");
+    tcase_set_timeout(tu, 60);
+    tcase_add_test(tu, ucx_put_get_through_the_pool);
+    suite_add_tcase(s, tu);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
