@@ -279,7 +279,6 @@ static void tp_one(const struct bench_opts *o, struct tp_case *c, FILE *csv)
 void bench_tp_run(const struct bench_opts *o, struct kvp_target *t,
                   FILE *csv)
 {
-    static const int32_t tps[] = {1, 2, 4, 8};
     struct tp_case c = {.t = t};
     for (int s = 0; s < o->n_sizes; s++) {
         c.payload = o->sizes[s];
@@ -291,8 +290,10 @@ void bench_tp_run(const struct bench_opts *o, struct kvp_target *t,
         if (c.nslots == 0 || (uint64_t)c.nslots * c.stride > t->ws->len ||
             2 * (c.payload + MAX_TP * KVP_TENSOR_HDR_SIZE) > t->staging_len)
             continue;
-        for (int k = 0; k < 4; k++) {
-            c.tp = tps[k];
+        for (int k = 0; k < t->n_tps; k++) {
+            c.tp = t->tps[k];
+            if (c.tp < 1 || c.tp > MAX_TP)
+                continue;
             for (int32_t d = 0; d < (c.tp > 1 ? 2 : 1); d++) {
                 c.split_dim = d;
                 bench_progress("tp", "%s tp %d split_dim %d", t->variant,

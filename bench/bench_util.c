@@ -42,7 +42,7 @@ static void opts_quick(struct bench_opts *o)
     o->batches[1] = 32;
     o->n_batches = 2;
     o->rounds = 2;
-    o->max_round_s = 1.0;
+    o->max_round_s = 0.5;
     o->quick = 1;
 }
 

@@ -28,7 +28,8 @@ struct kvp_target {
     struct kvp_ws *ws;
     char *staging;          /* copy-then-put staging (registered) */
     uint64_t staging_len;
-    int tp_suite;           /* run the TP and copy-then-put cases */
+    const int32_t *tps;     /* tp sizes of the TP cases */
+    int n_tps;
 };
 
 /* memcpy over the working set into/out of a second region of its size. */
