@@ -18,6 +18,13 @@
 #include <string.h>
 #include <ucp/api/ucp.h>
 
+/* How the target region is made: allocated by UCX (shared memory the
+ * initiator maps: true one-sided), the caller's own mmap registered (what a
+ * server that mmaps its pool gets: UCX emulates RMA with active messages),
+ * or the caller's mapping replaced in place by a UCX allocation
+ * (UCP_MEM_MAP_FIXED). */
+enum { TGT_ALLOC, TGT_USER, TGT_FIXED };
+
 struct ucx_side {
     ucp_context_h ctx;
     ucp_worker_h worker;
@@ -26,7 +33,8 @@ struct ucx_side {
 struct ucx_bench {
     struct ucx_side tgt, ini;
     ucp_mem_h tgt_memh, ini_memh;
-    void *tgt_base;      /* the target region (UCX allocated) */
+    void *tgt_base;      /* the target region */
+    int tgt_mode;        /* TGT_ALLOC, TGT_USER or TGT_FIXED */
     uint64_t tgt_len;
     char *ws;            /* the user working set (initiator) */
     uint64_t ws_len;
@@ -104,6 +112,14 @@ static int map_target(struct ucx_bench *b)
         .address = NULL,
         .length = b->tgt_len,
         .flags = UCP_MEM_MAP_ALLOCATE};
+    if (b->tgt_mode != TGT_ALLOC) {
+        mp.address = bench_map(b->tgt_len);
+        if (!mp.address)
+            return -1;
+        mp.flags = b->tgt_mode == TGT_FIXED
+                       ? UCP_MEM_MAP_ALLOCATE | UCP_MEM_MAP_FIXED
+                       : 0;
+    }
     ucs_status_t st = ucp_mem_map(b->tgt.ctx, &mp, &b->tgt_memh);
     if (st != UCS_OK) {
         fprintf(stderr, "ucp_mem_map(target, %llu B): %s\n",
@@ -209,7 +225,11 @@ static void usage(void)
                     "(variant label = --label)\n");
     bench_opts_usage(stderr);
     fprintf(stderr, "  --label NAME       variant column (default $UCX_TLS "
-                    "or 'default')\n");
+                    "or 'default')\n"
+                    "  --target-mem M     alloc (UCX allocates the target "
+                    "region, default),\n"
+                    "                     user (caller mmap, registered), "
+                    "fixed (mmap replaced by UCX)\n");
 }
 
 static void run_cases(struct ucx_bench *b, const struct bench_opts *o,
@@ -260,6 +280,17 @@ int main(int argc, char **argv)
             label = argv[++i];
             continue;
         }
+        if (strcmp(argv[i], "--target-mem") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            b.tgt_mode = strcmp(v, "user") == 0    ? TGT_USER
+                         : strcmp(v, "fixed") == 0 ? TGT_FIXED
+                                                   : TGT_ALLOC;
+            if (b.tgt_mode == TGT_ALLOC && strcmp(v, "alloc") != 0) {
+                usage();
+                return 2;
+            }
+            continue;
+        }
         usage();
         return strcmp(argv[i], "--help") == 0 ? 0 : 2;
     }
@@ -268,6 +299,10 @@ int main(int argc, char **argv)
     for (char *c = label_buf; *c; c++)
         if (*c == ',')
             *c = '+'; /* the variant is one CSV field */
+    if (b.tgt_mode != TGT_ALLOC) /* the variant says how */
+        snprintf(label_buf + strlen(label_buf),
+                 sizeof(label_buf) - strlen(label_buf), "/%s-mem",
+                 b.tgt_mode == TGT_USER ? "user" : "fixed");
     label = label_buf;
     FILE *csv = bench_csv_open(o.csv);
     if (!csv)
