@@ -261,9 +261,9 @@ static void get_duplicate_keys(struct conf_ctx *ctx)
     free(b);
 }
 
+/* res: int32_t[n] (wide 0, put results) or int64_t[n] (wide 1, get). */
 static int all_results_are(struct conf_ctx *ctx, const char *call,
-                           int64_t ret, const int64_t *res32or64, int n,
-                           int wide)
+                           int64_t ret, const void *res, int n, int wide)
 {
     if (ret >= 0) {
         conf_fail(ctx, "observed %s = %s, expected a negative status", call,
@@ -271,7 +271,8 @@ static int all_results_are(struct conf_ctx *ctx, const char *call,
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        int64_t r = wide ? res32or64[i] : ((const int32_t *)res32or64)[i];
+        int64_t r = wide ? ((const int64_t *)res)[i]
+                         : ((const int32_t *)res)[i];
         if (r != ret) {
             conf_fail(ctx, "observed %s results[%d] = %s, expected the "
                            "call's status %s",
@@ -308,7 +309,7 @@ static void null_arrays(struct conf_ctx *ctx)
                                              puts[t].p, puts[t].l, NULL,
                                              b->res);
         CONF_TRY(all_results_are(ctx, puts[t].name, r,
-                                 (const int64_t *)b->res, 3, 0));
+                                 b->res, 3, 0));
     }
     CONF_EXPECT(ctx, "exists(key) after ill-formed batches",
                 ctx->ops->exists(ctx->engine, b->keys[0]), 0);
@@ -327,6 +328,22 @@ static void null_arrays(struct conf_ctx *ctx)
                                              gets[t].p, gets[t].c, b->gres);
         CONF_TRY(all_results_are(ctx, gets[t].name, r, b->gres, 3, 1));
     }
+    if ((ctx->ops->caps & KVP_CAP_TP) == 0) {
+        free(b);
+        return;
+    }
+    for (int i = 0; i < 3; i++)
+        b->res[i] = SENTINEL;
+    int32_t r = ctx->ops->batch_put_tensor_with_tp_from(
+        ctx->engine, 3, NULL, b->ptrs, b->lens, 0, 2, 0, NULL, b->res);
+    CONF_TRY(all_results_are(ctx, "batch_put_tensor_with_tp_from(keys NULL)",
+                             r, b->res, 3, 0));
+    for (int i = 0; i < 3; i++)
+        b->gres[i] = SENTINEL;
+    r = ctx->ops->batch_get_tensor_with_tp_into(ctx->engine, 3, b->keys, NULL,
+                                                caps, 0, 2, b->gres);
+    CONF_TRY(all_results_are(ctx, "batch_get_tensor_with_tp_into(ptrs NULL)",
+                             r, b->gres, 3, 1));
     free(b);
 }
 
