@@ -295,6 +295,12 @@ static void overwrite_old_or_new(struct conf_ctx *ctx)
     for (int i = 0; i <= READERS; i++)
         pthread_join(th[i], NULL);
     pthread_barrier_destroy(&s.start);
+    long reads = 0;
+    for (int i = 1; i <= READERS; i++)
+        reads += o[i].reads;
+    if (!conf_failed(ctx) && reads == 0)
+        conf_fail(ctx, "observed no read during the overwrites, expected "
+                       "some (nothing was exercised)");
 }
 
 /* ---- registration concurrent with I/O ---------------------------------- */
@@ -353,6 +359,129 @@ static void register_during_io(struct conf_ctx *ctx)
     pthread_barrier_destroy(&s.start);
 }
 
+/* ---- visibility and reuse under readers -------------------------------- */
+#define VIS_LEN (1024 * 1024)
+#define VIS_KEYS 12
+
+struct vis {
+    struct shared *s;
+    int id;
+    long hits;
+    unsigned char *buf, *want[VIS_KEYS];
+    const char *keys[VIS_KEYS];
+};
+
+/* Gets every key over and over: each read is NOT_FOUND or the whole
+ * object, never a prefix of it or bytes of another object. */
+static void *vis_reader(void *arg)
+{
+    struct vis *v = arg;
+    struct conf_ctx *ctx = v->s->ctx;
+    pthread_barrier_wait(&v->s->start);
+    while (!v->s->stop) {
+        for (int k = 0; k < VIS_KEYS && !v->s->stop; k++) {
+            int64_t got = ctx->ops->get_into(ctx->engine, v->keys[k], v->buf,
+                                             VIS_LEN);
+            if (got == KVP_ERR_NOT_FOUND)
+                continue;
+            if (got != VIS_LEN) {
+                thread_fail(v->s, "observed get_into(%s) racing its put/"
+                                  "remove = %s, expected NOT_FOUND or %d",
+                            v->keys[k], conf_st(got), VIS_LEN);
+                return NULL;
+            }
+            int64_t d = conf_memdiff(v->buf, v->want[k], VIS_LEN);
+            if (d >= 0) {
+                thread_fail(v->s, "observed get_into(%s) racing its put/"
+                                  "remove returning other bytes from byte "
+                                  "%lld, expected the whole object",
+                            v->keys[k], (long long)d);
+                return NULL;
+            }
+            v->hits++;
+        }
+    }
+    return NULL;
+}
+
+/* Puts, removes and re-puts the keys while churning other objects through
+ * the same store, so freed memory is reused while readers are active. */
+static void *vis_writer(void *arg)
+{
+    struct vis *v = arg;
+    struct conf_ctx *ctx = v->s->ctx;
+    pthread_barrier_wait(&v->s->start);
+    for (int round = 0; round < 6 && !v->s->stop; round++) {
+        for (int k = 0; k < VIS_KEYS && !v->s->stop; k++) {
+            int32_t st = ctx->ops->put_from(ctx->engine, v->keys[k],
+                                            v->want[k], VIS_LEN, NULL);
+            if (st != KVP_OK) {
+                thread_fail(v->s, "observed put_from(%s) = %s, expected "
+                                  "KVP_OK",
+                            v->keys[k], conf_st(st));
+                break;
+            }
+            char churn[256], name[48];
+            snprintf(name, sizeof(name), "churn%d-%d", round, k);
+            conf_key(ctx, churn, sizeof(churn), name);
+            memset(v->buf, 0xC3 ^ k, VIS_LEN);
+            st = ctx->ops->put_from(ctx->engine, churn, v->buf, VIS_LEN,
+                                    NULL);
+            if (st == KVP_OK)
+                ctx->ops->remove(ctx->engine, churn);
+            if (k % 2 == round % 2)
+                ctx->ops->remove(ctx->engine, v->keys[k]);
+        }
+        for (int k = 0; k < VIS_KEYS; k++)
+            ctx->ops->remove(ctx->engine, v->keys[k]);
+    }
+    v->s->stop = 1;
+    return NULL;
+}
+
+static void visible_whole_only(struct conf_ctx *ctx)
+{
+    enum { READERS = 3 };
+    struct shared s = {.ctx = ctx};
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_barrier_init(&s.start, NULL, READERS + 1);
+    static char keybuf[VIS_KEYS][256];
+    struct vis v[READERS + 1];
+    unsigned char *want[VIS_KEYS];
+    for (int k = 0; k < VIS_KEYS; k++) {
+        char name[32];
+        snprintf(name, sizeof(name), "vis%d", k);
+        conf_key(ctx, keybuf[k], sizeof(keybuf[k]), name);
+        if ((want[k] = conf_alloc(ctx, VIS_LEN)) == NULL)
+            return;
+        conf_pattern_fill(want[k], VIS_LEN, 500u + (uint32_t)k);
+    }
+    for (int i = 0; i <= READERS; i++) {
+        v[i].s = &s;
+        v[i].id = i;
+        v[i].hits = 0;
+        if ((v[i].buf = conf_alloc(ctx, VIS_LEN)) == NULL)
+            return;
+        for (int k = 0; k < VIS_KEYS; k++) {
+            v[i].want[k] = want[k];
+            v[i].keys[k] = keybuf[k];
+        }
+    }
+    pthread_t th[READERS + 1];
+    pthread_create(&th[0], NULL, vis_writer, &v[0]);
+    for (int i = 1; i <= READERS; i++)
+        pthread_create(&th[i], NULL, vis_reader, &v[i]);
+    for (int i = 0; i <= READERS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&s.start);
+    long hits = 0;
+    for (int i = 1; i <= READERS; i++)
+        hits += v[i].hits;
+    if (!conf_failed(ctx) && hits == 0)
+        conf_fail(ctx, "observed no read finding an object while the "
+                       "writer ran, expected some (nothing was exercised)");
+}
+
 #define TS CONF_NEED_ENGINE, KVP_CAP_THREAD_SAFE
 static const struct conf_case cases[] = {
     {"concurrency", "same-key-one-winner",
@@ -366,6 +495,10 @@ static const struct conf_case cases[] = {
      "readers during overwrites see the old or the new object, never a mix",
      CONF_NEED_ENGINE, KVP_CAP_THREAD_SAFE | KVP_CAP_OVERWRITE,
      overwrite_old_or_new, NULL},
+    {"concurrency", "visible-whole-only",
+     "a get never returns a partially written object or reused memory: "
+     "objects appear only complete, memory under a read is not reused",
+     TS, visible_whole_only, NULL},
     {"concurrency", "register-during-io",
      "registration runs concurrently with data ops on one engine", TS,
      register_during_io, NULL},
