@@ -435,19 +435,49 @@ uint64_t kvs_expire(struct kvs *kvs, uint64_t now_ns)
     return n;
 }
 
-static int owned_by(void *val, void *arg)
+struct owned_ids {
+    uint64_t owner;
+    uint64_t *ids;
+    size_t n, cap;
+    int oom;
+};
+
+/* idmap_find_if visitor: collects the alloc ids of one owner (one pass). */
+static int collect_owned(void *val, void *arg)
 {
-    return ((struct kvs_obj *)val)->owner == *(const uint64_t *)arg;
+    struct kvs_obj *o = val;
+    struct owned_ids *c = arg;
+    if (o->owner != c->owner)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        uint64_t *ids = realloc(c->ids, cap * sizeof(*ids));
+        if (ids == NULL) {
+            c->oom = 1;
+            return 1; /* stop; the caller retries */
+        }
+        c->ids = ids;
+        c->cap = cap;
+    }
+    c->ids[c->n++] = o->id;
+    return 0;
 }
 
 void kvs_owner_gone(struct kvs *kvs, uint64_t owner)
 {
     pthread_mutex_lock(&kvs->lock);
-    uint64_t id, n_abort = 0;
-    while (idmap_find_if(&kvs->pending, owned_by, &owner, &id) != NULL) {
-        abort_obj(kvs, take_pending(kvs, owner, id));
-        n_abort++;
-    }
+    uint64_t n_abort = 0;
+    struct owned_ids c = {.owner = owner};
+    do {
+        c.n = 0;
+        c.oom = 0;
+        idmap_find_if(&kvs->pending, collect_owned, &c, NULL);
+        for (size_t i = 0; i < c.n; i++) {
+            abort_obj(kvs, take_pending(kvs, owner, c.ids[i]));
+            n_abort++;
+        }
+    } while (c.oom && c.n > 0); /* no memory: free in chunks */
+    free(c.ids);
     uint64_t n_lease =
         lease_drop_owner(&kvs->leases, owner, obj_drop_lease, kvs);
     pthread_mutex_unlock(&kvs->lock);

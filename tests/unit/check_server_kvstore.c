@@ -313,6 +313,29 @@ START_TEST(owner_gone_releases_leases)
 }
 END_TEST
 
+START_TEST(owner_gone_aborts_only_its_pending)
+{
+    struct kvs *k = mk(1 << 24, 0);
+    char key[32];
+    uint64_t addr, id;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "p%d", i);
+        ck_assert_int_eq(kvs_alloc(k, (uint64_t)(5 + (i % 500 == 0)), key,
+                                   (uint16_t)strlen(key), 64, 0, &addr, &id),
+                         KVP_OK);
+    }
+    kvs_owner_gone(k, 5);
+    struct kvs_stats st;
+    kvs_stats(k, &st);
+    ck_assert_uint_eq(st.pending, 10); /* owner 6 keeps its 10 */
+    ck_assert_uint_eq(st.used_bytes, 10 * 64);
+    ck_assert_int_eq(kvs_alloc(k, 7, "p1", 2, 1, 0, &addr, &id), KVP_OK);
+    ck_assert_int_eq(kvs_alloc(k, 7, "p0", 2, 1, 0, &addr, &id),
+                     KVP_ERR_EXISTS); /* owner 6's */
+    kvs_destroy(k);
+}
+END_TEST
+
 START_TEST(destroy_with_everything_live)
 {
     /* ASan/valgrind: no leak with pending, leased and retired objects */
@@ -343,6 +366,7 @@ int main(void)
     tcase_add_test(te, memory_under_lease_not_reused);
     tcase_add_test(te, lease_timeout_frees);
     tcase_add_test(te, owner_gone_releases_leases);
+    tcase_add_test(te, owner_gone_aborts_only_its_pending);
     tcase_add_test(te, destroy_with_everything_live);
     suite_add_tcase(s, te);
     SRunner *sr = srunner_create(s);
