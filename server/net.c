@@ -181,23 +181,27 @@ int net_send_all(int fd, const void *buf, size_t len, int timeout_ms)
     return NET_OK;
 }
 
+/* recv first, poll only when nothing is buffered: a request that already
+ * arrived costs one syscall, not two. */
 static int recv_until(int fd, uint8_t *p, size_t len, uint64_t deadline,
                       int wake_fd)
 {
     while (len > 0) {
+        ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return NET_CLOSED;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return errno == ECONNRESET ? NET_CLOSED : NET_ERROR;
         int w = wait_fd(fd, POLLIN, deadline, wake_fd);
         if (w != NET_OK)
             return w;
-        ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-        if (n == 0)
-            return NET_CLOSED;
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continue;
-            return errno == ECONNRESET ? NET_CLOSED : NET_ERROR;
-        }
-        p += n;
-        len -= (size_t)n;
     }
     return NET_OK;
 }
