@@ -21,11 +21,22 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "index.h"
 #include "kvstore.h"
 #include "net.h"
 #include "pool.h"
 #include "proto.h"
 #include "sha256.h"
+#include "store_client.h"
+
+/* The wire flags are the client's and the store's flags, bit for bit. */
+_Static_assert(STORE_ALLOC_OVERWRITE == KVS_ALLOC_OVERWRITE,
+               "ALLOC overwrite flag differs between client and store");
+_Static_assert(STORE_LOOKUP_NO_LEASE == KVS_LOOKUP_NO_LEASE,
+               "LOOKUP no-lease flag differs between client and store");
+_Static_assert(PROTO_BLOB_MAX == KVP_TP_BLOB_MAX,
+               "protocol blob limit differs from the transport's");
+_Static_assert(PROTO_KEY_MAX == INDEX_KEY_MAX, "key limits differ");
 
 #define SRV_MAX_CONNS 1024
 #define SRV_HANDSHAKE_MS 10000 /* a client must say HELLO/CONNECT by then */
