@@ -8,21 +8,21 @@
 #include <string.h>
 
 /* Byte offsets of docs/tensor-format.md (pinned by tests/abi). */
-#define OFF_MAGIC 0
-#define OFF_VERSION 4
-#define OFF_HEADER_SIZE 6
-#define OFF_DTYPE 8
-#define OFF_NDIM 12
-#define OFF_LAYOUT 16
-#define OFF_FLAGS 20
-#define OFF_DATA_OFFSET 24
-#define OFF_DATA_BYTES 32
+#define OFF_MAGIC        0
+#define OFF_VERSION      4
+#define OFF_HEADER_SIZE  6
+#define OFF_DTYPE        8
+#define OFF_NDIM         12
+#define OFF_LAYOUT       16
+#define OFF_FLAGS        20
+#define OFF_DATA_OFFSET  24
+#define OFF_DATA_BYTES   32
 #define OFF_GLOBAL_SHAPE 40
-#define OFF_LOCAL_SHAPE 104
-#define OFF_AXIS_COUNT 168
-#define OFF_RESERVED0 172
-#define OFF_AXES 176
-#define AXIS_SIZE 32
+#define OFF_LOCAL_SHAPE  104
+#define OFF_AXIS_COUNT   168
+#define OFF_RESERVED0    172
+#define OFF_AXES         176
+#define AXIS_SIZE        32
 
 /* ---- little-endian primitives ------------------------------------------ */
 
@@ -136,8 +136,7 @@ void tensor_hdr_encode(const struct kvp_tensor_hdr *h, void *out)
 
 /* ---- payload size ------------------------------------------------------ */
 
-int tensor_hdr_payload_bytes(const struct kvp_tensor_hdr *h,
-                             uint64_t *bytes_p)
+int tensor_hdr_payload_bytes(const struct kvp_tensor_hdr *h, uint64_t *bytes_p)
 {
     uint32_t elem = kvp_dtype_size(h->dtype);
     if (elem == 0 || h->ndim < 0 || h->ndim > KVP_TENSOR_MAX_DIMS)

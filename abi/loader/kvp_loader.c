@@ -36,8 +36,8 @@ fail(const struct kvp_host_api *host, char *err, size_t err_cap,
     if (err != NULL && err_cap > 0)
         snprintf(err, err_cap, "%s", line);
     if (host != NULL &&
-        host->struct_size >= offsetof(struct kvp_host_api, log_user) +
-                                 sizeof(host->log_user) &&
+        host->struct_size >=
+            offsetof(struct kvp_host_api, log_user) + sizeof(host->log_user) &&
         host->log != NULL)
         host->log(host->log_user, KVP_LOG_ERROR, line);
 }
@@ -78,9 +78,8 @@ static int32_t check_ops(const struct kvp_negotiate *io, const char *path,
         fail(host, err, err_cap,
              "kvplug loader: plugin '%s': negotiated minor %u is not "
              "min(host %u.%u, plugin %u.%u) (ops table says %u.%u)",
-             path, io->abi_minor, host_major, host_minor,
-             io->plugin_abi_major, io->plugin_abi_minor, ops->abi_major,
-             ops->abi_minor);
+             path, io->abi_minor, host_major, host_minor, io->plugin_abi_major,
+             io->plugin_abi_minor, ops->abi_major, ops->abi_minor);
         return KVP_ERR_ABI_MISMATCH;
     }
     size_t need = ops_size_for_minor(io->abi_minor);
@@ -97,10 +96,8 @@ static int32_t check_ops(const struct kvp_negotiate *io, const char *path,
 }
 
 int32_t kvp_loader_open_as(const char *path, uint16_t host_major,
-                           uint16_t host_minor,
-                           const struct kvp_host_api *host,
-                           struct kvp_plugin *plugin, char *err,
-                           size_t err_cap)
+                           uint16_t host_minor, const struct kvp_host_api *host,
+                           struct kvp_plugin *plugin, char *err, size_t err_cap)
 {
     int32_t status;
     void *handle;
@@ -125,8 +122,8 @@ int32_t kvp_loader_open_as(const char *path, uint16_t host_major,
     }
     if (strlen(path) >= KVP_LOADER_PATH_MAX) {
         fail(host, err, err_cap,
-             "kvplug loader: plugin path of %zu bytes exceeds %d",
-             strlen(path), KVP_LOADER_PATH_MAX - 1);
+             "kvplug loader: plugin path of %zu bytes exceeds %d", strlen(path),
+             KVP_LOADER_PATH_MAX - 1);
         return KVP_ERR_INVALID;
     }
 
@@ -195,8 +192,8 @@ err_close:
 int32_t kvp_loader_open(const char *path, const struct kvp_host_api *host,
                         struct kvp_plugin *plugin, char *err, size_t err_cap)
 {
-    return kvp_loader_open_as(path, KVP_ABI_MAJOR, KVP_ABI_MINOR, host,
-                              plugin, err, err_cap);
+    return kvp_loader_open_as(path, KVP_ABI_MAJOR, KVP_ABI_MINOR, host, plugin,
+                              err, err_cap);
 }
 
 void kvp_loader_close(struct kvp_plugin *plugin)

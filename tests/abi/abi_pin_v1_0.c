@@ -24,21 +24,22 @@
 #define FIELD_T(S, f) __typeof__(((struct S *)0)->f)
 
 /* Offset, size and exact type of one field. */
-#define PIN(S, f, off, ...)                                                   \
-    _Static_assert(offsetof(struct S, f) == (off), #S "." #f " moved");       \
-    _Static_assert(sizeof(FIELD_T(S, f)) == sizeof(__VA_ARGS__),              \
-                   #S "." #f " resized");                                     \
-    _Static_assert(__builtin_types_compatible_p(FIELD_T(S, f), __VA_ARGS__),  \
+#define PIN(S, f, off, ...)                                                    \
+    _Static_assert(offsetof(struct S, f) == (off), #S "." #f " moved");        \
+    _Static_assert(sizeof(FIELD_T(S, f)) == sizeof(__VA_ARGS__),               \
+                   #S "." #f " resized");                                      \
+    _Static_assert(__builtin_types_compatible_p(FIELD_T(S, f), __VA_ARGS__),   \
                    #S "." #f " retyped")
 
-#define PIN_CONST(name, value)                                                \
+#define PIN_CONST(name, value)                                                 \
     _Static_assert((name) == (value), #name " changed")
 
 struct kvp_engine;
 
 /* ---- struct kvp_host_api (growable) ------------------------------------- */
-_Static_assert(__builtin_types_compatible_p(
-                   kvp_log_fn, void (*)(void *, int32_t, const char *)),
+_Static_assert(__builtin_types_compatible_p(kvp_log_fn,
+                                            void (*)(void *, int32_t,
+                                                     const char *)),
                "kvp_log_fn retyped");
 PIN(kvp_host_api, struct_size, 0, uint32_t);
 PIN(kvp_host_api, flags, 4, uint32_t);
@@ -105,8 +106,7 @@ PIN(kvp_ops, get_tensor_with_tp_into, 120,
                 int32_t));
 PIN(kvp_ops, batch_get_tensor_with_tp_into, 128,
     int32_t (*)(struct kvp_engine *, uint32_t, const char *const *,
-                void *const *, const uint64_t *, int32_t, int32_t,
-                int64_t *));
+                void *const *, const uint64_t *, int32_t, int32_t, int64_t *));
 PIN(kvp_ops, exists, 136, int32_t (*)(struct kvp_engine *, const char *));
 PIN(kvp_ops, stat, 144, int64_t (*)(struct kvp_engine *, const char *));
 PIN(kvp_ops, remove, 152, int32_t (*)(struct kvp_engine *, const char *));

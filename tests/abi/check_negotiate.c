@@ -104,9 +104,9 @@ START_TEST(test_ops_table_complete)
     ck_assert(KVP_HAS_OP(ops, stat));
     ck_assert(KVP_HAS_OP(ops, remove));
     ck_assert(ops->caps & KVP_CAP_THREAD_SAFE);
-#define CHECK_TEXT(name, value, text)                                         \
-    ck_assert_msg(strstr(ops->status_str(value), text) != NULL,               \
-                  "status_str(%d) = \"%s\" lacks \"%s\"", value,            \
+#define CHECK_TEXT(name, value, text)                                          \
+    ck_assert_msg(strstr(ops->status_str(value), text) != NULL,                \
+                  "status_str(%d) = \"%s\" lacks \"%s\"", value,               \
                   ops->status_str(value), text);
     KVP_STATUS_LIST(CHECK_TEXT)
 #undef CHECK_TEXT
@@ -154,8 +154,7 @@ START_TEST(test_wrong_major)
         snprintf(plugin_v, sizeof plugin_v, "%u.%u", KVP_ABI_MAJOR,
                  KVP_ABI_MINOR);
         ck_assert_msg(strstr(cap.msg, host_v) && strstr(cap.msg, plugin_v),
-                      "log \"%s\" lacks %s or %s", cap.msg, host_v,
-                      plugin_v);
+                      "log \"%s\" lacks %s or %s", cap.msg, host_v, plugin_v);
     }
 }
 END_TEST

@@ -58,8 +58,8 @@ static void setup(void)
         snprintf(lib_dir, sizeof lib_dir, ".");
 }
 
-#define ASSERT_HAS(hay, needle)                                               \
-    ck_assert_msg(strstr((hay), (needle)) != NULL,                            \
+#define ASSERT_HAS(hay, needle)                                                \
+    ck_assert_msg(strstr((hay), (needle)) != NULL,                             \
                   "message \"%s\" lacks \"%s\"", (hay), (needle))
 
 /* ---- the real plugin --------------------------------------------------- */
@@ -68,8 +68,7 @@ START_TEST(test_open_real_plugin)
 {
     struct kvp_plugin pl;
     char err[512] = "untouched";
-    ck_assert_int_eq(kvp_loader_open(real_plugin(), NULL, &pl, err,
-                                     sizeof err),
+    ck_assert_int_eq(kvp_loader_open(real_plugin(), NULL, &pl, err, sizeof err),
                      KVP_OK);
     ck_assert_str_eq(err, "");
     ck_assert_ptr_nonnull(pl.handle);
@@ -95,12 +94,10 @@ START_TEST(test_open_from_env)
 {
     struct kvp_plugin pl;
     char err[512];
-    ck_assert_int_eq(kvp_loader_open(NULL, NULL, &pl, err, sizeof err),
-                     KVP_OK);
+    ck_assert_int_eq(kvp_loader_open(NULL, NULL, &pl, err, sizeof err), KVP_OK);
     ck_assert_str_eq(pl.path, real_plugin());
     kvp_loader_close(&pl);
-    ck_assert_int_eq(kvp_loader_open("", NULL, &pl, err, sizeof err),
-                     KVP_OK);
+    ck_assert_int_eq(kvp_loader_open("", NULL, &pl, err, sizeof err), KVP_OK);
     kvp_loader_close(&pl);
 
     char saved[KVP_LOADER_PATH_MAX];
@@ -140,8 +137,8 @@ START_TEST(test_wrong_major)
         struct captured cap = {0};
         struct kvp_host_api host = {sizeof host, 0, capture_log, &cap};
         char err[1024], want[64];
-        ck_assert_int_eq(kvp_loader_open_as(real_plugin(), majors[i], 3,
-                                            &host, &pl, err, sizeof err),
+        ck_assert_int_eq(kvp_loader_open_as(real_plugin(), majors[i], 3, &host,
+                                            &pl, err, sizeof err),
                          KVP_ERR_ABI_MISMATCH);
         snprintf(want, sizeof want, "host %u.3 vs plugin %u.%u", majors[i],
                  KVP_ABI_MAJOR, KVP_ABI_MINOR);
@@ -205,9 +202,9 @@ END_TEST
 START_TEST(test_bad_arguments)
 {
     char err[256];
-    ck_assert_int_eq(kvp_loader_open(real_plugin(), NULL, NULL, err,
-                                     sizeof err),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        kvp_loader_open(real_plugin(), NULL, NULL, err, sizeof err),
+        KVP_ERR_INVALID);
     ASSERT_HAS(err, "NULL");
     /* An over-long path is refused before dlopen. */
     char *longp = malloc(KVP_LOADER_PATH_MAX + 1);
@@ -222,9 +219,9 @@ START_TEST(test_bad_arguments)
                      KVP_ERR_NOT_FOUND);
     char tiny[8];
     memset(tiny, 'x', sizeof tiny);
-    ck_assert_int_eq(kvp_loader_open("/nonexistent.so", NULL, &pl, tiny,
-                                     sizeof tiny),
-                     KVP_ERR_NOT_FOUND);
+    ck_assert_int_eq(
+        kvp_loader_open("/nonexistent.so", NULL, &pl, tiny, sizeof tiny),
+        KVP_ERR_NOT_FOUND);
     ck_assert_int_eq(tiny[7], '\0');
 }
 END_TEST
@@ -238,15 +235,13 @@ START_TEST(test_host_older_minor)
     struct kvp_plugin pl;
     char err[1024];
     double_path("v1_5", path, sizeof path);
-    ck_assert_int_eq(kvp_loader_open_as(path, 1, 0, NULL, &pl, err,
-                                        sizeof err),
+    ck_assert_int_eq(kvp_loader_open_as(path, 1, 0, NULL, &pl, err, sizeof err),
                      KVP_OK);
     ck_assert_uint_eq(pl.abi_minor, 0);
     ck_assert_uint_eq(pl.plugin_abi_minor, 5);
     kvp_loader_close(&pl);
     /* A host at 1.3 with the same plugin: 3. */
-    ck_assert_int_eq(kvp_loader_open_as(path, 1, 3, NULL, &pl, err,
-                                        sizeof err),
+    ck_assert_int_eq(kvp_loader_open_as(path, 1, 3, NULL, &pl, err, sizeof err),
                      KVP_OK);
     ck_assert_uint_eq(pl.abi_minor, 3);
     kvp_loader_close(&pl);

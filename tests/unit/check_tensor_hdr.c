@@ -76,11 +76,11 @@ static int32_t parse(const uint8_t *b, uint64_t len)
     return tensor_hdr_parse(b, len, &h);
 }
 
-#define EXPECT_RULE(b, len, rule)                                             \
-    do {                                                                      \
-        int32_t got_ = parse((b), (len));                                     \
-        ck_assert_msg(got_ == (rule), "expected rule %s, got %s",            \
-                      tensor_hdr_rule_str(rule), tensor_hdr_rule_str(got_));  \
+#define EXPECT_RULE(b, len, rule)                                              \
+    do {                                                                       \
+        int32_t got_ = parse((b), (len));                                      \
+        ck_assert_msg(got_ == (rule), "expected rule %s, got %s",              \
+                      tensor_hdr_rule_str(rule), tensor_hdr_rule_str(got_));   \
     } while (0)
 
 /* ---- codec ------------------------------------------------------------- */
@@ -92,8 +92,8 @@ START_TEST(test_encode_offsets)
     h.reserved_flags = 0xA1B2C3D4u;
     h.axis_count = 1;
     h.reserved0 = 0x01020304u;
-    h.axes[0] = (struct kvp_tensor_axis){KVP_AXIS_TP, 7, 1, 2, -1, -5,
-                                         INT64_C(0x0102030405060708)};
+    h.axes[0] = (struct kvp_tensor_axis){
+        KVP_AXIS_TP, 7, 1, 2, -1, -5, INT64_C(0x0102030405060708)};
     uint8_t b[KVP_TENSOR_HDR_SIZE];
     memset(b, 0xEE, sizeof b);
     tensor_hdr_encode(&h, b);
@@ -134,8 +134,8 @@ START_TEST(test_round_trip)
     h.reserved_flags = 9;
     h.axis_count = 4;
     for (int a = 0; a < 4; a++)
-        h.axes[a] = (struct kvp_tensor_axis){a, a + 1, a, a + 1, a - 1, 0,
-                                             -(int64_t)a};
+        h.axes[a] =
+            (struct kvp_tensor_axis){a, a + 1, a, a + 1, a - 1, 0, -(int64_t)a};
     uint64_t len;
     uint8_t *b = make_obj(&h, &len);
     struct kvp_tensor_hdr back;
@@ -416,9 +416,9 @@ START_TEST(test_rule_axis_split_dim)
     wr(b, 176 + 12, 1, 4);
     wr(b, 176 + 16, UINT32_MAX, 4); /* axis 0: split_dim -1 */
     wr(b, 208 + 12, 2, 4);
-    wr(b, 208 + 16, 1, 4);          /* axis 1: split_dim 1 = ndim-1 */
+    wr(b, 208 + 16, 1, 4); /* axis 1: split_dim 1 = ndim-1 */
     EXPECT_RULE(b, len, TH_OK);
-    wr(b, 208 + 16, 2, 4);          /* split_dim == ndim */
+    wr(b, 208 + 16, 2, 4); /* split_dim == ndim */
     EXPECT_RULE(b, len, TH_AXIS_SPLIT_DIM);
     wr(b, 208 + 16, (uint32_t)-2, 4);
     EXPECT_RULE(b, len, TH_AXIS_SPLIT_DIM);
@@ -431,10 +431,10 @@ START_TEST(test_rule_first_broken)
 {
     uint64_t len;
     uint8_t *b = base_obj(&len);
-    wr(b, 8, 77, 4);    /* dtype */
-    wr(b, 168, 9, 4);   /* axis_count */
+    wr(b, 8, 77, 4);  /* dtype */
+    wr(b, 168, 9, 4); /* axis_count */
     EXPECT_RULE(b, len, TH_DTYPE);
-    wr(b, 4, 5, 2);     /* version comes before dtype */
+    wr(b, 4, 5, 2); /* version comes before dtype */
     EXPECT_RULE(b, len, TH_VERSION);
     wr(b, 0, 0, 4);
     EXPECT_RULE(b, len, TH_MAGIC);

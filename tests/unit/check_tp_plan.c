@@ -25,10 +25,10 @@
 /* ck_assert_* reports every passing assertion to the runner; in the
  * property loops that costs more than the work, so only failures go to
  * Check. */
-#define REQUIRE(cond)                                                         \
-    do {                                                                      \
-        if (!(cond))                                                          \
-            ck_abort_msg("%s:%d: failed: %s", __FILE__, __LINE__, #cond);    \
+#define REQUIRE(cond)                                                          \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            ck_abort_msg("%s:%d: failed: %s", __FILE__, __LINE__, #cond);      \
     } while (0)
 
 /* ---- seeded PRNG (xorshift64*) ----------------------------------------- */
@@ -98,8 +98,7 @@ static int odometer_next(int64_t *idx, const int64_t *shape, int32_t ndim)
 }
 
 /* C-order linear index of idx in shape (Horner). */
-static uint64_t linear(const int64_t *idx, const int64_t *shape,
-                       int32_t ndim)
+static uint64_t linear(const int64_t *idx, const int64_t *shape, int32_t ndim)
 {
     uint64_t l = 0;
     for (int32_t i = 0; i < ndim; i++)
@@ -218,9 +217,8 @@ static void check_one_split(const struct kvp_tensor_hdr *full,
         /* The shard object as stored is a valid tensor object. */
         tensor_hdr_encode(&sh, obj);
         memcpy(obj + KVP_TENSOR_HDR_SIZE, shards[r], plan.shard_bytes);
-        REQUIRE((tensor_hdr_parse(obj, KVP_TENSOR_HDR_SIZE +
-                                                   plan.shard_bytes,
-                                          &back)) == (TH_OK));
+        REQUIRE((tensor_hdr_parse(obj, KVP_TENSOR_HDR_SIZE + plan.shard_bytes,
+                                  &back)) == (TH_OK));
     }
 
     uint8_t *rebuilt = malloc(full->data_bytes + 1);
@@ -228,10 +226,9 @@ static void check_one_split(const struct kvp_tensor_hdr *full,
     memset(rebuilt, 0, full->data_bytes + 1);
     reference_concat(full->local_shape, ndim, d, tp, elem, shards, rebuilt);
     if (memcmp(rebuilt, payload, full->data_bytes) != 0)
-        ck_abort_msg(
-                  "shards of dtype %d ndim %d tp %d split_dim %d do not "
-                  "concatenate to the full tensor",
-                  full->dtype, ndim, tp, split_dim);
+        ck_abort_msg("shards of dtype %d ndim %d tp %d split_dim %d do not "
+                     "concatenate to the full tensor",
+                     full->dtype, ndim, tp, split_dim);
     free(rebuilt);
     for (int32_t r = 0; r < tp; r++)
         free(shards[r]);
