@@ -385,6 +385,49 @@ START_TEST(concurrent_ops)
 }
 END_TEST
 
+/* overwrite is atomic: a reader sees the old or the new object, never a
+ * mix of both */
+static volatile int ow_stop;
+
+static void *ow_writer(void *arg)
+{
+    (void)arg;
+    struct kvp_put_opts ow = {sizeof(ow), KVP_PUT_OVERWRITE};
+    for (int i = 0; i < 300 && !ow_stop; i++)
+        if (ops->put_from(eng, "ow", buf + (i % 2) * (1 << 20), 1 << 18,
+                          &ow) != KVP_OK)
+            return (void *)1;
+    return NULL;
+}
+
+START_TEST(overwrite_atomic)
+{
+    memset(buf, 'A', 1 << 18);
+    memset(buf + (1 << 20), 'B', 1 << 18);
+    ck_assert_int_eq(ops->put_from(eng, "ow", buf, 1 << 18, NULL), KVP_OK);
+    pthread_t w;
+    ow_stop = 0;
+    pthread_create(&w, NULL, ow_writer, NULL);
+    unsigned char *out = buf + (4 << 20);
+    int reads = 0;
+    void *rv = (void *)1;
+    for (int i = 0; i < 300; i++) {
+        int64_t got = ops->get_into(eng, "ow", out, 1 << 18);
+        ck_assert_int_eq(got, 1 << 18);
+        unsigned char first = out[0];
+        ck_assert(first == 'A' || first == 'B');
+        for (int j = 0; j < (1 << 18); j += 512)
+            ck_assert_msg(out[j] == first, "mixed object at byte %d", j);
+        ck_assert_uint_eq(out[(1 << 18) - 1], first);
+        reads++;
+    }
+    ow_stop = 1;
+    pthread_join(w, &rv);
+    ck_assert_ptr_null(rv);
+    ck_assert_int_eq(reads, 300);
+}
+END_TEST
+
 /* ---- pool exhaustion ---------------------------------------------------- */
 
 START_TEST(no_space)
@@ -457,6 +500,7 @@ int main(void)
         {"batch_duplicates", batch_duplicates, 0},
         {"concurrent_one_winner", concurrent_one_winner, 0},
         {"concurrent_ops", concurrent_ops, 0},
+        {"overwrite_atomic", overwrite_atomic, 0},
         {"no_space", no_space, 0},
         {"create_errors", create_errors, 0},
     };

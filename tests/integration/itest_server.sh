@@ -55,6 +55,16 @@ two_processes)
     for k in a b c d e f g h; do
         run "$CFG2" get "multi_$k" 4096 3 || fail "get multi_$k"
     done
+    # TP shards spread over both servers; all-or-nothing across servers
+    run "$CFG2" tpput tk 8 || fail "tp put over two servers"
+    run "$CFG2" tpget tk 8 || fail "tp get over two servers"
+    run "$CFG2" put tk2_tp_5 64 1 || fail "put of a stray shard key"
+    run "$CFG2" tpput tk2 8; [ $? -eq 3 ] || fail "tp put over a stray shard must fail"
+    for r in 0 1 2 3 4 6 7; do
+        out=$(run "$CFG2" get "tk2_tp_$r" 1 1)
+        echo "$out" | grep -q "KVP_ERR_NOT_FOUND" || fail "shard $r left behind: $out"
+    done
+    run "$CFG2" get tk2_tp_5 64 1 || fail "the stray object must stay as it was"
     kill "$SRV1"; wait "$SRV1" 2>/dev/null
     ;;
 auth)

@@ -360,6 +360,37 @@ START_TEST(zero_copy_stats)
 }
 END_TEST
 
+/* more shard headers than the engine's scratch pool holds (1024): the
+ * op takes a temporary registered area and still succeeds */
+START_TEST(many_shards_in_one_batch)
+{
+    enum { N = 136, TP = 8 }; /* 1088 shards */
+    const int64_t shape[2] = {8, 16};
+    static const char *keys[N];
+    static char names[N][16];
+    static const void *ptrs[N];
+    static uint64_t lens[N];
+    static int32_t res[N];
+    uint64_t len = itest_make_tensor(buf, KVP_DTYPE_U8, 2, shape, 11);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "many%d", i);
+        keys[i] = names[i];
+        ptrs[i] = buf;
+        lens[i] = len;
+    }
+    ck_assert_int_eq(ops->batch_put_tensor_with_tp_from(
+                         eng, N, keys, ptrs, lens, 0, TP, 0, NULL, res),
+                     KVP_OK);
+    for (int i = 0; i < N; i += 45) {
+        for (int r = 0; r < TP; r++) {
+            int64_t got = ops->get_tensor_with_tp_into(eng, keys[i], OUT,
+                                                       4096, r, TP);
+            check_shard(buf, KVP_DTYPE_U8, 2, shape, 0, TP, r, OUT, got);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     ops = itest_load(&plugin);
@@ -369,7 +400,7 @@ int main(void)
     const TTest *tests[] = {round_trip_all_ranks, negative_split_dim,
                             all_or_nothing,       get_rank_and_mismatch,
                             put_validation,       batch_tp,
-                            zero_copy_stats};
+                            zero_copy_stats,      many_shards_in_one_batch};
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         TCase *tc = tcase_create(tests[i]->name);
         tcase_add_checked_fixture(tc, setup, teardown);
