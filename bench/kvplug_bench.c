@@ -82,7 +82,7 @@ static void usage(FILE *f)
             "(default sm)\n"
             "  --tp-sizes LIST    tensor payload sizes of the TP cases "
             "(default 1M,16M)\n"
-            "  --pool-size BYTES  store pool (default 1.5 x ws + 256M)\n"
+            "  --pool-size BYTES  store pool (default ws + ws/8 + 64M)\n"
             "  --server-bin PATH  kvplug-server (default next to this "
             "binary)\n"
             "  --no-server        only the embedded server\n"
@@ -158,7 +158,8 @@ static int parse_main(struct main_opts *m, int argc, char **argv)
         return -1;
     }
     if (!m->pool_size)
-        m->pool_size = m->b.ws_bytes / 2 * 3 + (UINT64_C(256) << 20);
+        m->pool_size =
+            m->b.ws_bytes + m->b.ws_bytes / 8 + (UINT64_C(64) << 20);
     return 0;
 }
 

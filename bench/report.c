@@ -172,7 +172,8 @@ static void targets(FILE *f, const char *emb)
     fprintf(f, "Raw UCX with the target region registered from the "
                "caller's mmap (UCX emulates RMA with active messages; the "
                "kvplug server's pool is registered that way):\n\n"
-               "| op | batch | 1 MiB GB/s | 16 MiB GB/s |\n|---|---|---|---|\n");
+               "| op | batch | 1 MiB GB/s | 16 MiB GB/s |\n"
+               "|---|---|---|---|\n");
     for (int o = 0; o < 2; o++)
         for (uint32_t bt = 1; bt <= 32; bt += 31) {
             const char *op = o ? "get" : "put";
@@ -349,7 +350,8 @@ static int plot(const char *dir, const char *emb, const char *srv)
             "set output 'throughput.svg' } else { set terminal pngcairo "
             "size 1200,500; set output 'throughput.png' }\n"
             "set termoption noenhanced\nset datafile missing 'NaN'\n"
-            "set logscale x 2\nset logscale y 10\nset xlabel 'value size (MiB)'\n"
+            "set logscale x 2\nset logscale y 10\n"
+            "set xlabel 'value size (MiB)'\n"
             "set ylabel 'GB/s (1e9 B/s)'\nset key top left font ',8'\n"
             "set grid\n"
             "set multiplot layout 1,2\n");
