@@ -39,6 +39,7 @@ struct main_opts {
     const char *server_bin;
     uint64_t pool_size;
     int no_server, no_peers, no_tp;
+    const char *report_only; /* CSV of an earlier (even cut-short) run */
     char self_dir[PATH_MAX];
 };
 
@@ -87,7 +88,9 @@ static void usage(FILE *f)
             "binary)\n"
             "  --no-server        only the embedded server\n"
             "  --no-peers         skip raw UCX and Redis\n"
-            "  --no-tp            skip the TP cases\n");
+            "  --no-tp            skip the TP cases\n"
+            "  --report CSV       only write table.md and the plot of CSV "
+            "into --out\n");
 }
 
 static int parse_main(struct main_opts *m, int argc, char **argv)
@@ -129,6 +132,8 @@ static int parse_main(struct main_opts *m, int argc, char **argv)
             i++;
             if (strcmp(a, "--out") == 0) {
                 m->out = v;
+            } else if (strcmp(a, "--report") == 0) {
+                m->report_only = v;
             } else if (strcmp(a, "--plugin") == 0) {
                 m->plugin = v;
             } else if (strcmp(a, "--transports") == 0 &&
@@ -474,6 +479,10 @@ int main(int argc, char **argv)
     }
     find_self_dir(&m);
     signal(SIGPIPE, SIG_IGN);
+    if (m.report_only) {
+        snprintf(meta, sizeof(meta), "Report of %s.", m.report_only);
+        return bench_report(m.report_only, m.out, meta) == 0 ? 0 : 1;
+    }
     if (mkdir(m.out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "cannot create %s: %s\n", m.out, strerror(errno));
         return 1;
