@@ -23,9 +23,9 @@
 #include "kvplug/tensor.h"
 
 #define N_TENSORS 4
-#define NDIM 5
+#define NDIM      5
 static const int64_t SHAPE[NDIM] = {8, 2, 8, 64, 128}; /* L,2,H,T,D */
-#define ESZ 2                                           /* bf16 */
+#define ESZ 2                                          /* bf16 */
 
 static int32_t log_level = KVP_LOG_WARN;
 
@@ -189,9 +189,8 @@ static void run_case(struct demo *dm, int tp, int sd)
         lens[i] = dm->obj_len;
     }
     double t0 = now_s();
-    int32_t st = o->batch_put_tensor_with_tp_from(dm->eng, N_TENSORS, kp,
-                                                  ptrs, lens, 0, tp, sd, NULL,
-                                                  res);
+    int32_t st = o->batch_put_tensor_with_tp_from(dm->eng, N_TENSORS, kp, ptrs,
+                                                  lens, 0, tp, sd, NULL, res);
     double t1 = now_s();
     int ok = st == KVP_OK;
     for (int i = 0; i < N_TENSORS && !ok; i++)
@@ -220,8 +219,7 @@ static void run_case(struct demo *dm, int tp, int sd)
                 good = got == (int64_t)dm->obj_len &&
                        memcmp(dm->out, ptrs[i], dm->obj_len) == 0;
             } else {
-                good = shard_ok(ptrs[i], d, tp, r, dm->out, got,
-                                dm->scratch);
+                good = shard_ok(ptrs[i], d, tp, r, dm->out, got, dm->scratch);
             }
             if (!good)
                 fprintf(stderr, "check %s rank %d/%d: mismatch\n", kp[i], r,
@@ -260,8 +258,10 @@ int main(int argc, char **argv)
         } else if (argv[i][0] != '-') {
             path = argv[i];
         } else {
-            fprintf(stderr, "usage: %s [--config STR] [--plugin PATH | PATH] "
-                            "[-v]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--config STR] [--plugin PATH | PATH] "
+                    "[-v]\n",
+                    argv[0]);
             return 2;
         }
     }

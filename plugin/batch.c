@@ -40,8 +40,10 @@ int32_t put_opts_flags(struct kvp_engine *e, const char *what,
     if (opts == NULL)
         return KVP_OK;
     if (opts->struct_size < sizeof(uint32_t) * 2) {
-        KVP_LOG_E(&e->log, "%s: opts->struct_size %u is smaller than the "
-                           "8 bytes of ABI 1.0", what, opts->struct_size);
+        KVP_LOG_E(&e->log,
+                  "%s: opts->struct_size %u is smaller than the "
+                  "8 bytes of ABI 1.0",
+                  what, opts->struct_size);
         return KVP_ERR_INVALID;
     }
     if ((opts->flags & ~KVP_PUT_OVERWRITE) != 0) {

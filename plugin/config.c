@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CFG_INPUT_MAX (64 * 1024) /* a config string longer than this is
-                                   * refused: nothing legitimate needs it */
+#define CFG_INPUT_MAX                                                          \
+    (64 * 1024) /* a config string longer than this is                         \
+                 * refused: nothing legitimate needs it */
 #define URL_PREFIX "kvplug://"
 
 void cfg_defaults(struct kvp_config *cfg)
@@ -23,8 +24,7 @@ void cfg_defaults(struct kvp_config *cfg)
 }
 
 /* Strict decimal integer in [lo, hi]. */
-static int parse_int(const char *s, long long lo, long long hi,
-                     long long *out)
+static int parse_int(const char *s, long long lo, long long hi, long long *out)
 {
     if (s[0] == '\0')
         return -1;
@@ -110,8 +110,7 @@ static int parse_server(const char *s, struct cfg_server *srv)
     return 0;
 }
 
-static int set_servers(const char *v, struct kvp_config *cfg,
-                       const char **why)
+static int set_servers(const char *v, struct kvp_config *cfg, const char **why)
 {
     cfg->n_servers = 0;
     if (v[0] == '\0')
@@ -173,8 +172,8 @@ static int apply_kv(const char *k, const char *v, struct kvp_config *cfg,
                     const char **why)
 {
     static const char *const keys[] = {
-        "transport", "servers",   "pool_size",       "device",
-        "port",      "gid_index", "ucx_tls",         "auth_token_file",
+        "transport",  "servers",   "pool_size",        "device",
+        "port",       "gid_index", "ucx_tls",          "auth_token_file",
         "timeout_ms", "log_level", "lease_timeout_ms", "ucx_pack_below",
     };
     int idx = -1;
@@ -199,8 +198,7 @@ static int apply_kv(const char *k, const char *v, struct kvp_config *cfg,
         rc = set_servers(v, cfg, why);
         break;
     case 2:
-        if (cfg_parse_size(v, &cfg->pool_size) != 0 ||
-            cfg->pool_size < 4096) {
+        if (cfg_parse_size(v, &cfg->pool_size) != 0 || cfg->pool_size < 4096) {
             *why = "expected a size >= 4096 bytes, e.g. 1GiB, 512MiB, 64M";
             rc = -1;
         }
@@ -226,8 +224,8 @@ static int apply_kv(const char *k, const char *v, struct kvp_config *cfg,
         rc = set_string(v, cfg->ucx_tls, sizeof(cfg->ucx_tls), 1, why);
         break;
     case 7:
-        rc = set_string(v, cfg->auth_token_file,
-                        sizeof(cfg->auth_token_file), 1, why);
+        rc = set_string(v, cfg->auth_token_file, sizeof(cfg->auth_token_file),
+                        1, why);
         break;
     case 8:
         if (parse_int(v, 1, 3600000, &n) != 0) {
@@ -267,8 +265,8 @@ static char *trim(char *s)
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
         s++;
     size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
-                     s[n - 1] == '\n' || s[n - 1] == '\r'))
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+                     s[n - 1] == '\r'))
         s[--n] = '\0';
     return s;
 }
@@ -300,8 +298,8 @@ static int32_t parse_pairs(char *list, char sep, struct kvp_config *cfg,
             return KVP_ERR_INVALID;
         }
         if (idx == -2) {
-            KVP_LOG_E(lg, "config: key '%s' has bad value '%.128s': %s", k,
-                      v, why);
+            KVP_LOG_E(lg, "config: key '%s' has bad value '%.128s': %s", k, v,
+                      why);
             return KVP_ERR_INVALID;
         }
         if (*seen & (UINT32_C(1) << idx)) {
@@ -347,8 +345,10 @@ int32_t cfg_parse(const char *str, struct kvp_config *cfg,
         if (auth[0] != '\0') {
             const char *why = "";
             if (apply_kv("servers", auth, tmp, &why) < 0) {
-                KVP_LOG_E(lg, "config: key 'servers' (URL authority '%.128s')"
-                              ": %s", auth, why);
+                KVP_LOG_E(lg,
+                          "config: key 'servers' (URL authority '%.128s')"
+                          ": %s",
+                          auth, why);
                 st = KVP_ERR_INVALID;
                 goto out_free;
             }

@@ -16,14 +16,14 @@
 #include "util/log.h"
 
 #define CFG_MAX_SERVERS 64
-#define CFG_HOST_MAX 256
-#define CFG_STR_MAX 4096
+#define CFG_HOST_MAX    256
+#define CFG_STR_MAX     4096
 
-#define CFG_TRANSPORT_UCX 0
+#define CFG_TRANSPORT_UCX   0
 #define CFG_TRANSPORT_VERBS 1
 
-#define CFG_DEFAULT_POOL_SIZE (UINT64_C(1) << 30)
-#define CFG_DEFAULT_TIMEOUT_MS 5000u
+#define CFG_DEFAULT_POOL_SIZE        (UINT64_C(1) << 30)
+#define CFG_DEFAULT_TIMEOUT_MS       5000u
 #define CFG_DEFAULT_LEASE_TIMEOUT_MS 30000u
 
 struct cfg_server {
@@ -32,19 +32,19 @@ struct cfg_server {
 };
 
 struct kvp_config {
-    int32_t transport;            /* CFG_TRANSPORT_* */
-    uint32_t n_servers;           /* 0 = embedded server */
+    int32_t transport;  /* CFG_TRANSPORT_* */
+    uint32_t n_servers; /* 0 = embedded server */
     struct cfg_server servers[CFG_MAX_SERVERS];
-    uint64_t pool_size;           /* bytes, embedded server only */
-    char device[CFG_STR_MAX];     /* "" = first active (verbs) */
-    int32_t port;                 /* verbs port, 0 = first active */
-    int32_t gid_index;            /* -1 = auto */
-    char ucx_tls[CFG_STR_MAX];    /* "" = UCX default */
+    uint64_t pool_size;                /* bytes, embedded server only */
+    char device[CFG_STR_MAX];          /* "" = first active (verbs) */
+    int32_t port;                      /* verbs port, 0 = first active */
+    int32_t gid_index;                 /* -1 = auto */
+    char ucx_tls[CFG_STR_MAX];         /* "" = UCX default */
     char auth_token_file[CFG_STR_MAX]; /* "" = no auth */
     uint32_t timeout_ms;
-    int32_t log_level;            /* KVP_LOG_* */
-    uint32_t lease_timeout_ms;    /* embedded server */
-    uint64_t ucx_pack_below;      /* 0 = module default */
+    int32_t log_level;         /* KVP_LOG_* */
+    uint32_t lease_timeout_ms; /* embedded server */
+    uint64_t ucx_pack_below;   /* 0 = module default */
 };
 
 /* Defaults: ucx, embedded, 1 GiB, timeout 5000 ms, log warn. */

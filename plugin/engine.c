@@ -25,8 +25,7 @@ static void stderr_sink(void *user, int32_t level, const char *msg)
     fprintf(stderr, "kvplug %s: %s\n", kvp_log_level_name(level), msg);
 }
 
-int32_t eng_check_key(struct kvp_engine *e, const char *what,
-                      const char *key)
+int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key)
 {
     if (key == NULL) {
         KVP_LOG_E(&e->log, "%s: key is NULL", what);
@@ -207,10 +206,10 @@ static int32_t start_embedded(struct kvp_engine *e)
     sp.log = e->log;
     int32_t st = kvp_server_start(&sp, &e->embedded);
     if (st != KVP_OK) {
-        KVP_LOG_E(&e->log, "engine_create: embedded server (pool_size %llu)"
-                           " failed to start: %s",
-                  (unsigned long long)e->cfg.pool_size,
-                  kvp_op_status_str(st));
+        KVP_LOG_E(&e->log,
+                  "engine_create: embedded server (pool_size %llu)"
+                  " failed to start: %s",
+                  (unsigned long long)e->cfg.pool_size, kvp_op_status_str(st));
         e->embedded = NULL;
         return st;
     }
@@ -234,8 +233,8 @@ static int32_t servers_init(struct kvp_engine *e)
     for (uint32_t s = 0; s < e->n_servers; s++) {
         pthread_mutex_init(&e->servers[s].lock, NULL);
         e->servers[s].addr = e->cfg.servers[s];
-        e->seeds[s] = router_server_seed(e->cfg.servers[s].host,
-                                         e->cfg.servers[s].port);
+        e->seeds[s] =
+            router_server_seed(e->cfg.servers[s].host, e->cfg.servers[s].port);
     }
     /* Connect now so a wrong address fails engine_create, not the first
      * put; a server lost later is reconnected lazily. */
@@ -281,8 +280,8 @@ int32_t kvp_op_engine_create(const char *config,
     struct kvp_logger boot;
     kvp_logger_init_stderr(&boot, KVP_LOG_WARN);
     if (host != NULL &&
-        host->struct_size >= offsetof(struct kvp_host_api, log_user) +
-                                 sizeof(void *) &&
+        host->struct_size >=
+            offsetof(struct kvp_host_api, log_user) + sizeof(void *) &&
         host->log != NULL) {
         boot.fn = host->log;
         boot.user = host->log_user;
@@ -394,15 +393,17 @@ int32_t kvp_op_register_buffer(struct kvp_engine *e, void *ptr, uint64_t len)
     /* Refuse overlap before paying for the transport registration. */
     void *h = NULL;
     if (registry_find(&e->reg, ptr, 1, &h) == KVP_OK) {
-        KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu) overlaps a "
-                           "registered buffer", ptr, (unsigned long long)len);
+        KVP_LOG_E(&e->log,
+                  "register_buffer: [%p, +%llu) overlaps a "
+                  "registered buffer",
+                  ptr, (unsigned long long)len);
         return KVP_ERR_EXISTS;
     }
     struct kvp_tp_mem *mem = NULL;
     int32_t st = e->tops->mem_reg(e->tctx, ptr, len, &mem);
     if (st != KVP_OK) {
-        KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu): transport: %s",
-                  ptr, (unsigned long long)len, kvp_op_status_str(st));
+        KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu): transport: %s", ptr,
+                  (unsigned long long)len, kvp_op_status_str(st));
         return st;
     }
     st = registry_add(&e->reg, ptr, len, mem);
@@ -422,8 +423,10 @@ int32_t kvp_op_unregister_buffer(struct kvp_engine *e, void *ptr)
         return KVP_ERR_INVALID;
     void *h = NULL;
     if (registry_remove(&e->reg, ptr, &h) != KVP_OK) {
-        KVP_LOG_E(&e->log, "unregister_buffer: %p is not the start of a "
-                           "registered buffer", ptr);
+        KVP_LOG_E(&e->log,
+                  "unregister_buffer: %p is not the start of a "
+                  "registered buffer",
+                  ptr);
         return KVP_ERR_NOT_FOUND;
     }
     e->tops->mem_dereg(h);

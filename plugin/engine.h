@@ -40,9 +40,9 @@ struct kvp_engine {
     char *auth_token;            /* NULL = no auth */
     uint32_t n_servers;
     struct eng_server *servers;
-    uint64_t *seeds;             /* rendezvous seeds, one per server */
+    uint64_t *seeds; /* rendezvous seeds, one per server */
     struct registry reg;
-    struct scratch scratch;      /* registered slots for shard headers */
+    struct scratch scratch; /* registered slots for shard headers */
     atomic_uint_fast64_t host_copy_bytes; /* payload bytes memcpy'd by us */
     atomic_uint_fast64_t header_bytes;    /* shard header bytes posted (from
                                            * the scratch area, not payload) */
@@ -50,8 +50,7 @@ struct kvp_engine {
 
 /* Key of 1..KVP_KEY_MAX bytes; logs and returns KVP_ERR_INVALID else.
  * `what` names the op for the message. */
-int32_t eng_check_key(struct kvp_engine *e, const char *what,
-                      const char *key);
+int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key);
 /* The transport mem handle of the registration holding [ptr, ptr+len);
  * len 0 needs none (*mem_p = NULL). Logs KVP_ERR_NOT_REGISTERED. */
 int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,

@@ -48,7 +48,9 @@ int32_t kvp_op_batch_get_into(struct kvp_engine *e, uint32_t n,
         return KVP_OK;
     if (keys == NULL || ptrs == NULL || caps == NULL) {
         KVP_LOG_E(&e->log, "batch_get_into: %s is NULL",
-                  keys == NULL ? "keys" : ptrs == NULL ? "ptrs" : "caps");
+                  keys == NULL   ? "keys"
+                  : ptrs == NULL ? "ptrs"
+                                 : "caps");
         return batch_fill64(results, n, KVP_ERR_INVALID);
     }
     struct get_job *jobs = malloc((size_t)n * sizeof(*jobs));
@@ -60,8 +62,8 @@ int32_t kvp_op_batch_get_into(struct kvp_engine *e, uint32_t n,
     }
     uint32_t nj = 0;
     for (uint32_t i = 0; i < n; i++) {
-        int32_t st = get_prepare(e, "batch_get_into", keys[i], ptrs[i],
-                                 caps[i], &jobs[nj]);
+        int32_t st = get_prepare(e, "batch_get_into", keys[i], ptrs[i], caps[i],
+                                 &jobs[nj]);
         results[i] = st;
         if (st == KVP_OK)
             item[nj++] = i;

@@ -17,14 +17,16 @@ static int32_t put_prepare(struct kvp_engine *e, const char *what,
     st = eng_find_mem(e, what, key, ptr, len, &mem);
     if (st != KVP_OK)
         return st;
-    *j = (struct put_job){.key = key, .item = item, .data = ptr,
-                          .data_len = len, .data_mem = mem};
+    *j = (struct put_job){.key = key,
+                          .item = item,
+                          .data = ptr,
+                          .data_len = len,
+                          .data_mem = mem};
     return KVP_OK;
 }
 
-int32_t kvp_op_put_from(struct kvp_engine *e, const char *key,
-                        const void *ptr, uint64_t len,
-                        const struct kvp_put_opts *opts)
+int32_t kvp_op_put_from(struct kvp_engine *e, const char *key, const void *ptr,
+                        uint64_t len, const struct kvp_put_opts *opts)
 {
     if (e == NULL)
         return KVP_ERR_INVALID;
@@ -41,10 +43,9 @@ int32_t kvp_op_put_from(struct kvp_engine *e, const char *key,
 }
 
 int32_t kvp_op_batch_put_from(struct kvp_engine *e, uint32_t n,
-                              const char *const *keys,
-                              const void *const *ptrs, const uint64_t *lens,
-                              const struct kvp_put_opts *opts,
-                              int32_t *results)
+                              const char *const *keys, const void *const *ptrs,
+                              const uint64_t *lens,
+                              const struct kvp_put_opts *opts, int32_t *results)
 {
     if (results == NULL) {
         if (e != NULL && n > 0)
@@ -57,7 +58,9 @@ int32_t kvp_op_batch_put_from(struct kvp_engine *e, uint32_t n,
         return KVP_OK;
     if (keys == NULL || ptrs == NULL || lens == NULL) {
         KVP_LOG_E(&e->log, "batch_put_from: %s is NULL",
-                  keys == NULL ? "keys" : ptrs == NULL ? "ptrs" : "lens");
+                  keys == NULL   ? "keys"
+                  : ptrs == NULL ? "ptrs"
+                                 : "lens");
         return batch_fill32(results, n, KVP_ERR_INVALID);
     }
     uint32_t flags;
@@ -69,8 +72,8 @@ int32_t kvp_op_batch_put_from(struct kvp_engine *e, uint32_t n,
         return batch_fill32(results, n, KVP_ERR_NO_MEMORY);
     uint32_t nj = 0;
     for (uint32_t i = 0; i < n; i++) {
-        results[i] = put_prepare(e, "batch_put_from", keys[i], ptrs[i],
-                                 lens[i], i, &jobs[nj]);
+        results[i] = put_prepare(e, "batch_put_from", keys[i], ptrs[i], lens[i],
+                                 i, &jobs[nj]);
         if (results[i] == KVP_OK)
             nj++;
     }

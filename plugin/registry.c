@@ -76,8 +76,7 @@ out_unlock:
     return st;
 }
 
-int32_t registry_remove(struct registry *reg, const void *ptr,
-                        void **handle_p)
+int32_t registry_remove(struct registry *reg, const void *ptr, void **handle_p)
 {
     uintptr_t start = (uintptr_t)ptr;
     int32_t st = KVP_ERR_NOT_FOUND;

@@ -35,8 +35,7 @@ int32_t registry_add(struct registry *reg, const void *ptr, uint64_t len,
                      void *handle);
 /* Removes the entry starting exactly at ptr; its handle into *handle_p.
  * KVP_ERR_NOT_FOUND otherwise. */
-int32_t registry_remove(struct registry *reg, const void *ptr,
-                        void **handle_p);
+int32_t registry_remove(struct registry *reg, const void *ptr, void **handle_p);
 /* Handle of the one registration containing [ptr, ptr+len) (len >= 1;
  * len 0 is treated as 1 byte at ptr). KVP_ERR_NOT_REGISTERED otherwise. */
 int32_t registry_find(struct registry *reg, const void *ptr, uint64_t len,

@@ -14,7 +14,7 @@
 #include "kvp_transport.h"
 
 #define SCRATCH_SLOT_SIZE 320u /* 304 rounded to 64 */
-#define SCRATCH_SLOTS 1024u
+#define SCRATCH_SLOTS     1024u
 
 struct scratch {
     pthread_mutex_t lock;
@@ -29,10 +29,10 @@ struct scratch {
 /* A set of k header slots for one op. */
 struct scratch_lease {
     uint32_t k;
-    unsigned char **slots;   /* k pointers */
-    struct kvp_tp_mem *mem;  /* registration that holds every slot */
-    uint32_t *idx;           /* pooled slot indexes, NULL if temporary */
-    unsigned char *temp;     /* temporary area, NULL if pooled */
+    unsigned char **slots;  /* k pointers */
+    struct kvp_tp_mem *mem; /* registration that holds every slot */
+    uint32_t *idx;          /* pooled slot indexes, NULL if temporary */
+    unsigned char *temp;    /* temporary area, NULL if pooled */
 };
 
 int32_t scratch_init(struct scratch *s, const struct kvp_transport_ops *tops,

@@ -23,23 +23,23 @@ static int32_t check_shard(struct kvp_engine *e, const char *key,
     else if (h.layout_kind != KVP_LAYOUT_SHARD || h.axis_count < 1 ||
              h.axes[0].kind != KVP_AXIS_TP)
         why = "not a TP shard";
-    else if (h.axes[0].shard_count != tp_size ||
-             h.axes[0].shard_rank != rank)
+    else if (h.axes[0].shard_count != tp_size || h.axes[0].shard_rank != rank)
         why = "another tp_size or rank";
     if (why == NULL)
         return KVP_OK;
     KVP_LOG_E(&e->log,
               "get_tensor_with_tp_into: key '%.128s' (rank %d of %d): "
               "stored object does not match: %s (header says rank %d of %d)",
-              key, rank, tp_size, why, rule == TH_OK ? h.axes[0].shard_rank : -1,
+              key, rank, tp_size, why,
+              rule == TH_OK ? h.axes[0].shard_rank : -1,
               rule == TH_OK ? h.axes[0].shard_count : -1);
     return KVP_ERR_TP_MISMATCH;
 }
 
-static int32_t tp_get_many(struct kvp_engine *e, const char *what,
-                           uint32_t n, const char *const *keys,
-                           void *const *ptrs, const uint64_t *caps,
-                           int32_t tp_rank, int32_t tp_size, int64_t *results)
+static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
+                           const char *const *keys, void *const *ptrs,
+                           const uint64_t *caps, int32_t tp_rank,
+                           int32_t tp_size, int64_t *results)
 {
     if (tp_size > 1 && (tp_rank < 0 || tp_rank >= tp_size)) {
         KVP_LOG_E(&e->log, "%s: tp_rank %d outside [0, %d)", what, tp_rank,
@@ -73,8 +73,8 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what,
         }
         if (tp_size <= 1)
             snprintf(k, TP_SHARD_KEY_MAX, "%s", keys[i]);
-        jobs[nj] = (struct get_job){.key = k, .dst = ptrs[i],
-                                    .cap = caps[i], .mem = mem};
+        jobs[nj] = (struct get_job){
+            .key = k, .dst = ptrs[i], .cap = caps[i], .mem = mem};
         item[nj++] = i;
     }
     xfer_get(e, jobs, nj);
@@ -93,22 +93,24 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what,
 }
 
 int64_t kvp_op_get_tensor_with_tp_into(struct kvp_engine *e, const char *key,
-                                       void *ptr, uint64_t cap,
-                                       int32_t tp_rank, int32_t tp_size)
+                                       void *ptr, uint64_t cap, int32_t tp_rank,
+                                       int32_t tp_size)
 {
     if (e == NULL)
         return KVP_ERR_INVALID;
     int64_t result = KVP_OK;
     void *const ptrs[1] = {ptr};
-    int32_t st = tp_get_many(e, "get_tensor_with_tp_into", 1, &key, ptrs,
-                             &cap, tp_rank, tp_size, &result);
+    int32_t st = tp_get_many(e, "get_tensor_with_tp_into", 1, &key, ptrs, &cap,
+                             tp_rank, tp_size, &result);
     return st != KVP_OK ? st : result;
 }
 
-int32_t kvp_op_batch_get_tensor_with_tp_into(
-    struct kvp_engine *e, uint32_t n, const char *const *keys,
-    void *const *ptrs, const uint64_t *caps, int32_t tp_rank,
-    int32_t tp_size, int64_t *results)
+int32_t kvp_op_batch_get_tensor_with_tp_into(struct kvp_engine *e, uint32_t n,
+                                             const char *const *keys,
+                                             void *const *ptrs,
+                                             const uint64_t *caps,
+                                             int32_t tp_rank, int32_t tp_size,
+                                             int64_t *results)
 {
     const char *what = "batch_get_tensor_with_tp_into";
     if (results == NULL) {
@@ -122,10 +124,12 @@ int32_t kvp_op_batch_get_tensor_with_tp_into(
         return KVP_OK;
     if (keys == NULL || ptrs == NULL || caps == NULL) {
         KVP_LOG_E(&e->log, "%s: %s is NULL", what,
-                  keys == NULL ? "keys" : ptrs == NULL ? "ptrs" : "caps");
+                  keys == NULL   ? "keys"
+                  : ptrs == NULL ? "ptrs"
+                                 : "caps");
         return batch_fill64(results, n, KVP_ERR_INVALID);
     }
-    int32_t st = tp_get_many(e, what, n, keys, ptrs, caps, tp_rank, tp_size,
-                             results);
+    int32_t st =
+        tp_get_many(e, what, n, keys, ptrs, caps, tp_rank, tp_size, results);
     return st != KVP_OK ? st : batch_outcome64(results, n);
 }

@@ -14,8 +14,8 @@ struct tp_item {
     struct kvp_tensor_hdr full;
     struct tp_plan plan;
     struct kvp_tp_mem *mem;
-    uint32_t n_shards;   /* 1 when tp_size <= 1 (stored unchanged) */
-    char *keys;          /* n_shards * TP_SHARD_KEY_MAX */
+    uint32_t n_shards; /* 1 when tp_size <= 1 (stored unchanged) */
+    char *keys;        /* n_shards * TP_SHARD_KEY_MAX */
 };
 
 /* Validates one FULL tensor object and plans its shards. */
@@ -31,18 +31,20 @@ static int32_t tp_prepare(struct kvp_engine *e, const char *what,
     st = eng_find_mem(e, what, key, ptr, len, &it->mem);
     if (st != KVP_OK)
         return st;
-    int32_t rule = len == 0 ? TH_TOO_SHORT
-                            : tensor_hdr_parse(ptr, len, &it->full);
+    int32_t rule =
+        len == 0 ? TH_TOO_SHORT : tensor_hdr_parse(ptr, len, &it->full);
     if (rule != TH_OK) {
-        KVP_LOG_E(&e->log, "%s: key '%.128s': not a valid tensor object "
-                           "(%llu bytes): rule '%s' broken",
+        KVP_LOG_E(&e->log,
+                  "%s: key '%.128s': not a valid tensor object "
+                  "(%llu bytes): rule '%s' broken",
                   what, key, (unsigned long long)len,
                   tensor_hdr_rule_str(rule));
         return KVP_ERR_INVALID;
     }
     if (it->full.layout_kind != KVP_LAYOUT_FULL) {
-        KVP_LOG_E(&e->log, "%s: key '%.128s': layout_kind %u; a TP put "
-                           "takes the FULL tensor, not a shard",
+        KVP_LOG_E(&e->log,
+                  "%s: key '%.128s': layout_kind %u; a TP put "
+                  "takes the FULL tensor, not a shard",
                   what, key, it->full.layout_kind);
         return KVP_ERR_INVALID;
     }
@@ -52,12 +54,14 @@ static int32_t tp_prepare(struct kvp_engine *e, const char *what,
         int32_t nd = it->full.ndim;
         int32_t d = split_dim < 0 ? split_dim + nd : split_dim;
         if (nd == 0 || d < 0 || d >= nd)
-            KVP_LOG_E(&e->log, "%s: key '%.128s': split_dim %d out of range "
-                               "for ndim %d",
+            KVP_LOG_E(&e->log,
+                      "%s: key '%.128s': split_dim %d out of range "
+                      "for ndim %d",
                       what, key, split_dim, nd);
         else
-            KVP_LOG_E(&e->log, "%s: key '%.128s': shape[%d] = %lld is not "
-                               "divisible by tp_size %d",
+            KVP_LOG_E(&e->log,
+                      "%s: key '%.128s': shape[%d] = %lld is not "
+                      "divisible by tp_size %d",
                       what, key, d, (long long)it->full.global_shape[d],
                       tp_size);
         return KVP_ERR_INVALID;
@@ -73,8 +77,9 @@ static int32_t tp_prepare(struct kvp_engine *e, const char *what,
         int kl = tp_shard_key(it->keys + (size_t)r * TP_SHARD_KEY_MAX, key,
                               (int32_t)r);
         if (kl > KVP_KEY_MAX) {
-            KVP_LOG_E(&e->log, "%s: key '%.64s...': shard key '<key>_tp_%u'"
-                               " would be %d bytes, over %d",
+            KVP_LOG_E(&e->log,
+                      "%s: key '%.64s...': shard key '<key>_tp_%u'"
+                      " would be %d bytes, over %d",
                       what, key, r, kl, KVP_KEY_MAX);
             return KVP_ERR_INVALID;
         }
@@ -147,11 +152,11 @@ static void tp_put_items(struct kvp_engine *e, uint32_t n,
         eng_log_stats(e, KVP_LOG_DEBUG);
 }
 
-static int32_t tp_put_many(struct kvp_engine *e, const char *what,
-                           uint32_t n, const char *const *keys,
-                           const void *const *ptrs, const uint64_t *lens,
-                           int32_t tp_size, int32_t split_dim,
-                           const struct kvp_put_opts *opts, int32_t *results)
+static int32_t tp_put_many(struct kvp_engine *e, const char *what, uint32_t n,
+                           const char *const *keys, const void *const *ptrs,
+                           const uint64_t *lens, int32_t tp_size,
+                           int32_t split_dim, const struct kvp_put_opts *opts,
+                           int32_t *results)
 {
     uint32_t flags;
     int32_t st = put_opts_flags(e, what, opts, &flags);
@@ -180,8 +185,8 @@ int32_t kvp_op_put_tensor_with_tp_from(struct kvp_engine *e, const char *key,
     if (e == NULL)
         return KVP_ERR_INVALID;
     int32_t result = KVP_OK;
-    int32_t st = tp_put_many(e, "put_tensor_with_tp_from", 1, &key, &ptr,
-                             &len, tp_size, split_dim, opts, &result);
+    int32_t st = tp_put_many(e, "put_tensor_with_tp_from", 1, &key, &ptr, &len,
+                             tp_size, split_dim, opts, &result);
     return st != KVP_OK ? st : result;
 }
 
@@ -204,10 +209,12 @@ int32_t kvp_op_batch_put_tensor_with_tp_from(
         return KVP_OK;
     if (keys == NULL || ptrs == NULL || lens == NULL) {
         KVP_LOG_E(&e->log, "%s: %s is NULL", what,
-                  keys == NULL ? "keys" : ptrs == NULL ? "ptrs" : "lens");
+                  keys == NULL   ? "keys"
+                  : ptrs == NULL ? "ptrs"
+                                 : "lens");
         return batch_fill32(results, n, KVP_ERR_INVALID);
     }
-    int32_t st = tp_put_many(e, what, n, keys, ptrs, lens, tp_size,
-                             split_dim, opts, results);
+    int32_t st = tp_put_many(e, what, n, keys, ptrs, lens, tp_size, split_dim,
+                             opts, results);
     return st != KVP_OK ? st : batch_outcome32(results, n);
 }

@@ -85,13 +85,12 @@ static void put_alloc(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
             j->alloc_id = it[i].alloc_id;
         } else {
             /* EXISTS is an expected answer in a cache: debug, not error */
-            kvp_logf(&e->log,
-                     j->status == KVP_ERR_EXISTS ? KVP_LOG_DEBUG
-                                                 : KVP_LOG_ERROR,
-                     "put: key '%.128s' (%llu bytes): alloc on %s:%u: %s",
-                      j->key, (unsigned long long)put_job_len(j),
-                      e->servers[s].addr.host, e->servers[s].addr.port,
-                      kvp_op_status_str(j->status));
+            kvp_logf(
+                &e->log,
+                j->status == KVP_ERR_EXISTS ? KVP_LOG_DEBUG : KVP_LOG_ERROR,
+                "put: key '%.128s' (%llu bytes): alloc on %s:%u: %s", j->key,
+                (unsigned long long)put_job_len(j), e->servers[s].addr.host,
+                e->servers[s].addr.port, kvp_op_status_str(j->status));
             fail_item(item_status, j->item, j->status);
         }
     }
@@ -135,8 +134,7 @@ static int32_t put_post(struct kvp_engine *e, struct kvp_tp_ep *ep,
     } else {
         iov[0] = (struct kvp_tp_iov){j->data, j->data_len};
     }
-    return e->tops->write(ep, iov, (uint32_t)n_data, j->data_mem, raddr,
-                          rkey);
+    return e->tops->write(ep, iov, (uint32_t)n_data, j->data_mem, raddr, rkey);
 }
 
 static void put_write(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
@@ -166,8 +164,7 @@ static void put_write(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
     int32_t st = e->tops->flush(ep, e->cfg.timeout_ms);
     if (st != KVP_OK) {
         KVP_LOG_E(&e->log, "put: flush to %s:%u: %s; %u object(s) failed",
-                  sv->addr.host, sv->addr.port, kvp_op_status_str(st),
-                  posted);
+                  sv->addr.host, sv->addr.port, kvp_op_status_str(st), posted);
         sv->reset = 1; /* the ep may be unusable: reconnect next time */
     }
     for (uint32_t i = 0; i < cnt; i++) {
@@ -184,8 +181,7 @@ static void put_write(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
 }
 
 static void put_finish(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
-                       const uint32_t *idx, uint32_t cnt,
-                       int32_t *item_status)
+                       const uint32_t *idx, uint32_t cnt, int32_t *item_status)
 {
     struct eng_server *sv = &e->servers[s];
     if (sv->conn == NULL)
@@ -206,8 +202,8 @@ static void put_finish(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
             ids[n++] = j->alloc_id;
     }
     if (n > 0 && store_abort(sv->conn, n, ids) != KVP_OK)
-        KVP_LOG_W(&e->log, "put: abort of %u allocation(s) on %s:%u failed",
-                  n, sv->addr.host, sv->addr.port);
+        KVP_LOG_W(&e->log, "put: abort of %u allocation(s) on %s:%u failed", n,
+                  sv->addr.host, sv->addr.port);
     n = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         struct put_job *j = &jobs[idx[i]];
@@ -251,9 +247,10 @@ static void put_rollback(struct kvp_engine *e, struct put_job *jobs,
         if (st == KVP_OK)
             st = store_remove(c, j->key, &rst);
         if (st != KVP_OK || (rst != KVP_OK && rst != KVP_ERR_NOT_FOUND))
-            KVP_LOG_E(&e->log, "put: rollback: could not remove '%.128s' "
-                               "(%s)", j->key,
-                      kvp_op_status_str(st != KVP_OK ? st : rst));
+            KVP_LOG_E(&e->log,
+                      "put: rollback: could not remove '%.128s' "
+                      "(%s)",
+                      j->key, kvp_op_status_str(st != KVP_OK ? st : rst));
         j->committed = 0;
     }
 }
@@ -348,8 +345,9 @@ static void get_server(struct kvp_engine *e, uint32_t s, struct get_job *jobs,
         }
         if (it[i].len > j->cap) {
             /* checked before any byte moves: the buffer stays untouched */
-            KVP_LOG_E(&e->log, "get: key '%.128s' is %llu bytes, buffer "
-                               "cap %llu",
+            KVP_LOG_E(&e->log,
+                      "get: key '%.128s' is %llu bytes, buffer "
+                      "cap %llu",
                       j->key, (unsigned long long)it[i].len,
                       (unsigned long long)j->cap);
             j->result = KVP_ERR_TOO_SMALL;
@@ -358,8 +356,8 @@ static void get_server(struct kvp_engine *e, uint32_t s, struct get_job *jobs,
         j->result = (int64_t)it[i].len;
         if (it[i].len == 0)
             continue;
-        int32_t wst = e->tops->read(ep, j->dst, it[i].len, j->mem,
-                                    it[i].raddr, rkey);
+        int32_t wst =
+            e->tops->read(ep, j->dst, it[i].len, j->mem, it[i].raddr, rkey);
         posted++;
         if (wst != KVP_OK) {
             KVP_LOG_E(&e->log, "get: key '%.128s': read: %s", j->key,
@@ -386,8 +384,9 @@ static void get_server(struct kvp_engine *e, uint32_t s, struct get_job *jobs,
         if (it[i].status == KVP_OK && it[i].lease_id != 0)
             leases[nl++] = it[i].lease_id;
     if (nl > 0 && store_release(c, nl, leases) != KVP_OK)
-        KVP_LOG_W(&e->log, "get: release of %u lease(s) on %s:%u failed; "
-                           "they expire on the server",
+        KVP_LOG_W(&e->log,
+                  "get: release of %u lease(s) on %s:%u failed; "
+                  "they expire on the server",
                   nl, sv->addr.host, sv->addr.port);
     free(leases);
     free(it);

@@ -21,7 +21,7 @@
  * rank `rank` of `plan` taken from the FULL payload at `payload`. */
 struct put_job {
     const char *key;
-    uint32_t item;               /* index into the item status array */
+    uint32_t item; /* index into the item status array */
     const void *hdr;
     struct kvp_tp_mem *hdr_mem;
     const void *data;
@@ -35,9 +35,9 @@ struct put_job {
     int32_t status;
     uint64_t raddr;
     uint64_t alloc_id;
-    int allocated;               /* ALLOC succeeded: commit or abort it */
+    int allocated; /* ALLOC succeeded: commit or abort it */
     int committed;
-    struct kvp_tp_iov *iovs;     /* posted iovs, alive until the flush */
+    struct kvp_tp_iov *iovs; /* posted iovs, alive until the flush */
 };
 
 /* item_status[j.item] must be KVP_OK on entry for items that take part;

@@ -110,10 +110,9 @@ int main(int argc, char **argv)
             int64_t got = o->get_into(e, key, buf + cap / 2, cap / 2);
             st = got < 0 ? (int32_t)got : KVP_OK;
             rc = got < 0 ? 3
-                         : (got == (int64_t)n &&
-                            memcmp(buf, buf + cap / 2, n) == 0)
-                               ? 0
-                               : 1;
+                 : (got == (int64_t)n && memcmp(buf, buf + cap / 2, n) == 0)
+                     ? 0
+                     : 1;
         }
         printf("%s %s: %d (%s)%s\n", cmd, key, st, o->status_str(st),
                rc == 1 ? " DATA MISMATCH" : "");
@@ -128,10 +127,10 @@ int main(int argc, char **argv)
         itest_make_tensor(buf, KVP_DTYPE_BF16, 4, SHAPE, 42);
         unsigned char *out = buf + (4u << 20), *ref = buf + (8u << 20);
         for (int r = 0; r < tp && rc == 0; r++) {
-            int64_t got = o->get_tensor_with_tp_into(e, key, out, 4u << 20,
-                                                     r, tp);
-            uint64_t n = itest_ref_shard(buf, KVP_DTYPE_BF16, 4, SHAPE, 1,
-                                         tp, r, ref);
+            int64_t got =
+                o->get_tensor_with_tp_into(e, key, out, 4u << 20, r, tp);
+            uint64_t n =
+                itest_ref_shard(buf, KVP_DTYPE_BF16, 4, SHAPE, 1, tp, r, ref);
             if (got != (int64_t)(KVP_TENSOR_HDR_SIZE + n) ||
                 memcmp(out + KVP_TENSOR_HDR_SIZE, ref, n) != 0) {
                 printf("tpget %s rank %d: %lld, mismatch\n", key, r,

@@ -25,8 +25,7 @@ static const char *config(void)
 static void setup(void)
 {
     itest_log_clear();
-    ck_assert_int_eq(ops->engine_create(config(), &itest_host, &eng),
-                     KVP_OK);
+    ck_assert_int_eq(ops->engine_create(config(), &itest_host, &eng), KVP_OK);
     buf = aligned_alloc(4096, BUF_SIZE);
     ck_assert_ptr_nonnull(buf);
     memset(buf, 0, BUF_SIZE);
@@ -52,13 +51,11 @@ START_TEST(register_rules)
     static char other[8192];
     ck_assert_int_eq(ops->register_buffer(eng, NULL, 10), KVP_ERR_INVALID);
     ck_assert_int_eq(ops->register_buffer(eng, other, 0), KVP_ERR_INVALID);
-    ck_assert_int_eq(ops->register_buffer(eng, buf + 100, 10),
-                     KVP_ERR_EXISTS);
+    ck_assert_int_eq(ops->register_buffer(eng, buf + 100, 10), KVP_ERR_EXISTS);
     ck_assert_int_eq(ops->register_buffer(eng, other, 4096), KVP_OK);
     ck_assert_int_eq(ops->register_buffer(eng, other + 4095, 100),
                      KVP_ERR_EXISTS);
-    ck_assert_int_eq(ops->unregister_buffer(eng, other + 1),
-                     KVP_ERR_NOT_FOUND);
+    ck_assert_int_eq(ops->unregister_buffer(eng, other + 1), KVP_ERR_NOT_FOUND);
     ck_assert_int_eq(ops->unregister_buffer(eng, other), KVP_OK);
     ck_assert_int_eq(ops->unregister_buffer(eng, other), KVP_ERR_NOT_FOUND);
     ck_assert(itest_log_has("register_buffer"));
@@ -79,11 +76,10 @@ START_TEST(not_registered)
     ck_assert_int_eq(ops->put_from(eng, "nr", buf, 100, NULL), KVP_OK);
     ck_assert_int_eq(ops->get_into(eng, "nr", loose, sizeof(loose)),
                      KVP_ERR_NOT_REGISTERED);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "nrt", loose, 400, 0,
-                                                  2, 0, NULL),
-                     KVP_ERR_NOT_REGISTERED);
-    ck_assert_int_eq(ops->get_tensor_with_tp_into(eng, "nrt", loose, 400, 0,
-                                                  2),
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "nrt", loose, 400, 0, 2, 0, NULL),
+        KVP_ERR_NOT_REGISTERED);
+    ck_assert_int_eq(ops->get_tensor_with_tp_into(eng, "nrt", loose, 400, 0, 2),
                      KVP_ERR_NOT_REGISTERED);
     const char *keys[2] = {"nb0", "nb1"};
     const void *ptrs[2] = {buf, loose};
@@ -134,8 +130,7 @@ START_TEST(put_exists_and_overwrite)
     ck_assert_int_eq(ops->get_into(eng, "k", out, 4096), 500);
     ck_assert_mem_eq(out, buf + 1000, 500);
     struct kvp_put_opts bad = {sizeof(bad), 0x80};
-    ck_assert_int_eq(ops->put_from(eng, "k2", buf, 10, &bad),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->put_from(eng, "k2", buf, 10, &bad), KVP_ERR_INVALID);
 }
 END_TEST
 
@@ -147,8 +142,7 @@ START_TEST(empty_object)
     ck_assert_int_eq(ops->stat(eng, "empty"), 0);
     ck_assert_int_eq(ops->get_into(eng, "empty", buf, 0), 0);
     ck_assert_int_eq(ops->get_into(eng, "empty", buf, 100), 0);
-    ck_assert_int_eq(ops->put_from(eng, "empty", buf, 0, NULL),
-                     KVP_ERR_EXISTS);
+    ck_assert_int_eq(ops->put_from(eng, "empty", buf, 0, NULL), KVP_ERR_EXISTS);
 }
 END_TEST
 
@@ -166,8 +160,7 @@ START_TEST(get_too_small_untouched)
     ck_assert_int_eq(ops->stat(eng, "big"), 5000);
     ck_assert_int_eq(ops->get_into(eng, "big", out, 5000), 5000);
     ck_assert_mem_eq(out, buf, 5000);
-    ck_assert_int_eq(ops->get_into(eng, "missing", out, 10),
-                     KVP_ERR_NOT_FOUND);
+    ck_assert_int_eq(ops->get_into(eng, "missing", out, 10), KVP_ERR_NOT_FOUND);
     ck_assert_int_eq(ops->stat(eng, "missing"), KVP_ERR_NOT_FOUND);
     ck_assert_int_eq(ops->exists(eng, "missing"), 0);
 }
@@ -227,8 +220,7 @@ START_TEST(batch_partial_in_order)
     ck_assert_mem_eq(outs[5], ptrs[5], 105);
     /* all good */
     const char *k2[2] = {"b0", "b1"};
-    ck_assert_int_eq(ops->batch_get_into(eng, 2, k2, outs, caps, gres),
-                     KVP_OK);
+    ck_assert_int_eq(ops->batch_get_into(eng, 2, k2, outs, caps, gres), KVP_OK);
 }
 END_TEST
 
@@ -245,17 +237,15 @@ START_TEST(batch_ill_formed)
         ck_assert_int_eq(res[i], KVP_ERR_INVALID);
     ck_assert_int_eq(ops->batch_put_from(eng, 3, keys, ptrs, NULL, NULL, res),
                      KVP_ERR_INVALID);
-    ck_assert_int_eq(
-        ops->batch_put_from(eng, 3, keys, ptrs, lens, NULL, NULL),
-        KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->batch_put_from(eng, 3, keys, ptrs, lens, NULL, NULL),
+                     KVP_ERR_INVALID);
     int64_t gres[3] = {7, 7, 7};
     void *outs[3] = {buf, buf, buf};
     ck_assert_int_eq(ops->batch_get_into(eng, 3, keys, outs, NULL, gres),
                      KVP_ERR_INVALID);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(gres[i], KVP_ERR_INVALID);
-    ck_assert_int_eq(ops->batch_put_from(eng, 0, NULL, NULL, NULL, NULL,
-                                         res),
+    ck_assert_int_eq(ops->batch_put_from(eng, 0, NULL, NULL, NULL, NULL, res),
                      KVP_OK);
     ck_assert_int_eq(ops->exists(eng, "x"), 0); /* nothing was stored */
 }
@@ -289,8 +279,7 @@ START_TEST(batch_duplicates)
     uint64_t caps[3] = {100, 100, 100};
     const char *k3[3] = {"dup", "dup", "dup"};
     int64_t gres[3];
-    ck_assert_int_eq(ops->batch_get_into(eng, 3, k3, outs, caps, gres),
-                     KVP_OK);
+    ck_assert_int_eq(ops->batch_get_into(eng, 3, k3, outs, caps, gres), KVP_OK);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(gres[i], 100);
         ck_assert_mem_eq(outs[i], buf, 100);
@@ -394,8 +383,8 @@ static void *ow_writer(void *arg)
     (void)arg;
     struct kvp_put_opts ow = {sizeof(ow), KVP_PUT_OVERWRITE};
     for (int i = 0; i < 300 && !ow_stop; i++)
-        if (ops->put_from(eng, "ow", buf + (i % 2) * (1 << 20), 1 << 18,
-                          &ow) != KVP_OK)
+        if (ops->put_from(eng, "ow", buf + (i % 2) * (1 << 20), 1 << 18, &ow) !=
+            KVP_OK)
             return (void *)1;
     return NULL;
 }
@@ -434,8 +423,7 @@ START_TEST(no_space)
 {
     /* an object larger than the whole pool can never fit */
     struct kvp_engine *small = NULL;
-    ck_assert_int_eq(ops->engine_create("pool_size=4MiB", &itest_host,
-                                        &small),
+    ck_assert_int_eq(ops->engine_create("pool_size=4MiB", &itest_host, &small),
                      KVP_OK);
     ck_assert_int_eq(ops->register_buffer(small, buf, BUF_SIZE), KVP_OK);
     itest_log_clear();
@@ -444,8 +432,7 @@ START_TEST(no_space)
     ck_assert(itest_log_has("'huge'"));
     ck_assert_int_eq(ops->exists(small, "huge"), 0);
     /* smaller objects still fit */
-    ck_assert_int_eq(ops->put_from(small, "fits", buf, 1u << 20, NULL),
-                     KVP_OK);
+    ck_assert_int_eq(ops->put_from(small, "fits", buf, 1u << 20, NULL), KVP_OK);
     ck_assert_int_eq(ops->engine_destroy(small), KVP_OK);
 }
 END_TEST
@@ -464,9 +451,9 @@ START_TEST(create_errors)
                                         &itest_host, &e2),
                      KVP_ERR_DISCONNECTED);
     ck_assert(itest_log_has("127.0.0.1:1"));
-    ck_assert_int_eq(ops->engine_create("auth_token_file=/nonexistent/t",
-                                        &itest_host, &e2),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->engine_create("auth_token_file=/nonexistent/t", &itest_host, &e2),
+        KVP_ERR_INVALID);
     ck_assert(itest_log_has("/nonexistent/t"));
     ck_assert_int_eq(ops->engine_create(NULL, &itest_host, NULL),
                      KVP_ERR_INVALID);

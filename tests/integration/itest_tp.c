@@ -20,8 +20,9 @@ static void setup(void)
 {
     itest_log_clear();
     const char *c = getenv("ITEST_CONFIG");
-    ck_assert_int_eq(ops->engine_create(c ? c : "pool_size=128MiB;"
-                                                "log_level=debug",
+    ck_assert_int_eq(ops->engine_create(c ? c
+                                          : "pool_size=128MiB;"
+                                            "log_level=debug",
                                         &itest_host, &eng),
                      KVP_OK);
     buf = aligned_alloc(4096, BUF_SIZE);
@@ -42,8 +43,8 @@ static void check_shard(const unsigned char *full, int32_t dtype, int ndim,
                         const unsigned char *out, int64_t got)
 {
     static unsigned char ref[1 << 22];
-    uint64_t bytes = itest_ref_shard(full, dtype, ndim, shape, d, tp, rank,
-                                     ref);
+    uint64_t bytes =
+        itest_ref_shard(full, dtype, ndim, shape, d, tp, rank, ref);
     ck_assert_int_eq(got, (int64_t)(KVP_TENSOR_HDR_SIZE + bytes));
     ck_assert_uint_eq(get_le(out, 4), KVP_TENSOR_MAGIC);
     ck_assert_uint_eq(get_le(out + 16, 4), KVP_LAYOUT_SHARD);
@@ -74,13 +75,13 @@ START_TEST(round_trip_all_ranks)
         for (int di = 0; di < 4; di++) {
             int tp = tps[ti], sd = dims[di], d = sd < 0 ? sd + 5 : sd;
             snprintf(key, sizeof(key), "rt_%d_%d", tp, sd);
-            ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, key, buf, len,
-                                                          3, tp, sd, NULL),
+            ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, key, buf, len, 3,
+                                                          tp, sd, NULL),
                              KVP_OK);
             for (int r = 0; r < (tp > 1 ? tp : 1); r++) {
                 memset(OUT, 0xEE, len);
-                int64_t got = ops->get_tensor_with_tp_into(eng, key, OUT,
-                                                           len, r, tp);
+                int64_t got =
+                    ops->get_tensor_with_tp_into(eng, key, OUT, len, r, tp);
                 if (tp == 1) { /* stored unchanged */
                     ck_assert_int_eq(got, (int64_t)len);
                     ck_assert_mem_eq(OUT, buf, len);
@@ -104,15 +105,15 @@ START_TEST(negative_split_dim)
 {
     const int64_t shape[3] = {4, 6, 10};
     uint64_t len = itest_make_tensor(buf, KVP_DTYPE_F32, 3, shape, 2);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "neg", buf, len, 0, 2,
-                                                  -2, NULL),
-                     KVP_OK);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "pos", buf, len, 0, 2,
-                                                  1, NULL),
-                     KVP_OK);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "neg", buf, len, 0, 2, -2, NULL),
+        KVP_OK);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "pos", buf, len, 0, 2, 1, NULL),
+        KVP_OK);
     for (int r = 0; r < 2; r++) {
-        int64_t a = ops->get_tensor_with_tp_into(eng, "neg", OUT, 1 << 20, r,
-                                                 2);
+        int64_t a =
+            ops->get_tensor_with_tp_into(eng, "neg", OUT, 1 << 20, r, 2);
         int64_t b = ops->get_tensor_with_tp_into(eng, "pos", OUT + (1 << 20),
                                                  1 << 20, r, 2);
         ck_assert_int_gt(a, 0);
@@ -129,12 +130,11 @@ START_TEST(all_or_nothing)
     const int64_t shape[2] = {8, 100};
     uint64_t len = itest_make_tensor(buf, KVP_DTYPE_U8, 2, shape, 3);
     memset(buf + (8 << 20), 0x5A, 64);
-    ck_assert_int_eq(ops->put_from(eng, "aon_tp_2", buf + (8 << 20), 64,
-                                   NULL),
+    ck_assert_int_eq(ops->put_from(eng, "aon_tp_2", buf + (8 << 20), 64, NULL),
                      KVP_OK);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "aon", buf, len, 0, 4,
-                                                  0, NULL),
-                     KVP_ERR_EXISTS);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "aon", buf, len, 0, 4, 0, NULL),
+        KVP_ERR_EXISTS);
     ck_assert_int_eq(ops->exists(eng, "aon_tp_0"), 0);
     ck_assert_int_eq(ops->exists(eng, "aon_tp_1"), 0);
     ck_assert_int_eq(ops->exists(eng, "aon_tp_3"), 0);
@@ -142,25 +142,24 @@ START_TEST(all_or_nothing)
     ck_assert_mem_eq(OUT, buf + (8 << 20), 64);
     /* with overwrite the put succeeds and replaces the stray object */
     struct kvp_put_opts ow = {sizeof(ow), KVP_PUT_OVERWRITE};
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "aon", buf, len, 0, 4,
-                                                  0, &ow),
-                     KVP_OK);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "aon", buf, len, 0, 4, 0, &ow),
+        KVP_OK);
     for (int r = 0; r < 4; r++) {
-        int64_t got = ops->get_tensor_with_tp_into(eng, "aon", OUT, 1 << 20,
-                                                   r, 4);
+        int64_t got =
+            ops->get_tensor_with_tp_into(eng, "aon", OUT, 1 << 20, r, 4);
         check_shard(buf, KVP_DTYPE_U8, 2, shape, 0, 4, r, OUT, got);
     }
     /* pool too small for the whole tensor: NO_SPACE, no shard left */
     struct kvp_engine *small = NULL;
-    ck_assert_int_eq(ops->engine_create("pool_size=1MiB", &itest_host,
-                                        &small),
+    ck_assert_int_eq(ops->engine_create("pool_size=1MiB", &itest_host, &small),
                      KVP_OK);
     ck_assert_int_eq(ops->register_buffer(small, buf, BUF_SIZE), KVP_OK);
     const int64_t big[2] = {4, 1 << 19}; /* 2 MiB: fits no pool of 1 MiB */
     uint64_t blen = itest_make_tensor(buf, KVP_DTYPE_U8, 2, big, 4);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(small, "big", buf, blen, 0,
-                                                  4, 0, NULL),
-                     KVP_ERR_NO_SPACE);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(small, "big", buf, blen, 0, 4, 0, NULL),
+        KVP_ERR_NO_SPACE);
     for (int r = 0; r < 4; r++) {
         char k[32];
         snprintf(k, sizeof(k), "big_tp_%d", r);
@@ -175,30 +174,29 @@ START_TEST(get_rank_and_mismatch)
 {
     const int64_t shape[2] = {4, 16};
     uint64_t len = itest_make_tensor(buf, KVP_DTYPE_I32, 2, shape, 5);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "mm", buf, len, 0, 2,
-                                                  0, NULL),
-                     KVP_OK);
-    ck_assert_int_eq(ops->get_tensor_with_tp_into(eng, "mm", OUT, 1 << 20, 2,
-                                                  2),
-                     KVP_ERR_INVALID);
-    ck_assert_int_eq(ops->get_tensor_with_tp_into(eng, "mm", OUT, 1 << 20,
-                                                  -1, 2),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "mm", buf, len, 0, 2, 0, NULL),
+        KVP_OK);
+    ck_assert_int_eq(
+        ops->get_tensor_with_tp_into(eng, "mm", OUT, 1 << 20, 2, 2),
+        KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->get_tensor_with_tp_into(eng, "mm", OUT, 1 << 20, -1, 2),
+        KVP_ERR_INVALID);
     /* stored with tp 2, read as tp 4: shards 0/1 exist but say 2 ranks */
     itest_log_clear();
-    ck_assert_int_eq(ops->get_tensor_with_tp_into(eng, "mm", OUT, 1 << 20, 1,
-                                                  4),
-                     KVP_ERR_TP_MISMATCH);
+    ck_assert_int_eq(
+        ops->get_tensor_with_tp_into(eng, "mm", OUT, 1 << 20, 1, 4),
+        KVP_ERR_TP_MISMATCH);
     ck_assert(itest_log_has("mm_tp_1"));
-    ck_assert_int_eq(ops->get_tensor_with_tp_into(eng, "mm", OUT, 1 << 20, 3,
-                                                  4),
-                     KVP_ERR_NOT_FOUND);
+    ck_assert_int_eq(
+        ops->get_tensor_with_tp_into(eng, "mm", OUT, 1 << 20, 3, 4),
+        KVP_ERR_NOT_FOUND);
     /* a plain object under a shard key is no shard */
-    ck_assert_int_eq(ops->put_from(eng, "plain_tp_0", buf, 500, NULL),
-                     KVP_OK);
-    ck_assert_int_eq(ops->get_tensor_with_tp_into(eng, "plain", OUT, 1 << 20,
-                                                  0, 2),
-                     KVP_ERR_TP_MISMATCH);
+    ck_assert_int_eq(ops->put_from(eng, "plain_tp_0", buf, 500, NULL), KVP_OK);
+    ck_assert_int_eq(
+        ops->get_tensor_with_tp_into(eng, "plain", OUT, 1 << 20, 0, 2),
+        KVP_ERR_TP_MISMATCH);
     /* too small for the shard: TOO_SMALL, untouched */
     memset(OUT, 0x11, 400);
     ck_assert_int_eq(ops->get_tensor_with_tp_into(eng, "mm", OUT, 310, 0, 2),
@@ -214,48 +212,48 @@ START_TEST(put_validation)
     uint64_t len = itest_make_tensor(buf, KVP_DTYPE_F16, 2, shape, 6);
     itest_log_clear();
     buf[0] ^= 0xFF; /* magic */
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 2,
-                                                  0, NULL),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 2, 0, NULL),
+        KVP_ERR_INVALID);
     ck_assert(itest_log_has("magic"));
     buf[0] ^= 0xFF;
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "v", buf, len - 1, 0,
-                                                  2, 0, NULL),
-                     KVP_ERR_INVALID); /* data_bytes != len - 304 */
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "v", buf, 100, 0, 1,
-                                                  0, NULL),
-                     KVP_ERR_INVALID); /* shorter than a header */
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 4,
-                                                  0, NULL),
-                     KVP_ERR_INVALID); /* 6 % 4 */
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "v", buf, len - 1, 0, 2, 0, NULL),
+        KVP_ERR_INVALID); /* data_bytes != len - 304 */
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "v", buf, 100, 0, 1, 0, NULL),
+        KVP_ERR_INVALID); /* shorter than a header */
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 4, 0, NULL),
+        KVP_ERR_INVALID); /* 6 % 4 */
     ck_assert(itest_log_has("not divisible"));
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 2,
-                                                  2, NULL),
-                     KVP_ERR_INVALID);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 2,
-                                                  -3, NULL),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 2, 2, NULL),
+        KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 2, -3, NULL),
+        KVP_ERR_INVALID);
     put_le(buf + 16, KVP_LAYOUT_SHARD, 4); /* a shard is no FULL tensor */
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 2,
-                                                  0, NULL),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "v", buf, len, 0, 2, 0, NULL),
+        KVP_ERR_INVALID);
     put_le(buf + 16, KVP_LAYOUT_FULL, 4);
     ck_assert_int_eq(ops->exists(eng, "v"), 0);
     ck_assert_int_eq(ops->exists(eng, "v_tp_0"), 0);
     /* scalar: fine for tp 1, refused for tp 2 */
     uint64_t slen = itest_make_tensor(buf, KVP_DTYPE_F64, 0, shape, 7);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "s", buf, slen, 0, 1,
-                                                  0, NULL),
-                     KVP_OK);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "s2", buf, slen, 0, 2,
-                                                  0, NULL),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "s", buf, slen, 0, 1, 0, NULL),
+        KVP_OK);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "s2", buf, slen, 0, 2, 0, NULL),
+        KVP_ERR_INVALID);
     /* zero-element tensor: valid, shards of 304 bytes */
     const int64_t zero[2] = {0, 4};
     uint64_t zlen = itest_make_tensor(buf, KVP_DTYPE_F32, 2, zero, 8);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "z", buf, zlen, 0, 2,
-                                                  0, NULL),
-                     KVP_OK);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "z", buf, zlen, 0, 2, 0, NULL),
+        KVP_OK);
     ck_assert_int_eq(ops->get_tensor_with_tp_into(eng, "z", OUT, 4096, 1, 2),
                      KVP_TENSOR_HDR_SIZE);
 }
@@ -270,8 +268,8 @@ START_TEST(batch_tp)
     uint64_t lens[N];
     for (int i = 0; i < N; i++) {
         unsigned char *p = buf + (size_t)i * (1 << 20);
-        lens[i] = itest_make_tensor(p, KVP_DTYPE_BF16, 3, shape,
-                                    (uint32_t)(10 + i));
+        lens[i] =
+            itest_make_tensor(p, KVP_DTYPE_BF16, 3, shape, (uint32_t)(10 + i));
         ptrs[i] = p;
     }
     put_le(buf + (1 << 20), 7, 2); /* item 1: bad version */
@@ -301,16 +299,16 @@ START_TEST(batch_tp)
         caps[i] = 1 << 20;
     }
     for (int r = 0; r < 4; r++) {
-        ck_assert_int_eq(ops->batch_get_tensor_with_tp_into(
-                             eng, N, keys, outs, caps, r, 4, gres),
+        ck_assert_int_eq(ops->batch_get_tensor_with_tp_into(eng, N, keys, outs,
+                                                            caps, r, 4, gres),
                          KVP_PARTIAL);
         check_shard(ptrs[0], KVP_DTYPE_BF16, 3, shape, 1, 4, r, outs[0],
                     gres[0]);
         check_shard(ptrs[3], KVP_DTYPE_BF16, 3, shape, 1, 4, r, outs[3],
                     gres[3]);
         ck_assert_int_eq(gres[1], KVP_ERR_NOT_FOUND);
-        ck_assert_int_eq(gres[2], r == 1 ? KVP_ERR_TP_MISMATCH
-                                         : KVP_ERR_NOT_FOUND);
+        ck_assert_int_eq(gres[2],
+                         r == 1 ? KVP_ERR_TP_MISMATCH : KVP_ERR_NOT_FOUND);
     }
     ck_assert_int_eq(ops->batch_get_tensor_with_tp_into(eng, N, keys, outs,
                                                         caps, 9, 4, gres),
@@ -329,9 +327,9 @@ START_TEST(zero_copy_stats)
      * extent = 2 heads * 16 * 256 * 2 B = 16 KiB, far above 4 KiB */
     const int64_t shape[5] = {2, 2, 8, 16, 256};
     uint64_t len = itest_make_tensor(buf, KVP_DTYPE_BF16, 5, shape, 9);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "zc", buf, len, 0, 4,
-                                                  -3, NULL),
-                     KVP_OK);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "zc", buf, len, 0, 4, -3, NULL),
+        KVP_OK);
     int64_t packed = itest_stat("bytes_packed");
     int64_t hdr = itest_stat("header_bytes");
     int64_t written = itest_stat("bytes_written");
@@ -345,16 +343,16 @@ START_TEST(zero_copy_stats)
     /* tiny extents: [64, 8, 4] bf16 split dim 1 -> 64 extents of 16 B */
     const int64_t tiny[3] = {64, 8, 4};
     uint64_t tlen = itest_make_tensor(buf, KVP_DTYPE_BF16, 3, tiny, 10);
-    ck_assert_int_eq(ops->put_tensor_with_tp_from(eng, "tiny", buf, tlen, 0,
-                                                  4, 1, NULL),
-                     KVP_OK);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(eng, "tiny", buf, tlen, 0, 4, 1, NULL),
+        KVP_OK);
     int64_t packed2 = itest_stat("bytes_packed");
     int64_t hdr2 = itest_stat("header_bytes");
     ck_assert_int_gt(packed2 - packed, hdr2 - hdr);
     ck_assert_int_eq(itest_stat("host_copy_bytes"), 0);
     for (int r = 0; r < 4; r++) {
-        int64_t got = ops->get_tensor_with_tp_into(eng, "tiny", OUT, 1 << 20,
-                                                   r, 4);
+        int64_t got =
+            ops->get_tensor_with_tp_into(eng, "tiny", OUT, 1 << 20, r, 4);
         check_shard(buf, KVP_DTYPE_BF16, 3, tiny, 1, 4, r, OUT, got);
     }
 }
@@ -383,8 +381,8 @@ START_TEST(many_shards_in_one_batch)
                      KVP_OK);
     for (int i = 0; i < N; i += 45) {
         for (int r = 0; r < TP; r++) {
-            int64_t got = ops->get_tensor_with_tp_into(eng, keys[i], OUT,
-                                                       4096, r, TP);
+            int64_t got =
+                ops->get_tensor_with_tp_into(eng, keys[i], OUT, 4096, r, TP);
             check_shard(buf, KVP_DTYPE_U8, 2, shape, 0, TP, r, OUT, got);
         }
     }

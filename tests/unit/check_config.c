@@ -31,8 +31,7 @@ static void expect_invalid(const char *s, const char *key)
     struct kvp_config cfg;
     ck_assert_int_eq(parse(s, &cfg), KVP_ERR_INVALID);
     ck_assert_msg(strstr(last_msg, key) != NULL,
-                  "message '%s' for '%s' does not name '%s'", last_msg, s,
-                  key);
+                  "message '%s' for '%s' does not name '%s'", last_msg, s, key);
 }
 
 START_TEST(defaults)
@@ -162,7 +161,7 @@ END_TEST
 START_TEST(structure_errors)
 {
     expect_invalid("colour=blue", "colour");
-    expect_invalid("transport", "transport");       /* no '=' */
+    expect_invalid("transport", "transport"); /* no '=' */
     expect_invalid("log_level=info;log_level=debug", "log_level");
     struct kvp_config cfg;
     /* a failed parse leaves the config untouched */
@@ -174,8 +173,7 @@ START_TEST(structure_errors)
     ck_assert_int_eq(parse("servers=", &cfg), KVP_OK);
     ck_assert_uint_eq(cfg.n_servers, 0);
     /* spaces around tokens are ignored */
-    ck_assert_int_eq(parse("  timeout_ms = 42 ; log_level=1 ", &cfg),
-                     KVP_OK);
+    ck_assert_int_eq(parse("  timeout_ms = 42 ; log_level=1 ", &cfg), KVP_OK);
     ck_assert_uint_eq(cfg.timeout_ms, 42);
     ck_assert_int_eq(cfg.log_level, KVP_LOG_WARN);
     /* oversize input */
@@ -194,7 +192,7 @@ START_TEST(env_merges_key_by_key)
     setenv("KVPLUG_CONFIG", "timeout_ms=77;log_level=debug", 1);
     ck_assert_int_eq(cfg_load("timeout_ms=10;pool_size=8MiB", &cfg, &lg),
                      KVP_OK);
-    ck_assert_uint_eq(cfg.timeout_ms, 77);          /* env wins */
+    ck_assert_uint_eq(cfg.timeout_ms, 77);               /* env wins */
     ck_assert_uint_eq(cfg.pool_size, UINT64_C(8) << 20); /* kept */
     ck_assert_int_eq(cfg.log_level, KVP_LOG_DEBUG);
     setenv("KVPLUG_CONFIG", "kvplug://e:5?timeout_ms=1", 1);

@@ -29,12 +29,10 @@ START_TEST(overlap_refused)
     int h1, h2;
     ck_assert_int_eq(registry_add(&r, arena + 100, 100, &h1), KVP_OK);
     /* tail, head, inside, around, same start */
-    ck_assert_int_eq(registry_add(&r, arena + 150, 100, NULL),
-                     KVP_ERR_EXISTS);
+    ck_assert_int_eq(registry_add(&r, arena + 150, 100, NULL), KVP_ERR_EXISTS);
     ck_assert_int_eq(registry_add(&r, arena + 50, 51, NULL), KVP_ERR_EXISTS);
     ck_assert_int_eq(registry_add(&r, arena + 120, 10, NULL), KVP_ERR_EXISTS);
-    ck_assert_int_eq(registry_add(&r, arena + 10, 1000, NULL),
-                     KVP_ERR_EXISTS);
+    ck_assert_int_eq(registry_add(&r, arena + 10, 1000, NULL), KVP_ERR_EXISTS);
     ck_assert_int_eq(registry_add(&r, arena + 100, 1, NULL), KVP_ERR_EXISTS);
     /* adjacent on both sides is fine */
     ck_assert_int_eq(registry_add(&r, arena + 200, 100, &h2), KVP_OK);
@@ -118,8 +116,7 @@ START_TEST(many_ranges)
         ck_assert(r.entries[i - 1].start < r.entries[i].start);
     for (int i = 0; i < N; i++) {
         void *h = NULL;
-        ck_assert_int_eq(registry_find(&r, arena + i * 64 + 3, 61, &h),
-                         KVP_OK);
+        ck_assert_int_eq(registry_find(&r, arena + i * 64 + 3, 61, &h), KVP_OK);
         ck_assert_ptr_eq(h, arena + i);
     }
     registry_fini(&r);
@@ -163,9 +160,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("registry");
-    const TTest *tests[] = {invalid_args,   overlap_refused,
-                            find_needs_one_registration, remove_exact_start,
-                            many_ranges,    concurrent};
+    const TTest *tests[] = {
+        invalid_args,       overlap_refused, find_needs_one_registration,
+        remove_exact_start, many_ranges,     concurrent};
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         TCase *tc = tcase_create(tests[i]->name);
         tcase_add_test(tc, tests[i]);
