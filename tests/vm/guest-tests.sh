@@ -41,6 +41,26 @@ run() {
     result "$rc" "$name"
 }
 
+# run_cases NAME SECONDS CHECK_BINARY CASE...: a Check suite, one TCase at a
+# time (CK_RUN_CASE); each must run exactly one check and pass.
+run_cases() {
+    name=$1 secs=$2 bin=$3; shift 3
+    wanted "$name" || return 0
+    if [ ! -x "$BIN/$bin" ]; then skipped "$name" "$bin not built yet"; return 0; fi
+    say "$name: start ($*)"
+    crc=0
+    for c in "$@"; do
+        # shellcheck disable=SC2086
+        timeout "$secs" env $ENVS CK_RUN_CASE="$c" "$BIN/$bin" > /tmp/case.log 2>&1
+        rc=$?
+        cat /tmp/case.log
+        if [ "$rc" != 0 ] || ! grep -q "Checks: 1, Failures: 0, Errors: 0" /tmp/case.log; then
+            echo "$name: case $c failed (rc=$rc)"; crc=1
+        fi
+    done
+    result "$crc" "$name"
+}
+
 # A kvplug-server exposing verbs on $1, control on 127.0.0.1:$SERVER_PORT.
 server_pid=
 server_start() {
@@ -106,7 +126,13 @@ run conformance.verbs.embedded 1200 kvplug-conformance \
     --timeout 300 --filter "$CONF_GROUPS"
 ENVS="KVPLUG_CONFIG=transport=verbs;device=rxe0 CK_DEFAULT_TIMEOUT=600"
 run integration.semantics.verbs 900 itest_semantics
-run integration.tp.verbs 900 itest_tp
+# itest_tp's zero_copy_stats asserts that UCX packs tiny extents into a
+# bounce buffer; verbs gathers them with SGEs and never packs (its own
+# bytes_packed == 0 check is in verbs_transport_test), so that one case is
+# left out here. Check 0.15 has no CK_EXCLUDE_CASE: run the others by name.
+run_cases integration.tp.verbs 900 itest_tp round_trip_all_ranks \
+    negative_split_dim all_or_nothing get_rank_and_mismatch put_validation \
+    batch_tp
 ENVS=
 run demo.verbs.embedded 300 kvplug-demo --plugin "$KVPLUG_PLUGIN" \
     --config "$CFG_LOOP"

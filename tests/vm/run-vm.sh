@@ -250,7 +250,7 @@ timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 -machine q35 \
     -display none -monitor none -serial stdio -nic none \
     -kernel "$KC/vmlinuz" -initrd "$WORK/initrd.gz" \
     -append "console=ttyS0 quiet loglevel=4 panic=-1 mitigations=off" \
-    < /dev/null 2>&1 | tr -d '\r' | tee "$CONSOLE"
+    < /dev/null 2>&1 | sed -u 's/\r$//' | tee "$CONSOLE"
 qrc=${PIPESTATUS[0]}
 set -e
 ln -sf "$(basename "$CONSOLE")" "$LOGDIR/console-latest.log"

@@ -257,6 +257,38 @@ static void check_strided_write(struct side *cli, struct side *srv,
     free(v);
 }
 
+/* The accepted (server) ep has a small send queue and one SGE per WR:
+ * it can still write, here 200 strided chunks into the client's region
+ * (200 WRs through a 16-deep queue). */
+static void check_passive_ep_writes(struct side *cli, struct side *srv,
+                                    struct conn *c)
+{
+    uint8_t kblob[64];
+    uint32_t klen = 0;
+    struct kvp_tp_rkey *crkey = NULL;
+    int32_t st = ops->mem_rkey_pack(cli->mem, kblob, sizeof(kblob), &klen);
+    if (st == KVP_OK)
+        st = ops->rkey_unpack(c->sep, kblob, klen, &crkey);
+    enum { N = 200, CHUNK = 32, STRIDE = 64 };
+    static struct kvp_tp_iov v[N];
+    fill(srv->buf, N * STRIDE, 21);
+    memset(cli->buf, 0, N * CHUNK + 64);
+    for (int i = 0; i < N; i++) {
+        v[i].ptr = srv->buf + i * STRIDE;
+        v[i].len = CHUNK;
+    }
+    int32_t ws = st == KVP_OK ? ops->write(c->sep, v, N, srv->mem,
+                                           raddr_of(cli, 0), crkey)
+                              : st;
+    int32_t fs = ops->flush(c->sep, 0);
+    int ok = ws == KVP_OK && fs == KVP_OK && cli->buf[N * CHUNK] == 0;
+    for (int i = 0; ok && i < N; i++)
+        ok = !memcmp(cli->buf + i * CHUNK, v[i].ptr, CHUNK);
+    CHECK(ok, "accepted ep writes back: %d strided chunks, 1 SGE per WR "
+              "through a short send queue (write %d, flush %d)", N, ws, fs);
+    ops->rkey_destroy(crkey);
+}
+
 static void check_read(struct side *cli, struct side *srv, struct conn *c)
 {
     fill(srv->buf, BIG, 9);
@@ -570,6 +602,7 @@ int main(int argc, char **argv)
         check_strided_write(&cli, &srv, &c, 40000, 8, 16,
                             "(> send queue depth)");
         check_read(&cli, &srv, &c);
+        check_passive_ep_writes(&cli, &srv, &c);
         check_zero_and_args(&cli, &srv, &c);
         conn_close(&c);
     }

@@ -22,6 +22,7 @@
 
 #define VERBS_MAX_SGE 32        /* per WR, capped below device max */
 #define VERBS_SQ_DEPTH 512      /* send queue WRs, capped by device */
+#define VERBS_PASSIVE_SQ_DEPTH 16 /* accepted (server) eps only respond */
 #define VERBS_MAX_INLINE 256    /* inline bytes asked for at QP create */
 #define VERBS_BATCH 16          /* WRs per ibv_post_send() call */
 #define VERBS_GID_SCAN 8        /* GID entries read when gid_index = -1 */
@@ -99,7 +100,7 @@ int32_t verbs_dev_open(struct kvp_tp_ctx *ctx,
 void verbs_dev_close(struct kvp_tp_ctx *ctx);
 
 /* verbs_qp.c: QP lifecycle of one ep. */
-int32_t verbs_qp_create(struct kvp_tp_ep *ep);
+int32_t verbs_qp_create(struct kvp_tp_ep *ep, int passive);
 void verbs_qp_local_info(const struct kvp_tp_ep *ep,
                          struct verbs_conn_info *info);
 int32_t verbs_qp_connect(struct kvp_tp_ep *ep,

@@ -146,8 +146,8 @@ static void ep_free(struct kvp_tp_ep *ep)
 }
 
 /* New ep with its QP in INIT; its connect blob in blob[0..*len_p). */
-static int32_t ep_new(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
-                      uint32_t *len_p, struct kvp_tp_ep **ep_p)
+static int32_t ep_new(struct kvp_tp_ctx *ctx, int passive, void *blob,
+                      uint32_t cap, uint32_t *len_p, struct kvp_tp_ep **ep_p)
 {
     if (cap < VERBS_CONN_BLOB_LEN) {
         KVP_LOG_E(&ctx->lg, "verbs: connect blob needs %d bytes, cap is %u",
@@ -158,7 +158,7 @@ static int32_t ep_new(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
     if (ep == NULL)
         return KVP_ERR_NO_MEMORY;
     ep->ctx = ctx;
-    int32_t st = verbs_qp_create(ep);
+    int32_t st = verbs_qp_create(ep, passive);
     if (st != KVP_OK) {
         free(ep);
         return st;
@@ -176,7 +176,7 @@ static int32_t verbs_ep_create(struct kvp_tp_ctx *ctx, void *blob,
 {
     if (ctx == NULL || blob == NULL || len_p == NULL || ep_p == NULL)
         return KVP_ERR_INVALID;
-    return ep_new(ctx, blob, cap, len_p, ep_p);
+    return ep_new(ctx, 0, blob, cap, len_p, ep_p);
 }
 
 static int32_t peer_decode(struct kvp_tp_ctx *ctx, const void *peer_blob,
@@ -203,7 +203,7 @@ static int32_t verbs_ep_accept(struct kvp_tp_ctx *ctx, const void *peer_blob,
         return st;
     struct kvp_tp_ep *ep = NULL;
     uint32_t len = 0;
-    st = ep_new(ctx, blob, cap, &len, &ep);
+    st = ep_new(ctx, 1, blob, cap, &len, &ep);
     if (st != KVP_OK)
         return st;
     st = verbs_qp_connect(ep, &peer);

@@ -35,11 +35,11 @@ static uint32_t psn_random(void)
 /* Creates the QP, shrinking inline data, then SGEs, then depth until the
  * device accepts: providers differ in how these limits trade off. */
 static struct ibv_qp *qp_create_fitting(struct kvp_tp_ep *ep,
+                                        uint32_t depth, uint32_t sge,
+                                        uint32_t inl,
                                         struct ibv_qp_init_attr *qa)
 {
     struct kvp_tp_ctx *ctx = ep->ctx;
-    uint32_t depth = ctx->sq_depth, sge = ctx->max_sge;
-    uint32_t inl = VERBS_MAX_INLINE;
     for (;;) {
         memset(qa, 0, sizeof(*qa));
         qa->send_cq = ep->cq;
@@ -85,10 +85,18 @@ static int32_t qp_to_init(struct kvp_tp_ep *ep)
     return KVP_OK;
 }
 
-int32_t verbs_qp_create(struct kvp_tp_ep *ep)
+int32_t verbs_qp_create(struct kvp_tp_ep *ep, int passive)
 {
     struct kvp_tp_ctx *ctx = ep->ctx;
-    int cqe = (int)ctx->sq_depth + 8;
+    /* An accepted (server) ep only responds to the client's one-sided
+     * WRITE/READ: a small send queue keeps a server with many clients
+     * light; it can still post (one SGE per WR). */
+    uint32_t depth = passive ? VERBS_PASSIVE_SQ_DEPTH : ctx->sq_depth;
+    uint32_t sge = passive ? 1 : ctx->max_sge;
+    uint32_t inl = passive ? 0 : VERBS_MAX_INLINE;
+    if (depth > ctx->sq_depth)
+        depth = ctx->sq_depth;
+    int cqe = (int)depth + 8;
     if (ctx->max_cqe > 0 && cqe > ctx->max_cqe)
         cqe = ctx->max_cqe;
     ep->cq = ibv_create_cq(ctx->dev, cqe, NULL, NULL, 0);
@@ -98,7 +106,7 @@ int32_t verbs_qp_create(struct kvp_tp_ep *ep)
         return KVP_ERR_TRANSPORT;
     }
     struct ibv_qp_init_attr qa;
-    ep->qp = qp_create_fitting(ep, &qa);
+    ep->qp = qp_create_fitting(ep, depth, sge, inl, &qa);
     if (ep->qp == NULL) {
         KVP_LOG_E(&ctx->lg, "verbs: ibv_create_qp(RC) on %s failed: %s",
                   ctx->dev_name, strerror(errno));
