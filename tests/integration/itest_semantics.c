@@ -437,6 +437,43 @@ START_TEST(no_space)
 }
 END_TEST
 
+/* every op validates its engine argument */
+START_TEST(null_engine)
+{
+    const char *k[1] = {"k"};
+    const void *cp[1] = {buf};
+    void *p[1] = {buf};
+    uint64_t l[1] = {1};
+    int32_t r32[1] = {7};
+    int64_t r64[1] = {7};
+    ck_assert_int_eq(ops->engine_destroy(NULL), KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->register_buffer(NULL, buf, 1), KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->unregister_buffer(NULL, buf), KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->put_from(NULL, "k", buf, 1, NULL), KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->get_into(NULL, "k", buf, 1), KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->batch_put_from(NULL, 1, k, cp, l, NULL, r32),
+                     KVP_ERR_INVALID);
+    ck_assert_int_eq(r32[0], KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->batch_get_into(NULL, 1, k, p, l, r64),
+                     KVP_ERR_INVALID);
+    ck_assert_int_eq(r64[0], KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->put_tensor_with_tp_from(NULL, "k", buf, 1, 0, 2, 0, NULL),
+        KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->batch_put_tensor_with_tp_from(NULL, 1, k, cp, l, 0, 2,
+                                                        0, NULL, r32),
+                     KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->get_tensor_with_tp_into(NULL, "k", buf, 1, 0, 2),
+                     KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->batch_get_tensor_with_tp_into(NULL, 1, k, p, l, 0, 2, r64),
+        KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->exists(NULL, "k"), KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->stat(NULL, "k"), KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->remove(NULL, "k"), KVP_ERR_INVALID);
+}
+END_TEST
+
 /* ---- engine_create ------------------------------------------------------ */
 
 START_TEST(create_errors)
@@ -490,6 +527,7 @@ int main(void)
         {"overwrite_atomic", overwrite_atomic, 0},
         {"no_space", no_space, 0},
         {"create_errors", create_errors, 0},
+        {"null_engine", null_engine, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);
