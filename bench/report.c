@@ -171,7 +171,8 @@ static void targets(FILE *f, const char *emb)
                "purging off.\n\n");
     fprintf(f, "Raw UCX with the target region registered from the "
                "caller's mmap (UCX emulates RMA with active messages; the "
-               "kvplug server's pool is registered that way):\n\n"
+               "kvplug server's pool is registered that way; 256 MiB "
+               "working set in a full run):\n\n"
                "| op | batch | 1 MiB GB/s | 16 MiB GB/s |\n"
                "|---|---|---|---|\n");
     for (int o = 0; o < 2; o++)
