@@ -406,6 +406,10 @@ static void run_peer(const struct main_opts *m, const char *name,
         return;
     }
     snprintf(ws, sizeof(ws), "%" PRIu64, m->b.ws_bytes);
+    char ws_diag[32]; /* min(ws, 256 MiB) */
+    snprintf(ws_diag, sizeof(ws_diag), "%" PRIu64,
+             m->b.ws_bytes < (UINT64_C(256) << 20) ? m->b.ws_bytes
+                                                   : UINT64_C(256) << 20);
     snprintf(rounds, sizeof(rounds), "%d", m->b.rounds);
     snprintf(maxs, sizeof(maxs), "%g", m->b.max_round_s);
     for (int i = 0; i < m->b.n_sizes; i++)
@@ -428,7 +432,7 @@ static void run_peer(const struct main_opts *m, const char *name,
          * diagnostic row: 1 MiB only, 256 MiB working set (it is 10-100x
          * slower than the real ceiling) */
         if (extra)
-            execl(bin, bin, "--ws", "268435456", "--rounds", "2", "--sizes",
+            execl(bin, bin, "--ws", ws_diag, "--rounds", "2", "--sizes",
                   "1048576", "--batches", "1,32", "--csv", csv_path,
                   "--target-mem", extra, (char *)NULL);
         else
