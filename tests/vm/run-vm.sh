@@ -52,7 +52,7 @@ die() { echo "run-vm: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 # ------------------------------------------------------------ 1. packages
 PKGS="qemu-system-x86 busybox-static cpio kmod iproute2 ibverbs-providers
-      ibverbs-utils binutils xz-utils zstd gzip"
+      ibverbs-utils binutils xz-utils gzip"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' ||
@@ -114,7 +114,9 @@ if [ ! -f "$KC/vmlinuz" ]; then
             mkdir -p "$(dirname "$out")"
             case "$ko" in
                 *.xz)  xz -dc "$ko" > "$out";;
-                *.zst) zstd -qdc "$ko" > "$out";;
+                *.zst) command -v zstd >/dev/null ||
+                           die "zstd-compressed modules: apt-get install zstd"
+                       zstd -qdc "$ko" > "$out";;
                 *)     cp "$ko" "$out";;
             esac
         done
