@@ -5,11 +5,14 @@
  *   itest_client CONFIG get KEY SIZE SEED     read it back and check it
  *   itest_client CONFIG tpput KEY TP          TP put of a bf16 tensor
  *   itest_client CONFIG tpget KEY TP          check every rank's shard
+ *   itest_client CONFIG reconnect KEY FLAG    put; wait for FLAG (server
+ *       restarted meanwhile); put again: the engine reconnects
  *   itest_client CONFIG hammer PREFIX         batch puts+gets until the
  *       first error; prints "first error <code> after <ms> ms" and exits 3
  * Exit 0 on success, 1 on a failed check, 2 on usage, 3 on a store error.
  */
 #include <time.h>
+#include <unistd.h>
 
 #include "itest_util.h"
 
@@ -140,6 +143,35 @@ int main(int argc, char **argv)
         }
         if (rc == 0)
             printf("tpget %s: all %d ranks ok\n", key, tp);
+    } else if (strcmp(cmd, "reconnect") == 0 && argc == 5) {
+        /* put, wait for the server to be replaced, put again: the engine
+         * must reconnect by itself; the old key died with the server */
+        const char *flag = argv[4];
+        char key2[256];
+        snprintf(key2, sizeof(key2), "%s_after", key);
+        pattern(buf, 4096, 1);
+        st = o->put_from(e, key, buf, 4096, NULL);
+        printf("first put %d\nwaiting\n", st);
+        fflush(stdout);
+        int waited = 0;
+        while (access(flag, F_OK) != 0 && waited++ < 300)
+            usleep(100 * 1000);
+        int32_t lost = o->put_from(e, key2, buf, 4096, NULL);
+        printf("put while reconnecting %d\n", lost);
+        int32_t st2 = KVP_ERR_DISCONNECTED;
+        for (int i = 0; i < 20 && st2 != KVP_OK; i++) {
+            st2 = o->put_from(e, key2, buf, 4096, NULL);
+            if (st2 != KVP_OK)
+                usleep(100 * 1000);
+        }
+        int64_t old = o->get_into(e, key, buf + 8192, 4096);
+        int64_t now = o->get_into(e, key2, buf + 8192, 4096);
+        printf("put after restart %d, old key %lld, new key %lld\n", st2,
+               (long long)old, (long long)now);
+        rc = (st == KVP_OK && st2 == KVP_OK && old == KVP_ERR_NOT_FOUND &&
+              now == 4096 && memcmp(buf, buf + 8192, 4096) == 0)
+                 ? 0
+                 : 1;
     } else if (strcmp(cmd, "hammer") == 0) {
         rc = hammer(o, e, buf, key);
     } else {

@@ -494,6 +494,15 @@ START_TEST(create_errors)
     ck_assert(itest_log_has("/nonexistent/t"));
     ck_assert_int_eq(ops->engine_create(NULL, &itest_host, NULL),
                      KVP_ERR_INVALID);
+    /* verbs without an RDMA device (this host): a clean, named error */
+    itest_log_clear();
+    int32_t st = ops->engine_create("transport=verbs", &itest_host, &e2);
+    if (st == KVP_OK) {
+        ck_assert_int_eq(ops->engine_destroy(e2), KVP_OK);
+    } else {
+        ck_assert(st == KVP_ERR_NO_DEVICE || st == KVP_ERR_NOT_SUPPORTED);
+        ck_assert(itest_log_has("verbs"));
+    }
 }
 END_TEST
 

@@ -102,6 +102,31 @@ kill_server)
     [ "$ms" -le 5000 ] || fail "error took $ms ms with timeout_ms=1000"
     grep -Eq "next op -(7|8|9) " "$TMP/cli.out" || fail "next op must fail"
     ;;
+reconnect)
+    start_server
+    CFG="servers=127.0.0.1:$PORT;timeout_ms=1000"
+    timeout 60 "$CLIENT" "$CFG" reconnect rk "$TMP/flag" >"$TMP/cli.out" 2>&1 &
+    CLI=$!
+    i=0
+    while ! grep -q waiting "$TMP/cli.out"; do
+        i=$((i + 1)); [ $i -gt 200 ] && { cat "$TMP/cli.out"; fail "client did not start"; }
+        sleep 0.1
+    done
+    kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null; SRV_PID=""
+    OLD=$PORT
+    "$SERVER" --listen "127.0.0.1:$OLD" --pool-size 64MiB \
+        >"$TMP/srv.out" 2>"$TMP/srv.err" &
+    SRV_PID=$!
+    i=0
+    while ! grep -q "kvplug-server listening on" "$TMP/srv.out"; do
+        i=$((i + 1)); [ $i -gt 200 ] && { cat "$TMP/srv.err"; fail "restart failed"; }
+        sleep 0.1
+    done
+    touch "$TMP/flag"
+    wait "$CLI"; rc=$?
+    cat "$TMP/cli.out"
+    [ $rc -eq 0 ] || fail "client exit $rc: no reconnect after a restart"
+    ;;
 *)
     fail "unknown scenario $SCENARIO"
     ;;
