@@ -17,7 +17,8 @@ extern "C" {
 #endif
 
 /* X-macro list: (name, value, short description). Hosts may use it to build
- * their own tables; the plugin's status_str() op returns the same text. */
+ * their own tables; the plugin's status_str() op returns "NAME: description"
+ * (e.g. "KVP_ERR_EXISTS: key already exists"). */
 #define KVP_STATUS_LIST(X)                                                    \
     X(KVP_OK, 0, "success")                                                   \
     X(KVP_PARTIAL, 1, "some batch items failed; see per-item results")        \
