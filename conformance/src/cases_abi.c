@@ -120,15 +120,16 @@ static void ops_size_covers_minor(struct conf_ctx *ctx)
     CONF_EXPECT(ctx, "ops != NULL", io.ops != NULL, 1);
     /* this suite knows minor 0; a table for any minor >= 0 covers 1.0 */
     if (io.ops->struct_size < KVP_OPS_SIZE_V1_0) {
-        conf_fail(ctx, "observed ops->struct_size = %u for minor %u, "
-                       "expected >= %zu (KVP_OPS_SIZE_V1_0)",
-                  io.ops->struct_size, io.abi_minor,
-                  (size_t)KVP_OPS_SIZE_V1_0);
+        conf_fail(ctx,
+                  "observed ops->struct_size = %u for minor %u, "
+                  "expected >= %zu (KVP_OPS_SIZE_V1_0)",
+                  io.ops->struct_size, io.abi_minor, (size_t)KVP_OPS_SIZE_V1_0);
         return;
     }
     if (io.ops->abi_minor < io.abi_minor)
-        conf_fail(ctx, "observed ops->abi_minor = %u, expected >= the "
-                       "negotiated minor %u",
+        conf_fail(ctx,
+                  "observed ops->abi_minor = %u, expected >= the "
+                  "negotiated minor %u",
                   io.ops->abi_minor, io.abi_minor);
 }
 
@@ -150,13 +151,20 @@ static void status_str_every_code(struct conf_ctx *ctx)
 #define CONF_CODE_(name, value, text) value,
         KVP_STATUS_LIST(CONF_CODE_)
 #undef CONF_CODE_
-        /* unknown codes: just past both ends, and the extremes */
-        KVP_STATUS_MIN_DEFINED - 1, 2, 1000, -1000, INT32_MAX, INT32_MIN};
+            /* unknown codes: just past both ends, and the extremes */
+            KVP_STATUS_MIN_DEFINED -
+            1,
+        2,
+        1000,
+        -1000,
+        INT32_MAX,
+        INT32_MIN};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         const char *s = ctx->ops->status_str(codes[i]);
         if (s == NULL || s[0] == '\0') {
-            conf_fail(ctx, "observed status_str(%d) = %s, expected a "
-                           "non-empty static string",
+            conf_fail(ctx,
+                      "observed status_str(%d) = %s, expected a "
+                      "non-empty static string",
                       codes[i], s == NULL ? "NULL" : "\"\"");
             return;
         }
@@ -178,13 +186,12 @@ static void engine_lifecycle(struct conf_ctx *ctx)
 {
     for (int round = 0; round < 2; round++) {
         struct kvp_engine *e = NULL;
-        CONF_EXPECT(ctx, "engine_create",
-                    ctx->ops->engine_create(ctx->opt->config, &conf_host_api,
-                                            &e),
-                    KVP_OK);
+        CONF_EXPECT(
+            ctx, "engine_create",
+            ctx->ops->engine_create(ctx->opt->config, &conf_host_api, &e),
+            KVP_OK);
         CONF_EXPECT(ctx, "engine set by engine_create", e != NULL, 1);
-        CONF_EXPECT(ctx, "engine_destroy", ctx->ops->engine_destroy(e),
-                    KVP_OK);
+        CONF_EXPECT(ctx, "engine_destroy", ctx->ops->engine_destroy(e), KVP_OK);
     }
 }
 
@@ -198,8 +205,7 @@ static void engine_bad_config(struct conf_ctx *ctx)
     CONF_EXPECT(ctx, "*engine_p untouched on error",
                 e == (struct kvp_engine *)&e, 1);
     CONF_EXPECT(ctx, "engine_create(engine_p NULL)",
-                ctx->ops->engine_create(ctx->opt->config, &conf_host_api,
-                                        NULL),
+                ctx->ops->engine_create(ctx->opt->config, &conf_host_api, NULL),
                 KVP_ERR_INVALID);
 }
 
@@ -211,11 +217,11 @@ static const struct conf_case cases[] = {
      "a newer host minor negotiates down to the plugin's minor", 0, 0,
      negotiate_newer_host, NULL},
     {"abi", "negotiate-older-host-minor",
-     "an older host minor is the effective minor", 0, 0,
-     negotiate_older_host, NULL},
+     "an older host minor is the effective minor", 0, 0, negotiate_older_host,
+     NULL},
     {"abi", "negotiate-wrong-major",
-     "a different major is KVP_ERR_ABI_MISMATCH (plugin major reported)", 0,
-     0, negotiate_wrong_major, NULL},
+     "a different major is KVP_ERR_ABI_MISMATCH (plugin major reported)", 0, 0,
+     negotiate_wrong_major, NULL},
     {"abi", "negotiate-struct-size-too-small",
      "negotiate with io NULL or struct_size not covering ops is "
      "KVP_ERR_INVALID",
@@ -234,8 +240,8 @@ static const struct conf_case cases[] = {
      "every v1.0 slot is present (batch/TP slots when caps say so)",
      CONF_NEED_OPS, 0, slots_present, NULL},
     {"abi", "engine-lifecycle",
-     "engine_create then engine_destroy succeed, repeatedly", CONF_NEED_OPS,
-     0, engine_lifecycle, NULL},
+     "engine_create then engine_destroy succeed, repeatedly", CONF_NEED_OPS, 0,
+     engine_lifecycle, NULL},
     {"abi", "engine-create-invalid-args",
      "an unknown config key or a NULL engine_p is KVP_ERR_INVALID; "
      "*engine_p set only on success",

@@ -8,7 +8,7 @@
 
 #include "conf.h"
 
-#define MAXN 8
+#define MAXN     8
 #define SENTINEL 12345
 
 struct batch {
@@ -50,8 +50,9 @@ static int check_stored(struct conf_ctx *ctx, const char *key, size_t len,
     conf_pattern_fill(want, len, seed);
     int64_t r = ctx->ops->get_into(ctx->engine, key, got, len + 16);
     if (r != (int64_t)len || conf_memdiff(got, want, len) >= 0) {
-        conf_fail(ctx, "observed get_into(%s) = %s%s, expected the %zu "
-                       "bytes of its batch item",
+        conf_fail(ctx,
+                  "observed get_into(%s) = %s%s, expected the %zu "
+                  "bytes of its batch item",
                   key, conf_st(r), r == (int64_t)len ? " with other bytes" : "",
                   len);
         return -1;
@@ -73,26 +74,26 @@ static void put_results_in_order(struct conf_ctx *ctx)
     }
     /* all new: KVP_OK and every item OK */
     CONF_EXPECT_ST(ctx, "batch_put_from(3 new keys)",
-                ctx->ops->batch_put_from(ctx->engine, 3, b->keys, b->ptrs,
-                                         b->lens, NULL, b->res),
-                KVP_OK);
+                   ctx->ops->batch_put_from(ctx->engine, 3, b->keys, b->ptrs,
+                                            b->lens, NULL, b->res),
+                   KVP_OK);
     for (int i = 0; i < 3; i++)
         CONF_EXPECT(ctx, "results[i] of an all-new batch", b->res[i], KVP_OK);
     /* items 0..2 exist now: results follow input order */
     for (int i = 0; i < n; i++)
         b->res[i] = SENTINEL;
-    const char *k2[MAXN] = {b->keys[3], b->keys[0], b->keys[4], b->keys[2],
-                            b->keys[5], b->keys[1]};
-    const void *p2[MAXN] = {b->ptrs[3], b->ptrs[0], b->ptrs[4], b->ptrs[2],
-                            b->ptrs[5], b->ptrs[1]};
-    uint64_t l2[MAXN] = {b->lens[3], b->lens[0], b->lens[4], b->lens[2],
-                         b->lens[5], b->lens[1]};
-    const int32_t want[6] = {KVP_OK, KVP_ERR_EXISTS, KVP_OK, KVP_ERR_EXISTS,
-                             KVP_OK, KVP_ERR_EXISTS};
-    CONF_EXPECT_ST(ctx, "batch_put_from(3 new, 3 existing)",
-                ctx->ops->batch_put_from(ctx->engine, 6, k2, p2, l2, NULL,
-                                         b->res),
-                KVP_PARTIAL);
+    const char *k2[MAXN] = {b->keys[3], b->keys[0], b->keys[4],
+                            b->keys[2], b->keys[5], b->keys[1]};
+    const void *p2[MAXN] = {b->ptrs[3], b->ptrs[0], b->ptrs[4],
+                            b->ptrs[2], b->ptrs[5], b->ptrs[1]};
+    uint64_t l2[MAXN] = {b->lens[3], b->lens[0], b->lens[4],
+                         b->lens[2], b->lens[5], b->lens[1]};
+    const int32_t want[6] = {KVP_OK,         KVP_ERR_EXISTS, KVP_OK,
+                             KVP_ERR_EXISTS, KVP_OK,         KVP_ERR_EXISTS};
+    CONF_EXPECT_ST(
+        ctx, "batch_put_from(3 new, 3 existing)",
+        ctx->ops->batch_put_from(ctx->engine, 6, k2, p2, l2, NULL, b->res),
+        KVP_PARTIAL);
     for (int i = 0; i < n; i++) {
         char what[64];
         snprintf(what, sizeof(what), "results[%d]", i);
@@ -115,18 +116,19 @@ static void put_bad_item_only_itself(struct conf_ctx *ctx)
         set_key(ctx, b, i, name);
         CONF_TRY(set_src(ctx, b, i, 256, (uint32_t)i + 10));
     }
-    b->keys[1] = ""; /* invalid key */
-    b->ptrs[3] = unreg; /* not registered */
+    b->keys[1] = "";                            /* invalid key */
+    b->ptrs[3] = unreg;                         /* not registered */
     memset(b->keybuf[5], 'x', KVP_KEY_MAX + 1); /* 1025-byte key */
     b->keybuf[5][KVP_KEY_MAX + 1] = '\0';
     for (int i = 0; i < 6; i++)
         b->res[i] = SENTINEL;
     CONF_EXPECT_ST(ctx, "batch_put_from(3 good, 3 bad items)",
-                ctx->ops->batch_put_from(ctx->engine, 6, b->keys, b->ptrs,
-                                         b->lens, NULL, b->res),
-                KVP_PARTIAL);
-    const int32_t want[6] = {KVP_OK, KVP_ERR_INVALID, KVP_OK,
-                             KVP_ERR_NOT_REGISTERED, KVP_OK, KVP_ERR_INVALID};
+                   ctx->ops->batch_put_from(ctx->engine, 6, b->keys, b->ptrs,
+                                            b->lens, NULL, b->res),
+                   KVP_PARTIAL);
+    const int32_t want[6] = {KVP_OK, KVP_ERR_INVALID,
+                             KVP_OK, KVP_ERR_NOT_REGISTERED,
+                             KVP_OK, KVP_ERR_INVALID};
     for (int i = 0; i < 6; i++) {
         char what[64];
         snprintf(what, sizeof(what), "results[%d]", i);
@@ -150,9 +152,9 @@ static void put_duplicate_keys(struct conf_ctx *ctx)
     for (int i = 0; i < 3; i++)
         CONF_TRY(set_src(ctx, b, i, 300 + (size_t)i, (uint32_t)i + 20));
     CONF_EXPECT_ST(ctx, "batch_put_from([dup, other, dup])",
-                ctx->ops->batch_put_from(ctx->engine, 3, b->keys, b->ptrs,
-                                         b->lens, NULL, b->res),
-                KVP_PARTIAL);
+                   ctx->ops->batch_put_from(ctx->engine, 3, b->keys, b->ptrs,
+                                            b->lens, NULL, b->res),
+                   KVP_PARTIAL);
     CONF_EXPECT(ctx, "results[0] (first dup)", b->res[0], KVP_OK);
     CONF_EXPECT(ctx, "results[1]", b->res[1], KVP_OK);
     CONF_EXPECT(ctx, "results[2] (second dup)", b->res[2], KVP_ERR_EXISTS);
@@ -164,10 +166,10 @@ static void put_duplicate_keys(struct conf_ctx *ctx)
     set_key(ctx, b, 0, "dupw");
     set_key(ctx, b, 1, "dupw");
     CONF_EXPECT_ST(ctx, "batch_put_from([dupw, dupw], overwrite)",
-                ctx->ops->batch_put_from(ctx->engine, 2, b->keys, b->ptrs,
-                                         b->lens, &conf_opts_overwrite,
-                                         b->res),
-                KVP_OK);
+                   ctx->ops->batch_put_from(ctx->engine, 2, b->keys, b->ptrs,
+                                            b->lens, &conf_opts_overwrite,
+                                            b->res),
+                   KVP_OK);
     CONF_TRY(check_stored(ctx, b->keys[0], 301, 21)); /* the later wins */
     free(b);
 }
@@ -207,16 +209,17 @@ static void get_results_in_order(struct conf_ctx *ctx)
         b->gres[i] = SENTINEL;
     }
     CONF_EXPECT_ST(ctx, "batch_get_into([B, missing, A, B cap 199])",
-                ctx->ops->batch_get_into(ctx->engine, 4, b->keys, b->dst,
-                                         caps, b->gres),
-                KVP_PARTIAL);
+                   ctx->ops->batch_get_into(ctx->engine, 4, b->keys, b->dst,
+                                            caps, b->gres),
+                   KVP_PARTIAL);
     const int64_t want[4] = {200, KVP_ERR_NOT_FOUND, 100, KVP_ERR_TOO_SMALL};
     for (int i = 0; i < 4; i++) {
         char what[64];
         snprintf(what, sizeof(what), "results[%d]", i);
         CONF_EXPECT(ctx, what, b->gres[i], want[i]);
     }
-    unsigned char *want_b = conf_alloc(ctx, 200), *want_a = conf_alloc(ctx, 100);
+    unsigned char *want_b = conf_alloc(ctx, 200),
+                  *want_a = conf_alloc(ctx, 100);
     if (want_a == NULL || want_b == NULL)
         return;
     conf_pattern_fill(want_b, 200, 2);
@@ -244,9 +247,9 @@ static void get_duplicate_keys(struct conf_ctx *ctx)
     }
     CONF_TRY(put_one(ctx, b->keys[0], 500, 7));
     CONF_EXPECT_ST(ctx, "batch_get_into([k, k, k])",
-                ctx->ops->batch_get_into(ctx->engine, 3, b->keys, b->dst, caps,
-                                         b->gres),
-                KVP_OK);
+                   ctx->ops->batch_get_into(ctx->engine, 3, b->keys, b->dst,
+                                            caps, b->gres),
+                   KVP_OK);
     unsigned char *want = conf_alloc(ctx, 500);
     if (want == NULL)
         return;
@@ -262,8 +265,8 @@ static void get_duplicate_keys(struct conf_ctx *ctx)
 }
 
 /* res: int32_t[n] (wide 0, put results) or int64_t[n] (wide 1, get). */
-static int all_results_are(struct conf_ctx *ctx, const char *call,
-                           int64_t ret, const void *res, int n, int wide)
+static int all_results_are(struct conf_ctx *ctx, const char *call, int64_t ret,
+                           const void *res, int n, int wide)
 {
     if (ret >= 0) {
         conf_fail(ctx, "observed %s = %s, expected a negative status", call,
@@ -271,11 +274,12 @@ static int all_results_are(struct conf_ctx *ctx, const char *call,
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        int64_t r = wide ? ((const int64_t *)res)[i]
-                         : ((const int32_t *)res)[i];
+        int64_t r =
+            wide ? ((const int64_t *)res)[i] : ((const int32_t *)res)[i];
         if (r != ret) {
-            conf_fail(ctx, "observed %s results[%d] = %s, expected the "
-                           "call's status %s",
+            conf_fail(ctx,
+                      "observed %s results[%d] = %s, expected the "
+                      "call's status %s",
                       call, i, conf_st(r), conf_st(ret));
             return -1;
         }
@@ -305,11 +309,9 @@ static void null_arrays(struct conf_ctx *ctx)
     for (size_t t = 0; t < 3; t++) {
         for (int i = 0; i < 3; i++)
             b->res[i] = SENTINEL;
-        int32_t r = ctx->ops->batch_put_from(ctx->engine, 3, puts[t].k,
-                                             puts[t].p, puts[t].l, NULL,
-                                             b->res);
-        CONF_TRY(all_results_are(ctx, puts[t].name, r,
-                                 b->res, 3, 0));
+        int32_t r = ctx->ops->batch_put_from(
+            ctx->engine, 3, puts[t].k, puts[t].p, puts[t].l, NULL, b->res);
+        CONF_TRY(all_results_are(ctx, puts[t].name, r, b->res, 3, 0));
     }
     CONF_EXPECT(ctx, "exists(key) after ill-formed batches",
                 ctx->ops->exists(ctx->engine, b->keys[0]), 0);
@@ -336,14 +338,14 @@ static void null_arrays(struct conf_ctx *ctx)
         b->res[i] = SENTINEL;
     int32_t r = ctx->ops->batch_put_tensor_with_tp_from(
         ctx->engine, 3, NULL, b->ptrs, b->lens, 0, 2, 0, NULL, b->res);
-    CONF_TRY(all_results_are(ctx, "batch_put_tensor_with_tp_from(keys NULL)",
-                             r, b->res, 3, 0));
+    CONF_TRY(all_results_are(ctx, "batch_put_tensor_with_tp_from(keys NULL)", r,
+                             b->res, 3, 0));
     for (int i = 0; i < 3; i++)
         b->gres[i] = SENTINEL;
     r = ctx->ops->batch_get_tensor_with_tp_into(ctx->engine, 3, b->keys, NULL,
                                                 caps, 0, 2, b->gres);
-    CONF_TRY(all_results_are(ctx, "batch_get_tensor_with_tp_into(ptrs NULL)",
-                             r, b->gres, 3, 1));
+    CONF_TRY(all_results_are(ctx, "batch_get_tensor_with_tp_into(ptrs NULL)", r,
+                             b->gres, 3, 1));
     free(b);
 }
 

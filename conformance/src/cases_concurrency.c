@@ -84,20 +84,23 @@ static void same_key_one_winner(struct conf_ctx *ctx)
                 winners++;
                 winner = i;
             } else if (r[i].result != KVP_ERR_EXISTS) {
-                conf_fail(ctx, "observed a concurrent put_from of one key = "
-                               "%s, expected KVP_OK or KVP_ERR_EXISTS",
+                conf_fail(ctx,
+                          "observed a concurrent put_from of one key = "
+                          "%s, expected KVP_OK or KVP_ERR_EXISTS",
                           conf_st(r[i].result));
                 return;
             }
         }
-        CONF_EXPECT(ctx, "number of KVP_OK among 8 concurrent puts of one "
-                         "key",
+        CONF_EXPECT(ctx,
+                    "number of KVP_OK among 8 concurrent puts of one "
+                    "key",
                     winners, 1);
         CONF_EXPECT(ctx, "get_into(raced key)",
                     ctx->ops->get_into(ctx->engine, key, back, len),
                     (int64_t)len);
-        CONF_EXPECT(ctx, "first byte of the raced key differing from the "
-                         "winner's",
+        CONF_EXPECT(ctx,
+                    "first byte of the raced key differing from the "
+                    "winner's",
                     conf_memdiff(back, r[winner].buf, len), -1);
     }
 }
@@ -126,16 +129,18 @@ static int verify_obj(struct worker *w, int t, int j, int64_t got,
 {
     size_t len = obj_len(t, j);
     if (got != (int64_t)len) {
-        thread_fail(w->s, "observed %s = %s (thread %d), expected the "
-                          "object size %zu",
+        thread_fail(w->s,
+                    "observed %s = %s (thread %d), expected the "
+                    "object size %zu",
                     what, conf_st(got), w->id, len);
         return -1;
     }
     conf_pattern_fill(w->want, len, obj_seed(t, j));
     int64_t d = conf_memdiff(w->get_buf, w->want, len);
     if (d >= 0) {
-        thread_fail(w->s, "observed %s torn or foreign at byte %lld (thread "
-                          "%lld), expected exactly the bytes put",
+        thread_fail(w->s,
+                    "observed %s torn or foreign at byte %lld (thread "
+                    "%lld), expected exactly the bytes put",
                     what, (long long)d, (long long)w->id);
         return -1;
     }
@@ -154,16 +159,16 @@ static void *mixed_worker(void *arg)
         conf_key(ctx, key, sizeof(key), name);
         size_t len = obj_len(w->id, j);
         conf_pattern_fill(w->put_buf, len, obj_seed(w->id, j));
-        int32_t st = ctx->ops->put_from(ctx->engine, key, w->put_buf, len,
-                                        NULL);
+        int32_t st =
+            ctx->ops->put_from(ctx->engine, key, w->put_buf, len, NULL);
         if (st != KVP_OK) {
             thread_fail(w->s, "observed put_from(%s) = %s, expected KVP_OK",
                         key, conf_st(st));
             break;
         }
         memset(w->put_buf, 0xEE, len); /* reusable once put returned */
-        int64_t got = ctx->ops->get_into(ctx->engine, key, w->get_buf,
-                                         64 * 1024);
+        int64_t got =
+            ctx->ops->get_into(ctx->engine, key, w->get_buf, 64 * 1024);
         if (verify_obj(w, w->id, j, got, "get_into(own key)") != 0)
             break;
         /* read another thread's object: absent or exactly right */
@@ -193,8 +198,7 @@ static void mixed_ops(struct conf_ctx *ctx)
     struct worker w[NT];
     for (int i = 0; i < NT; i++) {
         w[i] = (struct worker){&s, i, conf_alloc(ctx, 64 * 1024),
-                               conf_alloc(ctx, 64 * 1024),
-                               malloc(64 * 1024)};
+                               conf_alloc(ctx, 64 * 1024), malloc(64 * 1024)};
         if (w[i].put_buf == NULL || w[i].get_buf == NULL || !w[i].want)
             return;
     }
@@ -207,7 +211,7 @@ static void mixed_ops(struct conf_ctx *ctx)
 }
 
 /* ---- overwrite under readers ------------------------------------------ */
-#define OW_LEN (256 * 1024)
+#define OW_LEN    (256 * 1024)
 #define OW_WRITES 150
 
 struct ow {
@@ -227,8 +231,9 @@ static void *ow_writer(void *arg)
         int32_t st = ctx->ops->put_from(ctx->engine, o->key, o->buf, OW_LEN,
                                         &conf_opts_overwrite);
         if (st != KVP_OK) {
-            thread_fail(o->s, "observed overwrite put_from(%s) = %s, "
-                              "expected KVP_OK",
+            thread_fail(o->s,
+                        "observed overwrite put_from(%s) = %s, "
+                        "expected KVP_OK",
                         o->key, conf_st(st));
             break;
         }
@@ -245,8 +250,9 @@ static void *ow_reader(void *arg)
     while (!o->s->stop) {
         int64_t got = ctx->ops->get_into(ctx->engine, o->key, o->buf, OW_LEN);
         if (got != OW_LEN) {
-            thread_fail(o->s, "observed get_into(%s) during overwrites = "
-                              "%s, expected the object size",
+            thread_fail(o->s,
+                        "observed get_into(%s) during overwrites = "
+                        "%s, expected the object size",
                         o->key, conf_st(got));
             break;
         }
@@ -255,10 +261,11 @@ static void *ow_reader(void *arg)
             memcmp(o->buf, o->b, OW_LEN) != 0) {
             long long da = conf_memdiff(o->buf, o->a, OW_LEN);
             long long db = conf_memdiff(o->buf, o->b, OW_LEN);
-            thread_fail(o->s, "observed %s read during overwrites matching "
-                              "neither the old nor the new object (first "
-                              "difference %lld vs old, %lld vs new), "
-                              "expected one of them whole",
+            thread_fail(o->s,
+                        "observed %s read during overwrites matching "
+                        "neither the old nor the new object (first "
+                        "difference %lld vs old, %lld vs new), "
+                        "expected one of them whole",
                         o->key, da, db);
             break;
         }
@@ -280,8 +287,7 @@ static void overwrite_old_or_new(struct conf_ctx *ctx)
     conf_pattern_fill(a, OW_LEN, 1);
     conf_pattern_fill(b, OW_LEN, 2);
     CONF_EXPECT(ctx, "put_from(initial object)",
-                ctx->ops->put_from(ctx->engine, key, a, OW_LEN, NULL),
-                KVP_OK);
+                ctx->ops->put_from(ctx->engine, key, a, OW_LEN, NULL), KVP_OK);
     struct ow o[READERS + 1];
     for (int i = 0; i <= READERS; i++) {
         o[i] = (struct ow){&s, key, conf_alloc(ctx, OW_LEN), a, b, 0};
@@ -314,11 +320,11 @@ static void *reg_worker(void *arg)
         snprintf(name, sizeof(name), "reg%d-%d", w->id, j);
         conf_key(ctx, key, sizeof(key), name);
         size_t len = obj_len(w->id, j);
-        int32_t st = ctx->ops->register_buffer(ctx->engine, w->want,
-                                               64 * 1024);
+        int32_t st = ctx->ops->register_buffer(ctx->engine, w->want, 64 * 1024);
         if (st != KVP_OK) {
-            thread_fail(w->s, "observed register_buffer(private buffer) = %s "
-                              "while others do I/O, expected KVP_OK",
+            thread_fail(w->s,
+                        "observed register_buffer(private buffer) = %s "
+                        "while others do I/O, expected KVP_OK",
                         conf_st(st));
             break;
         }
@@ -326,13 +332,14 @@ static void *reg_worker(void *arg)
         st = ctx->ops->put_from(ctx->engine, key, w->want, len, NULL);
         int32_t un = ctx->ops->unregister_buffer(ctx->engine, w->want);
         if (st != KVP_OK || un != KVP_OK) {
-            thread_fail(w->s, "observed put_from(%s) = %s, then "
-                              "unregister_buffer = %s, expected KVP_OK",
+            thread_fail(w->s,
+                        "observed put_from(%s) = %s, then "
+                        "unregister_buffer = %s, expected KVP_OK",
                         key, conf_st(st), conf_st(un));
             break;
         }
-        int64_t got = ctx->ops->get_into(ctx->engine, key, w->get_buf,
-                                         64 * 1024);
+        int64_t got =
+            ctx->ops->get_into(ctx->engine, key, w->get_buf, 64 * 1024);
         if (verify_obj(w, w->id, j, got, "get_into(own key)") != 0)
             break;
     }
@@ -360,7 +367,7 @@ static void register_during_io(struct conf_ctx *ctx)
 }
 
 /* ---- visibility and reuse under readers -------------------------------- */
-#define VIS_LEN (1024 * 1024)
+#define VIS_LEN  (1024 * 1024)
 #define VIS_KEYS 12
 
 struct vis {
@@ -380,21 +387,23 @@ static void *vis_reader(void *arg)
     pthread_barrier_wait(&v->s->start);
     while (!v->s->stop) {
         for (int k = 0; k < VIS_KEYS && !v->s->stop; k++) {
-            int64_t got = ctx->ops->get_into(ctx->engine, v->keys[k], v->buf,
-                                             VIS_LEN);
+            int64_t got =
+                ctx->ops->get_into(ctx->engine, v->keys[k], v->buf, VIS_LEN);
             if (got == KVP_ERR_NOT_FOUND)
                 continue;
             if (got != VIS_LEN) {
-                thread_fail(v->s, "observed get_into(%s) racing its put/"
-                                  "remove = %s, expected NOT_FOUND or %d",
+                thread_fail(v->s,
+                            "observed get_into(%s) racing its put/"
+                            "remove = %s, expected NOT_FOUND or %d",
                             v->keys[k], conf_st(got), VIS_LEN);
                 return NULL;
             }
             int64_t d = conf_memdiff(v->buf, v->want[k], VIS_LEN);
             if (d >= 0) {
-                thread_fail(v->s, "observed get_into(%s) racing its put/"
-                                  "remove returning other bytes from byte "
-                                  "%lld, expected the whole object",
+                thread_fail(v->s,
+                            "observed get_into(%s) racing its put/"
+                            "remove returning other bytes from byte "
+                            "%lld, expected the whole object",
                             v->keys[k], (long long)d);
                 return NULL;
             }
@@ -413,11 +422,12 @@ static void *vis_writer(void *arg)
     pthread_barrier_wait(&v->s->start);
     for (int round = 0; round < 6 && !v->s->stop; round++) {
         for (int k = 0; k < VIS_KEYS && !v->s->stop; k++) {
-            int32_t st = ctx->ops->put_from(ctx->engine, v->keys[k],
-                                            v->want[k], VIS_LEN, NULL);
+            int32_t st = ctx->ops->put_from(ctx->engine, v->keys[k], v->want[k],
+                                            VIS_LEN, NULL);
             if (st != KVP_OK) {
-                thread_fail(v->s, "observed put_from(%s) = %s, expected "
-                                  "KVP_OK",
+                thread_fail(v->s,
+                            "observed put_from(%s) = %s, expected "
+                            "KVP_OK",
                             v->keys[k], conf_st(st));
                 break;
             }
@@ -425,8 +435,7 @@ static void *vis_writer(void *arg)
             snprintf(name, sizeof(name), "churn%d-%d", round, k);
             conf_key(ctx, churn, sizeof(churn), name);
             memset(v->buf, 0xC3 ^ k, VIS_LEN);
-            st = ctx->ops->put_from(ctx->engine, churn, v->buf, VIS_LEN,
-                                    NULL);
+            st = ctx->ops->put_from(ctx->engine, churn, v->buf, VIS_LEN, NULL);
             if (st == KVP_OK)
                 ctx->ops->remove(ctx->engine, churn);
             if (k % 2 == round % 2)

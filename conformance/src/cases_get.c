@@ -6,8 +6,8 @@
 
 #define CANARY 0x5A
 
-static unsigned char *put_n(struct conf_ctx *ctx, const char *key,
-                            size_t len, uint32_t seed)
+static unsigned char *put_n(struct conf_ctx *ctx, const char *key, size_t len,
+                            uint32_t seed)
 {
     unsigned char *p = conf_alloc(ctx, len);
     if (p == NULL)
@@ -32,13 +32,11 @@ static void returns_size(struct conf_ctx *ctx)
         return;
     CONF_EXPECT(ctx, "get_into(cap 4096)",
                 ctx->ops->get_into(ctx->engine, key, dst, 4096), 777);
-    CONF_EXPECT(ctx, "first differing byte", conf_memdiff(dst, src, 777),
-                -1);
+    CONF_EXPECT(ctx, "first differing byte", conf_memdiff(dst, src, 777), -1);
     memset(dst, 0, 777);
     CONF_EXPECT(ctx, "get_into(cap == size)",
                 ctx->ops->get_into(ctx->engine, key, dst, 777), 777);
-    CONF_EXPECT(ctx, "first differing byte", conf_memdiff(dst, src, 777),
-                -1);
+    CONF_EXPECT(ctx, "first differing byte", conf_memdiff(dst, src, 777), -1);
 }
 
 static void too_small_untouched(struct conf_ctx *ctx)
@@ -59,14 +57,14 @@ static void too_small_untouched(struct conf_ctx *ctx)
         char what[64];
         snprintf(what, sizeof(what), "get_into(cap %llu < %zu)",
                  (unsigned long long)caps[i], len);
-        CONF_EXPECT(ctx, what, ctx->ops->get_into(ctx->engine, key, dst,
-                                                  caps[i]),
+        CONF_EXPECT(ctx, what,
+                    ctx->ops->get_into(ctx->engine, key, dst, caps[i]),
                     KVP_ERR_TOO_SMALL);
         CONF_EXPECT(ctx, "first byte changed in the too-small buffer",
                     conf_memdiff(dst, canary, len), -1);
     }
-    CONF_EXPECT(ctx, "stat (the size needed)",
-                ctx->ops->stat(ctx->engine, key), (int64_t)len);
+    CONF_EXPECT(ctx, "stat (the size needed)", ctx->ops->stat(ctx->engine, key),
+                (int64_t)len);
 }
 
 static void not_found(struct conf_ctx *ctx)
@@ -91,14 +89,14 @@ static void not_found(struct conf_ctx *ctx)
 
 static const struct conf_case cases[] = {
     {"get", "returns-size",
-     "get_into returns the object size and fills the buffer",
-     CONF_NEED_ENGINE, 0, returns_size, NULL},
+     "get_into returns the object size and fills the buffer", CONF_NEED_ENGINE,
+     0, returns_size, NULL},
     {"get", "too-small-untouched",
      "cap < size is KVP_ERR_TOO_SMALL, the buffer untouched; stat reports "
      "the size",
      CONF_NEED_ENGINE, 0, too_small_untouched, NULL},
-    {"get", "not-found", "a missing key is KVP_ERR_NOT_FOUND",
-     CONF_NEED_ENGINE, 0, not_found, NULL},
+    {"get", "not-found", "a missing key is KVP_ERR_NOT_FOUND", CONF_NEED_ENGINE,
+     0, not_found, NULL},
 };
 
 CONF_GROUP(conf_group_get, cases);

@@ -41,8 +41,9 @@ static int expect_pattern(struct conf_ctx *ctx, const char *key, size_t len,
     }
     int64_t d = conf_memdiff(got, want, len);
     if (d >= 0) {
-        conf_fail(ctx, "observed get_into %s differing at byte %lld, "
-                       "expected the bytes put",
+        conf_fail(ctx,
+                  "observed get_into %s differing at byte %lld, "
+                  "expected the bytes put",
                   when, (long long)d);
         return -1;
     }
@@ -58,10 +59,9 @@ static void roundtrip(struct conf_ctx *ctx)
         conf_key(ctx, key, sizeof(key), name);
         if (put_pattern(ctx, key, sizes[i], (uint32_t)i + 1, NULL) == NULL)
             return;
-        CONF_TRY(expect_pattern(ctx, key, sizes[i], (uint32_t)i + 1,
-                                "after put"));
-        CONF_EXPECT(ctx, "exists(key)", ctx->ops->exists(ctx->engine, key),
-                    1);
+        CONF_TRY(
+            expect_pattern(ctx, key, sizes[i], (uint32_t)i + 1, "after put"));
+        CONF_EXPECT(ctx, "exists(key)", ctx->ops->exists(ctx->engine, key), 1);
         CONF_EXPECT(ctx, "stat(key)", ctx->ops->stat(ctx->engine, key),
                     (int64_t)sizes[i]);
     }
@@ -80,10 +80,10 @@ static void exists_keeps_old(struct conf_ctx *ctx)
     CONF_EXPECT(ctx, "put_from(existing key, opts NULL)",
                 ctx->ops->put_from(ctx->engine, key, b, 2000, NULL),
                 KVP_ERR_EXISTS);
-    CONF_EXPECT(ctx, "put_from(existing key, flags 0)",
-                ctx->ops->put_from(ctx->engine, key, b, 2000,
-                                   &conf_opts_default),
-                KVP_ERR_EXISTS);
+    CONF_EXPECT(
+        ctx, "put_from(existing key, flags 0)",
+        ctx->ops->put_from(ctx->engine, key, b, 2000, &conf_opts_default),
+        KVP_ERR_EXISTS);
     CONF_TRY(expect_pattern(ctx, key, 1000, 1, "after the refused put"));
 }
 
@@ -99,8 +99,8 @@ static void overwrite_replaces(struct conf_ctx *ctx)
     if (put_pattern(ctx, key, 10, 3, &conf_opts_overwrite) == NULL)
         return;
     CONF_TRY(expect_pattern(ctx, key, 10, 3, "after a shorter overwrite"));
-    CONF_EXPECT(ctx, "stat after overwrite",
-                ctx->ops->stat(ctx->engine, key), 10);
+    CONF_EXPECT(ctx, "stat after overwrite", ctx->ops->stat(ctx->engine, key),
+                10);
 }
 
 static void empty_object(struct conf_ctx *ctx)
@@ -112,10 +112,9 @@ static void empty_object(struct conf_ctx *ctx)
         return;
     CONF_EXPECT(ctx, "put_from(len 0)",
                 ctx->ops->put_from(ctx->engine, key, p, 0, NULL), KVP_OK);
-    CONF_EXPECT(ctx, "exists(empty object)",
-                ctx->ops->exists(ctx->engine, key), 1);
-    CONF_EXPECT(ctx, "stat(empty object)", ctx->ops->stat(ctx->engine, key),
-                0);
+    CONF_EXPECT(ctx, "exists(empty object)", ctx->ops->exists(ctx->engine, key),
+                1);
+    CONF_EXPECT(ctx, "stat(empty object)", ctx->ops->stat(ctx->engine, key), 0);
     CONF_EXPECT(ctx, "get_into(empty object, cap 64)",
                 ctx->ops->get_into(ctx->engine, key, p, 64), 0);
     CONF_EXPECT(ctx, "get_into(empty object, cap 0)",
@@ -149,12 +148,11 @@ static void key_length(struct conf_ctx *ctx)
                 ctx->ops->put_from(ctx->engine, k1025, p, 64, NULL),
                 KVP_ERR_INVALID);
     CONF_EXPECT(ctx, "get_into(1025-byte key)",
-                ctx->ops->get_into(ctx->engine, k1025, p, 64),
-                KVP_ERR_INVALID);
+                ctx->ops->get_into(ctx->engine, k1025, p, 64), KVP_ERR_INVALID);
     CONF_EXPECT(ctx, "exists(key \"\")", ctx->ops->exists(ctx->engine, ""),
                 KVP_ERR_INVALID);
-    CONF_EXPECT(ctx, "stat(1025-byte key)",
-                ctx->ops->stat(ctx->engine, k1025), KVP_ERR_INVALID);
+    CONF_EXPECT(ctx, "stat(1025-byte key)", ctx->ops->stat(ctx->engine, k1025),
+                KVP_ERR_INVALID);
     CONF_EXPECT(ctx, "remove(key \"\")", ctx->ops->remove(ctx->engine, ""),
                 KVP_ERR_INVALID);
     CONF_EXPECT(ctx, "put_from(1024-byte key)",
@@ -179,8 +177,7 @@ static void remove_key(struct conf_ctx *ctx)
 {
     char key[256];
     conf_key(ctx, key, sizeof(key), "d");
-    CONF_EXPECT(ctx, "exists(missing)", ctx->ops->exists(ctx->engine, key),
-                0);
+    CONF_EXPECT(ctx, "exists(missing)", ctx->ops->exists(ctx->engine, key), 0);
     CONF_EXPECT(ctx, "stat(missing)", ctx->ops->stat(ctx->engine, key),
                 KVP_ERR_NOT_FOUND);
     CONF_EXPECT(ctx, "remove(missing)", ctx->ops->remove(ctx->engine, key),
@@ -189,8 +186,7 @@ static void remove_key(struct conf_ctx *ctx)
         return;
     CONF_EXPECT(ctx, "remove(stored)", ctx->ops->remove(ctx->engine, key),
                 KVP_OK);
-    CONF_EXPECT(ctx, "exists(removed)", ctx->ops->exists(ctx->engine, key),
-                0);
+    CONF_EXPECT(ctx, "exists(removed)", ctx->ops->exists(ctx->engine, key), 0);
     unsigned char *p = conf_alloc(ctx, 100);
     if (p == NULL)
         return;
@@ -204,16 +200,16 @@ static void remove_key(struct conf_ctx *ctx)
 
 static const struct conf_case cases[] = {
     {"put", "roundtrip",
-     "get_into returns the object size and exactly the bytes put", CONF_NEED_ENGINE, 0,
-     roundtrip, NULL},
+     "get_into returns the object size and exactly the bytes put",
+     CONF_NEED_ENGINE, 0, roundtrip, NULL},
     {"put", "exists-keeps-old",
      "put_from of an existing key is KVP_ERR_EXISTS and keeps the old value",
      CONF_NEED_ENGINE, 0, exists_keeps_old, NULL},
     {"put", "overwrite-replaces",
      "KVP_PUT_OVERWRITE replaces the object (any length)", CONF_NEED_ENGINE,
      KVP_CAP_OVERWRITE, overwrite_replaces, NULL},
-    {"put", "empty-object", "length 0 stores an empty object",
-     CONF_NEED_ENGINE, 0, empty_object, NULL},
+    {"put", "empty-object", "length 0 stores an empty object", CONF_NEED_ENGINE,
+     0, empty_object, NULL},
     {"put", "key-length",
      "keys are 1..1024 bytes: length 0, NULL and 1025 are KVP_ERR_INVALID, "
      "1024 works",

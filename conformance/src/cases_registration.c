@@ -30,8 +30,7 @@ static void register_null_or_zero(struct conf_ctx *ctx)
                 ctx->ops->register_buffer(ctx->engine, NULL, PAGE),
                 KVP_ERR_INVALID);
     CONF_EXPECT(ctx, "register_buffer(p, 0)",
-                ctx->ops->register_buffer(ctx->engine, p, 0),
-                KVP_ERR_INVALID);
+                ctx->ops->register_buffer(ctx->engine, p, 0), KVP_ERR_INVALID);
 }
 
 static void register_overlap(struct conf_ctx *ctx)
@@ -57,8 +56,7 @@ static void register_overlap(struct conf_ctx *ctx)
                 ctx->ops->register_buffer(ctx->engine, ctx->arena + 64, 64),
                 KVP_ERR_EXISTS);
     CONF_EXPECT(ctx, "register_buffer([2 pages, 4 pages)) (adjacent)",
-                ctx->ops->register_buffer(ctx->engine, p + 2 * PAGE,
-                                          2 * PAGE),
+                ctx->ops->register_buffer(ctx->engine, p + 2 * PAGE, 2 * PAGE),
                 KVP_OK);
 }
 
@@ -108,10 +106,10 @@ static void unregistered_tp(struct conf_ctx *ctx)
                 ctx->ops->put_tensor_with_tp_from(ctx->engine, key, r, len, 0,
                                                   2, 0, NULL),
                 KVP_OK);
-    CONF_EXPECT(ctx, "get_tensor_with_tp_into(unregistered, rank 1)",
-                ctx->ops->get_tensor_with_tp_into(ctx->engine, key, p, PAGE,
-                                                  1, 2),
-                KVP_ERR_NOT_REGISTERED);
+    CONF_EXPECT(
+        ctx, "get_tensor_with_tp_into(unregistered, rank 1)",
+        ctx->ops->get_tensor_with_tp_into(ctx->engine, key, p, PAGE, 1, 2),
+        KVP_ERR_NOT_REGISTERED);
 }
 
 static void straddling(struct conf_ctx *ctx)
@@ -129,16 +127,14 @@ static void straddling(struct conf_ctx *ctx)
     CONF_EXPECT(ctx, "register_buffer(page A)",
                 ctx->ops->register_buffer(ctx->engine, p, PAGE), KVP_OK);
     CONF_EXPECT(ctx, "register_buffer(page B, adjacent)",
-                ctx->ops->register_buffer(ctx->engine, p + PAGE, PAGE),
-                KVP_OK);
+                ctx->ops->register_buffer(ctx->engine, p + PAGE, PAGE), KVP_OK);
     CONF_EXPECT(ctx, "put_from(range straddling pages A and B)",
                 ctx->ops->put_from(ctx->engine, key, p + PAGE - 8, 16, NULL),
                 KVP_ERR_NOT_REGISTERED);
     CONF_EXPECT(ctx, "exists(key) after refused puts",
                 ctx->ops->exists(ctx->engine, key), 0);
     CONF_EXPECT(ctx, "put_from(inside page A)",
-                ctx->ops->put_from(ctx->engine, key, p + 8, 16, NULL),
-                KVP_OK);
+                ctx->ops->put_from(ctx->engine, key, p + 8, 16, NULL), KVP_OK);
     CONF_EXPECT(ctx, "get_into(range straddling pages A and B)",
                 ctx->ops->get_into(ctx->engine, key, p + PAGE - 8, 16),
                 KVP_ERR_NOT_REGISTERED);
@@ -180,8 +176,7 @@ static void unregister_unknown(struct conf_ctx *ctx)
     if (p == NULL)
         return;
     CONF_EXPECT(ctx, "unregister_buffer(never registered)",
-                ctx->ops->unregister_buffer(ctx->engine, p),
-                KVP_ERR_NOT_FOUND);
+                ctx->ops->unregister_buffer(ctx->engine, p), KVP_ERR_NOT_FOUND);
     CONF_EXPECT(ctx, "unregister_buffer(arena + 64, not a start)",
                 ctx->ops->unregister_buffer(ctx->engine, ctx->arena + 64),
                 KVP_ERR_NOT_FOUND);

@@ -29,8 +29,9 @@ static void rank_out_of_range(struct conf_ctx *ctx)
     const int32_t ranks[] = {2, -1, 1000};
     for (size_t i = 0; i < 3; i++) {
         char what[96];
-        snprintf(what, sizeof(what), "get_tensor_with_tp_into(rank %d, "
-                                     "tp_size 2)",
+        snprintf(what, sizeof(what),
+                 "get_tensor_with_tp_into(rank %d, "
+                 "tp_size 2)",
                  ranks[i]);
         CONF_EXPECT(ctx, what,
                     ctx->ops->get_tensor_with_tp_into(ctx->engine, key, dst,
@@ -48,11 +49,12 @@ static void tp_size_mismatch(struct conf_ctx *ctx)
     if (dst == NULL)
         return;
     /* <key>_tp_1 exists but its header says shard 1 of 2 */
-    CONF_EXPECT(ctx, "get_tensor_with_tp_into(rank 1, tp_size 4) of a tp 2 "
-                     "put",
-                ctx->ops->get_tensor_with_tp_into(ctx->engine, key, dst, 1024,
-                                                  1, 4),
-                KVP_ERR_TP_MISMATCH);
+    CONF_EXPECT(
+        ctx,
+        "get_tensor_with_tp_into(rank 1, tp_size 4) of a tp 2 "
+        "put",
+        ctx->ops->get_tensor_with_tp_into(ctx->engine, key, dst, 1024, 1, 4),
+        KVP_ERR_TP_MISMATCH);
 }
 
 static void rank_mismatch(struct conf_ctx *ctx)
@@ -63,25 +65,26 @@ static void rank_mismatch(struct conf_ctx *ctx)
     uint8_t *shard1 = conf_alloc(ctx, 1024);
     if (shard1 == NULL)
         return;
-    CONF_EXPECT(ctx, "get_tensor_with_tp_into(rank 1, tp_size 2)",
-                ctx->ops->get_tensor_with_tp_into(ctx->engine, key, shard1,
-                                                  1024, 1, 2),
-                SHARD_LEN);
+    CONF_EXPECT(
+        ctx, "get_tensor_with_tp_into(rank 1, tp_size 2)",
+        ctx->ops->get_tensor_with_tp_into(ctx->engine, key, shard1, 1024, 1, 2),
+        SHARD_LEN);
     /* store rank 1's shard where rank 0's belongs */
     conf_key(ctx, other, sizeof(other), "b");
     snprintf(forged, sizeof(forged), "%s_tp_0", other);
-    CONF_EXPECT(ctx, "put_from(<other>_tp_0, rank 1's shard bytes)",
-                ctx->ops->put_from(ctx->engine, forged, shard1, SHARD_LEN,
-                                   NULL),
-                KVP_OK);
+    CONF_EXPECT(
+        ctx, "put_from(<other>_tp_0, rank 1's shard bytes)",
+        ctx->ops->put_from(ctx->engine, forged, shard1, SHARD_LEN, NULL),
+        KVP_OK);
     uint8_t *dst = conf_alloc(ctx, 1024);
     if (dst == NULL)
         return;
-    CONF_EXPECT(ctx, "get_tensor_with_tp_into(other, rank 0, tp_size 2) of "
-                     "a shard whose header says rank 1",
-                ctx->ops->get_tensor_with_tp_into(ctx->engine, other, dst,
-                                                  1024, 0, 2),
-                KVP_ERR_TP_MISMATCH);
+    CONF_EXPECT(
+        ctx,
+        "get_tensor_with_tp_into(other, rank 0, tp_size 2) of "
+        "a shard whose header says rank 1",
+        ctx->ops->get_tensor_with_tp_into(ctx->engine, other, dst, 1024, 0, 2),
+        KVP_ERR_TP_MISMATCH);
 }
 
 static void tp_size_le_1_reads_key(struct conf_ctx *ctx)
@@ -100,8 +103,9 @@ static void tp_size_le_1_reads_key(struct conf_ctx *ctx)
     for (size_t i = 0; i < 2; i++) {
         memset(dst, 0, len + 64);
         char what[96];
-        snprintf(what, sizeof(what), "get_tensor_with_tp_into(rank 0, "
-                                     "tp_size %d)",
+        snprintf(what, sizeof(what),
+                 "get_tensor_with_tp_into(rank 0, "
+                 "tp_size %d)",
                  sizes[i]);
         CONF_EXPECT(ctx, what,
                     ctx->ops->get_tensor_with_tp_into(ctx->engine, key, dst,
@@ -149,11 +153,12 @@ static void batch_in_order(struct conf_ctx *ctx)
     for (int i = 0; i < 4; i++)
         if ((dst[i] = conf_alloc(ctx, 1024)) == NULL)
             return;
-    CONF_EXPECT_ST(ctx, "batch_get_tensor_with_tp_into([B, missing, A, B], "
-                     "rank 1, tp 2)",
-                ctx->ops->batch_get_tensor_with_tp_into(
-                    ctx->engine, 4, keys, dst, caps, 1, 2, res),
-                KVP_PARTIAL);
+    CONF_EXPECT_ST(ctx,
+                   "batch_get_tensor_with_tp_into([B, missing, A, B], "
+                   "rank 1, tp 2)",
+                   ctx->ops->batch_get_tensor_with_tp_into(
+                       ctx->engine, 4, keys, dst, caps, 1, 2, res),
+                   KVP_PARTIAL);
     const int64_t want[4] = {SHARD_LEN, KVP_ERR_NOT_FOUND, SHARD_LEN,
                              SHARD_LEN};
     for (int i = 0; i < 4; i++) {
@@ -171,8 +176,9 @@ static void batch_in_order(struct conf_ctx *ctx)
         th_reference_shard(objs[i] + KVP_TENSOR_HDR_SIZE, t46.dtype, t46.ndim,
                            t46.shape, 0, 2, 1, ref);
         char what[64];
-        snprintf(what, sizeof(what), "item %d first byte differing from "
-                                     "the reference shard",
+        snprintf(what, sizeof(what),
+                 "item %d first byte differing from "
+                 "the reference shard",
                  i);
         CONF_EXPECT(ctx, what,
                     conf_memdiff((uint8_t *)dst[i] + KVP_TENSOR_HDR_SIZE, ref,
@@ -184,8 +190,8 @@ static void batch_in_order(struct conf_ctx *ctx)
 #define TPC CONF_NEED_ENGINE, KVP_CAP_TP
 static const struct conf_case cases[] = {
     {"tp-get", "rank-out-of-range-invalid",
-     "tp_rank outside [0, tp_size) is KVP_ERR_INVALID", TPC,
-     rank_out_of_range, NULL},
+     "tp_rank outside [0, tp_size) is KVP_ERR_INVALID", TPC, rank_out_of_range,
+     NULL},
     {"tp-get", "tp-size-mismatch",
      "a stored shard whose header says another tp_size is "
      "KVP_ERR_TP_MISMATCH",
@@ -193,8 +199,8 @@ static const struct conf_case cases[] = {
     {"tp-get", "rank-mismatch",
      "a stored shard whose header says another rank is KVP_ERR_TP_MISMATCH",
      TPC, rank_mismatch, NULL},
-    {"tp-get", "tp-size-le-1-reads-key",
-     "tp_size <= 1 reads key itself", TPC, tp_size_le_1_reads_key, NULL},
+    {"tp-get", "tp-size-le-1-reads-key", "tp_size <= 1 reads key itself", TPC,
+     tp_size_le_1_reads_key, NULL},
     {"tp-get", "too-small-and-not-found",
      "a too-small cap is KVP_ERR_TOO_SMALL (buffer untouched); a missing key "
      "is KVP_ERR_NOT_FOUND",

@@ -8,10 +8,8 @@
 #include "tp_check.h"
 
 static const struct tp_tensor shapes[] = {
-    {KVP_DTYPE_F32, 1, {24}},
-    {KVP_DTYPE_F32, 2, {4, 6}},
-    {KVP_DTYPE_I16, 3, {8, 6, 4}},
-    {KVP_DTYPE_U8, 4, {2, 12, 3, 8}},
+    {KVP_DTYPE_F32, 1, {24}},      {KVP_DTYPE_F32, 2, {4, 6}},
+    {KVP_DTYPE_I16, 3, {8, 6, 4}}, {KVP_DTYPE_U8, 4, {2, 12, 3, 8}},
     {KVP_DTYPE_F64, 2, {24, 5}},
 };
 #define NSHAPES (sizeof(shapes) / sizeof(shapes[0]))
@@ -72,8 +70,8 @@ static void ndim_8(struct conf_ctx *ctx)
 
 static void zero_element(struct conf_ctx *ctx)
 {
-    struct tp_tensor d0 = {KVP_DTYPE_F32, 2, {0, 4}};   /* D = 0 */
-    struct tp_tensor o0 = {KVP_DTYPE_F32, 2, {4, 0}};   /* other dim 0 */
+    struct tp_tensor d0 = {KVP_DTYPE_F32, 2, {0, 4}}; /* D = 0 */
+    struct tp_tensor o0 = {KVP_DTYPE_F32, 2, {4, 0}}; /* other dim 0 */
     struct tp_tensor z3 = {KVP_DTYPE_I64, 3, {2, 0, 8}};
     CONF_TRY(tp_roundtrip(ctx, &d0, 2, 0));
     CONF_TRY(tp_roundtrip(ctx, &d0, 4, 0));
@@ -122,18 +120,20 @@ static void expect_refused(struct conf_ctx *ctx, const struct tp_tensor *t,
     if (obj == NULL)
         return;
     th_build_object(obj, t->dtype, t->ndim, t->shape, 1);
-    int32_t st = ctx->ops->put_tensor_with_tp_from(ctx->engine, key, obj,
-                                                   len, 0, tp, split, NULL);
+    int32_t st = ctx->ops->put_tensor_with_tp_from(ctx->engine, key, obj, len,
+                                                   0, tp, split, NULL);
     if (st != want) {
-        conf_fail(ctx, "observed put_tensor_with_tp_from(shape %s, tp_size "
-                       "%d, split_dim %d) (%s) = %s, expected %s",
-                  th_shape_str(t->ndim, t->shape), tp, split, why,
-                  conf_st(st), conf_st(want));
+        conf_fail(ctx,
+                  "observed put_tensor_with_tp_from(shape %s, tp_size "
+                  "%d, split_dim %d) (%s) = %s, expected %s",
+                  th_shape_str(t->ndim, t->shape), tp, split, why, conf_st(st),
+                  conf_st(want));
         return;
     }
     if (tp_any_stored(ctx, key, tp > 0 ? tp : 1))
-        conf_fail(ctx, "observed a shard stored by the refused put (%s), "
-                       "expected none",
+        conf_fail(ctx,
+                  "observed a shard stored by the refused put (%s), "
+                  "expected none",
                   why);
 }
 
@@ -172,15 +172,15 @@ static void exists_and_overwrite(struct conf_ctx *ctx)
     th_build_object(second, shapes[2].dtype, shapes[2].ndim, shapes[2].shape,
                     2);
     CONF_EXPECT(ctx, "put_tensor_with_tp_from(same key again)",
-                ctx->ops->put_tensor_with_tp_from(ctx->engine, key, second,
-                                                  len, 0, 2, 1, NULL),
+                ctx->ops->put_tensor_with_tp_from(ctx->engine, key, second, len,
+                                                  0, 2, 1, NULL),
                 KVP_ERR_EXISTS);
     CONF_TRY(tp_verify(ctx, key, first, &shapes[2], 2, 1));
     if (!(ctx->ops->caps & KVP_CAP_OVERWRITE))
         return;
     CONF_EXPECT(ctx, "put_tensor_with_tp_from(same key, overwrite)",
-                ctx->ops->put_tensor_with_tp_from(ctx->engine, key, second,
-                                                  len, 0, 2, 1,
+                ctx->ops->put_tensor_with_tp_from(ctx->engine, key, second, len,
+                                                  0, 2, 1,
                                                   &conf_opts_overwrite),
                 KVP_OK);
     CONF_TRY(tp_verify(ctx, key, second, &shapes[2], 2, 1));
@@ -206,8 +206,8 @@ static void all_or_nothing(struct conf_ctx *ctx)
         return;
     th_build_object(obj, t->dtype, t->ndim, t->shape, 3);
     CONF_EXPECT(ctx, "put_tensor_with_tp_from(tp 4) with <key>_tp_2 stored",
-                ctx->ops->put_tensor_with_tp_from(ctx->engine, key, obj, len,
-                                                  0, 4, 0, NULL),
+                ctx->ops->put_tensor_with_tp_from(ctx->engine, key, obj, len, 0,
+                                                  4, 0, NULL),
                 KVP_ERR_EXISTS);
     const int32_t others[] = {0, 1, 3};
     for (size_t i = 0; i < 3; i++) {
@@ -258,10 +258,9 @@ static int batch_item(struct conf_ctx *ctx, struct tp_batch *b, int i,
 static void batch_success_means_written(struct conf_ctx *ctx)
 {
     static struct tp_batch b;
-    const struct tp_tensor items[3] = {
-        {KVP_DTYPE_F32, 2, {4, 6}},
-        {KVP_DTYPE_I16, 3, {8, 6, 4}},
-        {KVP_DTYPE_U8, 2, {2, 10}}};
+    const struct tp_tensor items[3] = {{KVP_DTYPE_F32, 2, {4, 6}},
+                                       {KVP_DTYPE_I16, 3, {8, 6, 4}},
+                                       {KVP_DTYPE_U8, 2, {2, 10}}};
     for (int i = 0; i < 3; i++)
         CONF_TRY(batch_item(ctx, &b, i, &items[i]));
     int32_t st = ctx->ops->batch_put_tensor_with_tp_from(
@@ -280,7 +279,7 @@ static void batch_success_means_written(struct conf_ctx *ctx)
         }
     }
     CONF_EXPECT_ST(ctx, "batch_put_tensor_with_tp_from(3 valid items)", st,
-                KVP_OK);
+                   KVP_OK);
     for (int i = 0; i < 3; i++)
         CONF_EXPECT(ctx, "results[i] of a valid item", b.res[i], KVP_OK);
 }
@@ -312,22 +311,23 @@ static void batch_failure_means_not_written(struct conf_ctx *ctx)
         char k[300];
         snprintf(k, sizeof(k), "%s_tp_0", b.keys[i]);
         if (ctx->ops->exists(ctx->engine, k) == 1) {
-            conf_fail(ctx, "observed item %d reported %s but its shard "
-                           "<key>_tp_0 is stored, expected a failed item to "
-                           "leave nothing",
+            conf_fail(ctx,
+                      "observed item %d reported %s but its shard "
+                      "<key>_tp_0 is stored, expected a failed item to "
+                      "leave nothing",
                       i, conf_st(b.res[i]));
             return;
         }
     }
-    const int32_t want[BN] = {KVP_OK, KVP_ERR_INVALID, KVP_OK,
-                              KVP_ERR_EXISTS, KVP_OK};
+    const int32_t want[BN] = {KVP_OK, KVP_ERR_INVALID, KVP_OK, KVP_ERR_EXISTS,
+                              KVP_OK};
     for (int i = 0; i < BN; i++) {
         char what[64];
         snprintf(what, sizeof(what), "results[%d]", i);
         CONF_EXPECT(ctx, what, b.res[i], want[i]);
     }
     CONF_EXPECT_ST(ctx, "batch_put_tensor_with_tp_from(3 good, 2 bad)", st,
-                KVP_PARTIAL);
+                   KVP_PARTIAL);
     for (int i = 0; i < BN; i += 2)
         CONF_TRY(tp_verify(ctx, b.keys[i], b.objs[i], &b.t[i], 2, 1));
 }
@@ -347,8 +347,8 @@ static const struct conf_case cases[] = {
      "a negative split_dim counts from the end; the header holds it "
      "normalised",
      TPC, split_dim_negative, NULL},
-    {"tp-put", "all-dtypes", "TP put works for all 15 dtypes", TPC,
-     all_dtypes, NULL},
+    {"tp-put", "all-dtypes", "TP put works for all 15 dtypes", TPC, all_dtypes,
+     NULL},
     {"tp-put", "ndim-8", "TP put splits every dim of an 8-dim tensor", TPC,
      ndim_8, NULL},
     {"tp-put", "zero-element",
@@ -359,14 +359,14 @@ static const struct conf_case cases[] = {
      "tp_size <= 1 stores the validated object under key unchanged", TPC,
      tp_size_le_1, NULL},
     {"tp-put", "tp-rank-ignored",
-     "tp_rank is accepted and ignored on put (the full tensor is split)",
-     TPC, tp_rank_ignored, NULL},
+     "tp_rank is accepted and ignored on put (the full tensor is split)", TPC,
+     tp_rank_ignored, NULL},
     {"tp-put", "non-divisible-invalid",
-     "shape[split_dim] % tp_size != 0 is KVP_ERR_INVALID, nothing stored",
-     TPC, non_divisible, NULL},
+     "shape[split_dim] % tp_size != 0 is KVP_ERR_INVALID, nothing stored", TPC,
+     non_divisible, NULL},
     {"tp-put", "split-dim-out-of-range-invalid",
-     "split_dim outside [-ndim, ndim) is KVP_ERR_INVALID, nothing stored",
-     TPC, split_dim_out_of_range, NULL},
+     "split_dim outside [-ndim, ndim) is KVP_ERR_INVALID, nothing stored", TPC,
+     split_dim_out_of_range, NULL},
     {"tp-put", "exists-and-overwrite",
      "a second TP put of a key is KVP_ERR_EXISTS keeping the shards; "
      "overwrite replaces them",
@@ -376,8 +376,8 @@ static const struct conf_case cases[] = {
      "and leaves no other shard",
      TPC, all_or_nothing, NULL},
     {"tp-put", "batch-success-means-written",
-     "batch TP put never reports success for an item not fully written",
-     TPB, batch_success_means_written, NULL},
+     "batch TP put never reports success for an item not fully written", TPB,
+     batch_success_means_written, NULL},
     {"tp-put", "batch-failure-means-not-written",
      "batch TP put never reports failure for an item that was written; a "
      "bad item fails only itself",

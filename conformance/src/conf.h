@@ -20,16 +20,16 @@ struct conf_ctx;
 
 /* What a case needs before it can run; missing caps -> SKIP. */
 #define CONF_NEED_ENGINE (1u << 0) /* loaded plugin + engine + arena */
-#define CONF_NEED_OPS (1u << 1)    /* loaded plugin only (no engine) */
+#define CONF_NEED_OPS    (1u << 1) /* loaded plugin only (no engine) */
 
 struct conf_case {
-    const char *group;  /* "abi", "put", ... */
-    const char *name;   /* "exists-keeps-old" */
-    const char *rule;   /* the rule text, printed on failure */
-    uint32_t flags;     /* CONF_NEED_* */
-    uint64_t caps;      /* KVP_CAP_* the case needs (else SKIP) */
+    const char *group; /* "abi", "put", ... */
+    const char *name;  /* "exists-keeps-old" */
+    const char *rule;  /* the rule text, printed on failure */
+    uint32_t flags;    /* CONF_NEED_* */
+    uint64_t caps;     /* KVP_CAP_* the case needs (else SKIP) */
     void (*fn)(struct conf_ctx *ctx);
-    const void *arg;    /* case data (e.g. a test vector) */
+    const void *arg; /* case data (e.g. a test vector) */
 };
 
 struct conf_options {
@@ -49,13 +49,13 @@ struct conf_options {
 struct conf_ctx {
     const struct conf_case *tc;
     const struct conf_options *opt;
-    struct kvp_plugin plugin;      /* loaded through kvp_loader */
+    struct kvp_plugin plugin; /* loaded through kvp_loader */
     const struct kvp_ops *ops;
     struct kvp_engine *engine;
-    unsigned char *arena;          /* registered, CONF_ARENA_SIZE bytes */
+    unsigned char *arena; /* registered, CONF_ARENA_SIZE bytes */
     size_t arena_used;
-    char prefix[96];               /* unique key prefix for this case */
-    int state;                     /* CONF_PASS/FAIL/SKIP */
+    char prefix[96]; /* unique key prefix for this case */
+    int state;       /* CONF_PASS/FAIL/SKIP */
     char msg[CONF_MSG_MAX];
 };
 
@@ -76,43 +76,43 @@ const char *conf_bst(int64_t v);
 const char *conf_status_name(int64_t v);
 
 /* Records a failure and makes the case return unless got == want. */
-#define CONF_EXPECT(ctx, what, got, want)                                     \
-    do {                                                                      \
-        int64_t got_ = (int64_t)(got), want_ = (int64_t)(want);              \
-        if (got_ != want_) {                                                  \
-            conf_fail((ctx), "observed %s = %s, expected %s", (what),         \
-                      conf_st(got_), conf_st(want_));                         \
-            return;                                                           \
-        }                                                                     \
+#define CONF_EXPECT(ctx, what, got, want)                                      \
+    do {                                                                       \
+        int64_t got_ = (int64_t)(got), want_ = (int64_t)(want);                \
+        if (got_ != want_) {                                                   \
+            conf_fail((ctx), "observed %s = %s, expected %s", (what),          \
+                      conf_st(got_), conf_st(want_));                          \
+            return;                                                            \
+        }                                                                      \
     } while (0)
 
 /* For the return of a batch call (0, KVP_PARTIAL or negative). */
-#define CONF_EXPECT_ST(ctx, what, got, want)                                  \
-    do {                                                                      \
-        int64_t got_ = (int64_t)(got), want_ = (int64_t)(want);              \
-        if (got_ != want_) {                                                  \
-            conf_fail((ctx), "observed %s = %s, expected %s", (what),         \
-                      conf_bst(got_), conf_bst(want_));                       \
-            return;                                                           \
-        }                                                                     \
+#define CONF_EXPECT_ST(ctx, what, got, want)                                   \
+    do {                                                                       \
+        int64_t got_ = (int64_t)(got), want_ = (int64_t)(want);                \
+        if (got_ != want_) {                                                   \
+            conf_fail((ctx), "observed %s = %s, expected %s", (what),          \
+                      conf_bst(got_), conf_bst(want_));                        \
+            return;                                                            \
+        }                                                                      \
     } while (0)
 
 /* Same for helpers that return int (-1 after recording a failure). */
-#define CONF_EXPECT_I(ctx, what, got, want)                                   \
-    do {                                                                      \
-        int64_t got_ = (int64_t)(got), want_ = (int64_t)(want);              \
-        if (got_ != want_) {                                                  \
-            conf_fail((ctx), "observed %s = %s, expected %s", (what),         \
-                      conf_st(got_), conf_st(want_));                         \
-            return -1;                                                        \
-        }                                                                     \
+#define CONF_EXPECT_I(ctx, what, got, want)                                    \
+    do {                                                                       \
+        int64_t got_ = (int64_t)(got), want_ = (int64_t)(want);                \
+        if (got_ != want_) {                                                   \
+            conf_fail((ctx), "observed %s = %s, expected %s", (what),          \
+                      conf_st(got_), conf_st(want_));                          \
+            return -1;                                                         \
+        }                                                                      \
     } while (0)
 
 /* Return from the case if a helper failed. */
-#define CONF_TRY(x)                                                           \
-    do {                                                                      \
-        if ((x) != 0)                                                         \
-            return;                                                           \
+#define CONF_TRY(x)                                                            \
+    do {                                                                       \
+        if ((x) != 0)                                                          \
+            return;                                                            \
     } while (0)
 
 /* ---- resources -------------------------------------------------------- */
@@ -147,7 +147,7 @@ extern const struct conf_group conf_group_tp_put;
 extern const struct conf_group conf_group_tp_get;
 extern const struct conf_group conf_group_concurrency;
 
-#define CONF_GROUP(var, table)                                                \
+#define CONF_GROUP(var, table)                                                 \
     const struct conf_group var = {table, sizeof(table) / sizeof(table[0])}
 
 #endif /* CONF_H */

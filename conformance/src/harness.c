@@ -7,10 +7,9 @@
 
 #include "conf.h"
 
-const struct kvp_put_opts conf_opts_overwrite = {
-    sizeof(struct kvp_put_opts), KVP_PUT_OVERWRITE};
-const struct kvp_put_opts conf_opts_default = {sizeof(struct kvp_put_opts),
-                                               0};
+const struct kvp_put_opts conf_opts_overwrite = {sizeof(struct kvp_put_opts),
+                                                 KVP_PUT_OVERWRITE};
+const struct kvp_put_opts conf_opts_default = {sizeof(struct kvp_put_opts), 0};
 
 static void conf_record(struct conf_ctx *ctx, int state, const char *fmt,
                         va_list ap)
@@ -53,8 +52,8 @@ static char *rot_buf(void)
 const char *conf_status_name(int64_t v)
 {
     switch (v) {
-#define CONF_STATUS_CASE_(name, value, text)                                  \
-    case value:                                                               \
+#define CONF_STATUS_CASE_(name, value, text)                                   \
+    case value:                                                                \
         return #name;
         KVP_STATUS_LIST(CONF_STATUS_CASE_)
 #undef CONF_STATUS_CASE_
@@ -86,8 +85,9 @@ void *conf_alloc(struct conf_ctx *ctx, size_t len)
 {
     size_t at = (ctx->arena_used + 63) & ~(size_t)63;
     if (ctx->arena == NULL || len > CONF_ARENA_SIZE - at) {
-        conf_fail(ctx, "observed the suite's %zu-byte arena exhausted by a "
-                       "%zu-byte request, expected room (suite bug)",
+        conf_fail(ctx,
+                  "observed the suite's %zu-byte arena exhausted by a "
+                  "%zu-byte request, expected room (suite bug)",
                   (size_t)CONF_ARENA_SIZE, len);
         return NULL;
     }

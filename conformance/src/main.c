@@ -16,18 +16,17 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: kvplug-conformance --plugin PATH.so [--config STR]\n"
-            "         [--filter GLOB[,GLOB...]] [--list] [--vectors DIR]\n"
-            "         [--timeout SECONDS]\n"
-            "  --plugin   the plugin to check (default: $KVPLUG_PLUGIN)\n"
-            "  --config   engine config string (default: empty)\n"
-            "  --filter   run only cases whose group/name matches a glob\n"
-            "  --list     print the case names and exit\n"
-            "  --vectors  tensor header test vectors (default: next to the\n"
-            "             binary, then the installed and source copies)\n"
-            "  --timeout  per-case limit (default 60); a case that runs\n"
-            "             longer fails\n");
+    fprintf(f, "usage: kvplug-conformance --plugin PATH.so [--config STR]\n"
+               "         [--filter GLOB[,GLOB...]] [--list] [--vectors DIR]\n"
+               "         [--timeout SECONDS]\n"
+               "  --plugin   the plugin to check (default: $KVPLUG_PLUGIN)\n"
+               "  --config   engine config string (default: empty)\n"
+               "  --filter   run only cases whose group/name matches a glob\n"
+               "  --list     print the case names and exit\n"
+               "  --vectors  tensor header test vectors (default: next to the\n"
+               "             binary, then the installed and source copies)\n"
+               "  --timeout  per-case limit (default 60); a case that runs\n"
+               "             longer fails\n");
 }
 
 static int matches(const char *filter, const char *full)
@@ -45,8 +44,8 @@ static int matches(const char *filter, const char *full)
 }
 
 static const struct conf_group *const static_before[] = {
-    &conf_group_abi, &conf_group_registration, &conf_group_put,
-    &conf_group_get, &conf_group_batch};
+    &conf_group_abi, &conf_group_registration, &conf_group_put, &conf_group_get,
+    &conf_group_batch};
 static const struct conf_group *const static_after[] = {
     &conf_group_tp_put, &conf_group_tp_get, &conf_group_concurrency};
 
@@ -68,8 +67,8 @@ static void list_add(struct case_list *l, const struct conf_case *c)
     l->v[l->n++] = c;
 }
 
-static void list_groups(struct case_list *l,
-                        const struct conf_group *const *g, size_t ng)
+static void list_groups(struct case_list *l, const struct conf_group *const *g,
+                        size_t ng)
 {
     for (size_t i = 0; i < ng; i++)
         for (size_t j = 0; j < g[i]->count; j++)
@@ -86,9 +85,8 @@ static void print_outcome(unsigned n, const struct conf_case *tc,
     else {
         printf("not ok %u - %s/%s: rule %s: %s\n", n, tc->group, tc->name,
                tc->rule, o->msg);
-        unsigned first = o->log_count > CONF_LOG_KEEP
-                             ? o->log_count - CONF_LOG_KEEP
-                             : 0;
+        unsigned first =
+            o->log_count > CONF_LOG_KEEP ? o->log_count - CONF_LOG_KEEP : 0;
         for (unsigned i = first; i < o->log_count; i++)
             printf("#   plugin log: %s\n", o->log[i % CONF_LOG_KEEP]);
     }
@@ -130,8 +128,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--timeout") == 0 && atoi(v) > 0)
             opt.timeout_s = (unsigned)atoi(v);
         else {
-            fprintf(stderr, "kvplug-conformance: unknown option %s %s\n", a,
-                    v);
+            fprintf(stderr, "kvplug-conformance: unknown option %s %s\n", a, v);
             usage(stderr);
             return 2;
         }
@@ -151,8 +148,7 @@ int main(int argc, char **argv)
     struct case_list run = {0};
     for (size_t i = 0; i < all.n; i++) {
         char full[256];
-        snprintf(full, sizeof(full), "%s/%s", all.v[i]->group,
-                 all.v[i]->name);
+        snprintf(full, sizeof(full), "%s/%s", all.v[i]->group, all.v[i]->name);
         if (matches(filter, full))
             list_add(&run, all.v[i]);
     }

@@ -39,13 +39,13 @@ const struct kvp_host_api conf_host_api = {
     .log_user = NULL,
 };
 
-#define NEED_SLOT(ctx, field)                                                 \
-    do {                                                                      \
-        if (!KVP_HAS_OP((ctx)->ops, field)) {                                 \
-            conf_fail((ctx), "observed ops->" #field " missing or NULL, "     \
-                             "expected every v1.0 slot the caps promise");   \
-            return -1;                                                        \
-        }                                                                     \
+#define NEED_SLOT(ctx, field)                                                  \
+    do {                                                                       \
+        if (!KVP_HAS_OP((ctx)->ops, field)) {                                  \
+            conf_fail((ctx), "observed ops->" #field " missing or NULL, "      \
+                             "expected every v1.0 slot the caps promise");     \
+            return -1;                                                         \
+        }                                                                      \
     } while (0)
 
 int conf_require_ops(struct conf_ctx *ctx, uint64_t caps)
@@ -99,8 +99,9 @@ static int case_setup(struct conf_ctx *ctx)
     int32_t st = kvp_loader_open(ctx->opt->plugin_path, &conf_host_api,
                                  &ctx->plugin, err, sizeof(err));
     if (st != KVP_OK) {
-        conf_fail(ctx, "observed kvp_loader_open = %s (%s), expected KVP_OK "
-                       "(the plugin must load and negotiate ABI %d.%d)",
+        conf_fail(ctx,
+                  "observed kvp_loader_open = %s (%s), expected KVP_OK "
+                  "(the plugin must load and negotiate ABI %d.%d)",
                   conf_st(st), err, KVP_ABI_MAJOR, KVP_ABI_MINOR);
         return -1;
     }
@@ -114,11 +115,12 @@ static int case_setup(struct conf_ctx *ctx)
         return -1;
     if (!(ctx->tc->flags & CONF_NEED_ENGINE))
         return 0;
-    st = ctx->ops->engine_create(ctx->opt->config, &conf_host_api,
-                                 &ctx->engine);
+    st =
+        ctx->ops->engine_create(ctx->opt->config, &conf_host_api, &ctx->engine);
     if (st != KVP_OK || ctx->engine == NULL) {
-        conf_fail(ctx, "observed engine_create(\"%s\") = %s, expected KVP_OK "
-                       "with an engine",
+        conf_fail(ctx,
+                  "observed engine_create(\"%s\") = %s, expected KVP_OK "
+                  "with an engine",
                   ctx->opt->config, conf_st(st));
         ctx->engine = NULL;
         return -1;
@@ -131,8 +133,9 @@ static int case_setup(struct conf_ctx *ctx)
     memset(ctx->arena, 0, CONF_ARENA_SIZE);
     st = ctx->ops->register_buffer(ctx->engine, ctx->arena, CONF_ARENA_SIZE);
     if (st != KVP_OK) {
-        conf_fail(ctx, "observed register_buffer(arena, %zu) = %s, expected "
-                       "KVP_OK",
+        conf_fail(ctx,
+                  "observed register_buffer(arena, %zu) = %s, expected "
+                  "KVP_OK",
                   (size_t)CONF_ARENA_SIZE, conf_st(st));
         return -1;
     }
@@ -161,9 +164,8 @@ static void child_main(const struct conf_case *tc,
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     /* pid + start time: unique even against a long-lived server */
-    snprintf(ctx->prefix, sizeof(ctx->prefix), "conf-%d-%lx-%u-",
-             (int)getpid(), (unsigned long)now.tv_nsec ^ (unsigned long)now.tv_sec,
-             index);
+    snprintf(ctx->prefix, sizeof(ctx->prefix), "conf-%d-%lx-%u-", (int)getpid(),
+             (unsigned long)now.tv_nsec ^ (unsigned long)now.tv_sec, index);
     if (!(tc->flags & (CONF_NEED_ENGINE | CONF_NEED_OPS)) ||
         case_setup(ctx) == 0)
         tc->fn(ctx);

@@ -8,7 +8,7 @@
 #define CONF_LOG_KEEP 4 /* plugin log lines kept for a failing case */
 
 struct conf_outcome {
-    int state;                  /* CONF_PASS/FAIL/SKIP */
+    int state; /* CONF_PASS/FAIL/SKIP */
     char msg[CONF_MSG_MAX];
     char log[CONF_LOG_KEEP][256]; /* last ERROR/WARN lines of the plugin */
     unsigned log_count;

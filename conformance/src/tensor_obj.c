@@ -71,8 +71,7 @@ void th_write_full_header(uint8_t *h, int32_t dtype, int32_t ndim,
     th_put32(h, TH_NDIM, (uint32_t)ndim);
     th_put32(h, TH_LAYOUT, KVP_LAYOUT_FULL);
     th_put64(h, TH_DATA_OFFSET, KVP_TENSOR_HDR_SIZE);
-    th_put64(h, TH_DATA_BYTES,
-             th_numel(ndim, shape) * kvp_dtype_size(dtype));
+    th_put64(h, TH_DATA_BYTES, th_numel(ndim, shape) * kvp_dtype_size(dtype));
     for (int i = 0; i < KVP_TENSOR_MAX_DIMS; i++) {
         int64_t d = i < ndim ? shape[i] : -1;
         th_put64(h, TH_GLOBAL_SHAPE + 8 * (size_t)i, (uint64_t)d);
@@ -123,8 +122,8 @@ const char *th_shape_str(int32_t ndim, const int64_t *shape)
     size_t o = 0;
     o += (size_t)snprintf(buf + o, sizeof(buf) - o, "[");
     for (int32_t i = 0; i < ndim && o < sizeof(buf); i++)
-        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%lld",
-                              i ? "," : "", (long long)shape[i]);
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%lld", i ? "," : "",
+                              (long long)shape[i]);
     if (o < sizeof(buf))
         snprintf(buf + o, sizeof(buf) - o, "]");
     return buf;

@@ -10,21 +10,21 @@
 #include "kvplug/tensor.h"
 
 /* Field offsets of the header v1. */
-#define TH_MAGIC 0
-#define TH_VERSION 4
-#define TH_HEADER_SIZE 6
-#define TH_DTYPE 8
-#define TH_NDIM 12
-#define TH_LAYOUT 16
-#define TH_FLAGS 20
-#define TH_DATA_OFFSET 24
-#define TH_DATA_BYTES 32
+#define TH_MAGIC        0
+#define TH_VERSION      4
+#define TH_HEADER_SIZE  6
+#define TH_DTYPE        8
+#define TH_NDIM         12
+#define TH_LAYOUT       16
+#define TH_FLAGS        20
+#define TH_DATA_OFFSET  24
+#define TH_DATA_BYTES   32
 #define TH_GLOBAL_SHAPE 40
-#define TH_LOCAL_SHAPE 104
-#define TH_AXIS_COUNT 168
-#define TH_RESERVED0 172
-#define TH_AXES 176
-#define TH_AXIS_SIZE 32
+#define TH_LOCAL_SHAPE  104
+#define TH_AXIS_COUNT   168
+#define TH_RESERVED0    172
+#define TH_AXES         176
+#define TH_AXIS_SIZE    32
 
 void th_put16(uint8_t *h, size_t off, uint16_t v);
 void th_put32(uint8_t *h, size_t off, uint32_t v);

@@ -20,10 +20,11 @@ uint8_t *tp_put_full(struct conf_ctx *ctx, const char *key,
     int32_t st = ctx->ops->put_tensor_with_tp_from(
         ctx->engine, key, obj, len, tp_rank, tp_size, split_dim, NULL);
     if (st != KVP_OK) {
-        conf_fail(ctx, "observed put_tensor_with_tp_from(dtype %d, shape %s, "
-                       "tp_size %d, split_dim %d) = %s, expected KVP_OK",
-                  t->dtype, th_shape_str(t->ndim, t->shape), tp_size,
-                  split_dim, conf_st(st));
+        conf_fail(ctx,
+                  "observed put_tensor_with_tp_from(dtype %d, shape %s, "
+                  "tp_size %d, split_dim %d) = %s, expected KVP_OK",
+                  t->dtype, th_shape_str(t->ndim, t->shape), tp_size, split_dim,
+                  conf_st(st));
         return NULL;
     }
     if (memcmp(obj, copy, len) != 0) {
@@ -48,15 +49,16 @@ int tp_any_stored(struct conf_ctx *ctx, const char *key, int32_t tp_size)
     return 0;
 }
 
-#define HDR_EXPECT(ctx, r, field, got, want)                                  \
-    do {                                                                      \
-        int64_t g_ = (int64_t)(got), w_ = (int64_t)(want);                   \
-        if (g_ != w_) {                                                       \
-            conf_fail((ctx), "observed shard %d header %s = %lld, expected "  \
-                             "%lld",                                          \
-                      (r), (field), (long long)g_, (long long)w_);            \
-            return -1;                                                        \
-        }                                                                     \
+#define HDR_EXPECT(ctx, r, field, got, want)                                   \
+    do {                                                                       \
+        int64_t g_ = (int64_t)(got), w_ = (int64_t)(want);                     \
+        if (g_ != w_) {                                                        \
+            conf_fail((ctx),                                                   \
+                      "observed shard %d header %s = %lld, expected "          \
+                      "%lld",                                                  \
+                      (r), (field), (long long)g_, (long long)w_);             \
+            return -1;                                                         \
+        }                                                                      \
     } while (0)
 
 static int check_shard_header(struct conf_ctx *ctx, const uint8_t *h,
@@ -69,8 +71,7 @@ static int check_shard_header(struct conf_ctx *ctx, const uint8_t *h,
     HDR_EXPECT(ctx, r, "header_size", th_get16(h, TH_HEADER_SIZE), 304);
     HDR_EXPECT(ctx, r, "dtype", (int32_t)th_get32(h, TH_DTYPE), t->dtype);
     HDR_EXPECT(ctx, r, "ndim", (int32_t)th_get32(h, TH_NDIM), t->ndim);
-    HDR_EXPECT(ctx, r, "layout_kind", th_get32(h, TH_LAYOUT),
-               KVP_LAYOUT_SHARD);
+    HDR_EXPECT(ctx, r, "layout_kind", th_get32(h, TH_LAYOUT), KVP_LAYOUT_SHARD);
     HDR_EXPECT(ctx, r, "data_offset", th_get64(h, TH_DATA_OFFSET), 304);
     HDR_EXPECT(ctx, r, "data_bytes", th_get64(h, TH_DATA_BYTES), bytes);
     for (int i = 0; i < KVP_TENSOR_MAX_DIMS; i++) {
@@ -78,19 +79,16 @@ static int check_shard_header(struct conf_ctx *ctx, const uint8_t *h,
         int64_t g = i < t->ndim ? t->shape[i] : -1;
         int64_t l = i == split ? local : g;
         snprintf(f, sizeof(f), "global_shape[%d]", i);
-        HDR_EXPECT(ctx, r, f, (int64_t)th_get64(h, TH_GLOBAL_SHAPE + 8 * i),
-                   g);
+        HDR_EXPECT(ctx, r, f, (int64_t)th_get64(h, TH_GLOBAL_SHAPE + 8 * i), g);
         snprintf(f, sizeof(f), "local_shape[%d]", i);
-        HDR_EXPECT(ctx, r, f, (int64_t)th_get64(h, TH_LOCAL_SHAPE + 8 * i),
-                   l);
+        HDR_EXPECT(ctx, r, f, (int64_t)th_get64(h, TH_LOCAL_SHAPE + 8 * i), l);
     }
     HDR_EXPECT(ctx, r, "axis_count", th_get32(h, TH_AXIS_COUNT), 1);
     const size_t a = TH_AXES;
     HDR_EXPECT(ctx, r, "axes[0].kind", (int32_t)th_get32(h, a), KVP_AXIS_TP);
     HDR_EXPECT(ctx, r, "axes[0].axis_index", (int32_t)th_get32(h, a + 4), 0);
     HDR_EXPECT(ctx, r, "axes[0].shard_rank", (int32_t)th_get32(h, a + 8), r);
-    HDR_EXPECT(ctx, r, "axes[0].shard_count", (int32_t)th_get32(h, a + 12),
-               tp);
+    HDR_EXPECT(ctx, r, "axes[0].shard_count", (int32_t)th_get32(h, a + 12), tp);
     HDR_EXPECT(ctx, r, "axes[0].split_dim (normalised)",
                (int32_t)th_get32(h, a + 16), split);
     HDR_EXPECT(ctx, r, "axes[0].reserved0", (int32_t)th_get32(h, a + 20), 0);
@@ -134,25 +132,27 @@ int tp_verify(struct conf_ctx *ctx, const char *key, const uint8_t *obj,
         int64_t n = ctx->ops->get_tensor_with_tp_into(
             ctx->engine, key, got, shard_len + 64, r, tp_size);
         if (n != (int64_t)shard_len) {
-            conf_fail(ctx, "observed get_tensor_with_tp_into(rank %d of %d, "
-                           "shape %s, split_dim %d) = %s, expected the "
-                           "%zu-byte shard",
+            conf_fail(ctx,
+                      "observed get_tensor_with_tp_into(rank %d of %d, "
+                      "shape %s, split_dim %d) = %s, expected the "
+                      "%zu-byte shard",
                       r, tp_size, th_shape_str(t->ndim, t->shape), split_dim,
                       conf_st(n), shard_len);
             return -1;
         }
-        if (check_shard_header(ctx, got, t, tp_size, split, r,
-                               shard_payload) != 0)
+        if (check_shard_header(ctx, got, t, tp_size, split, r, shard_payload) !=
+            0)
             return -1;
         th_reference_shard(obj + KVP_TENSOR_HDR_SIZE, t->dtype, t->ndim,
                            t->shape, split, tp_size, r, want);
-        int64_t d = conf_memdiff(got + KVP_TENSOR_HDR_SIZE, want,
-                                 shard_payload);
+        int64_t d =
+            conf_memdiff(got + KVP_TENSOR_HDR_SIZE, want, shard_payload);
         if (d >= 0) {
-            conf_fail(ctx, "observed shard %d of %d (dtype %d, shape %s, "
-                           "split_dim %d) payload differing from the "
-                           "reference slice at byte %lld, expected the "
-                           "slice [r*D/tp, (r+1)*D/tp) along split_dim",
+            conf_fail(ctx,
+                      "observed shard %d of %d (dtype %d, shape %s, "
+                      "split_dim %d) payload differing from the "
+                      "reference slice at byte %lld, expected the "
+                      "slice [r*D/tp, (r+1)*D/tp) along split_dim",
                       r, tp_size, t->dtype, th_shape_str(t->ndim, t->shape),
                       split_dim, (long long)d);
             return -1;

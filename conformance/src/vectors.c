@@ -26,8 +26,8 @@ struct conf_vector {
 static int32_t status_by_name(const char *s, int *ok)
 {
     *ok = 1;
-#define CONF_STATUS_PARSE_(name, value, text)                                 \
-    if (strcmp(s, #name) == 0)                                                \
+#define CONF_STATUS_PARSE_(name, value, text)                                  \
+    if (strcmp(s, #name) == 0)                                                 \
         return value;
     KVP_STATUS_LIST(CONF_STATUS_PARSE_)
 #undef CONF_STATUS_PARSE_
@@ -42,8 +42,8 @@ static int dir_has_index(const char *dir)
     return access(p, R_OK) == 0;
 }
 
-static const char *find_dir(const char *cli_dir, const char *argv0,
-                            char *buf, size_t cap)
+static const char *find_dir(const char *cli_dir, const char *argv0, char *buf,
+                            size_t cap)
 {
     if (cli_dir != NULL)
         return cli_dir;
@@ -98,9 +98,13 @@ size_t conf_vector_cases(const char *cli_dir, const char *argv0,
                          const struct conf_case **cases)
 {
     static struct conf_case missing = {
-        "tensor-header", "vectors-present",
-        "the header test vectors are readable (vectors/index.txt)", 0, 0,
-        vectors_missing_case, missing_reason};
+        "tensor-header",
+        "vectors-present",
+        "the header test vectors are readable (vectors/index.txt)",
+        0,
+        0,
+        vectors_missing_case,
+        missing_reason};
     char buf[PATH_MAX];
     const char *dir = find_dir(cli_dir, argv0, buf, sizeof(buf));
     char index[PATH_MAX + 16];
@@ -125,8 +129,9 @@ size_t conf_vector_cases(const char *cli_dir, const char *argv0,
             continue;
         struct conf_vector *v = calloc(1, sizeof(*v));
         if (v == NULL || parse_line(p, dir, v) != 0) {
-            fprintf(stderr, "kvplug-conformance: %s:%u: malformed vector "
-                            "line, ignored\n",
+            fprintf(stderr,
+                    "kvplug-conformance: %s:%u: malformed vector "
+                    "line, ignored\n",
                     index, lineno);
             free(v);
             continue;
@@ -139,9 +144,9 @@ size_t conf_vector_cases(const char *cli_dir, const char *argv0,
                 return 0;
             }
         }
-        out[n++] = (struct conf_case){"tensor-header", v->case_name, v->rule,
-                                      CONF_NEED_ENGINE, KVP_CAP_TP,
-                                      vector_case, v};
+        out[n++] = (struct conf_case){
+            "tensor-header", v->case_name, v->rule, CONF_NEED_ENGINE,
+            KVP_CAP_TP,      vector_case,  v};
     }
     fclose(f);
     *cases = out;
@@ -153,8 +158,7 @@ static void vectors_missing_case(struct conf_ctx *ctx)
     conf_fail(ctx, "%s", (const char *)ctx->tc->arg);
 }
 
-static uint8_t *read_file(struct conf_ctx *ctx, const char *path,
-                          size_t *len)
+static uint8_t *read_file(struct conf_ctx *ctx, const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -210,7 +214,8 @@ static void vector_case(struct conf_ctx *ctx)
                 (int64_t)len);
     int64_t d = conf_memdiff(back, obj, len);
     if (d >= 0)
-        conf_fail(ctx, "observed the stored object differing at byte %lld, "
-                       "expected it unchanged",
+        conf_fail(ctx,
+                  "observed the stored object differing at byte %lld, "
+                  "expected it unchanged",
                   (long long)d);
 }

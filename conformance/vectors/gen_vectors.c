@@ -20,7 +20,7 @@ static const char *outdir;
 static FILE *index_f;
 
 static const char *const dtype_names[KVP_DTYPE_COUNT] = {
-    "f32", "f64", "i8", "u8", "i16", "u16", "i32", "u32",
+    "f32", "f64", "i8",   "u8",  "i16",  "u16",    "i32",   "u32",
     "i64", "u64", "bool", "f16", "bf16", "f8e4m3", "f8e5m2"};
 
 static void write_obj(const char *name, const uint8_t *obj, size_t len)
@@ -28,8 +28,7 @@ static void write_obj(const char *name, const uint8_t *obj, size_t len)
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s.bin", outdir, name);
     FILE *f = fopen(path, "wb");
-    if (f == NULL || (len && fwrite(obj, 1, len, f) != len) ||
-        fclose(f) != 0) {
+    if (f == NULL || (len && fwrite(obj, 1, len, f) != len) || fclose(f) != 0) {
         fprintf(stderr, "gen_vectors: cannot write %s\n", path);
         exit(1);
     }
@@ -39,8 +38,7 @@ static void emit(const char *name, const uint8_t *obj, size_t len,
                  const char *expect, const char *rule)
 {
     write_obj(name, obj, len);
-    fprintf(index_f, "%-34s %s.bin %-16s 1 0 %s\n", name, name, expect,
-            rule);
+    fprintf(index_f, "%-34s %s.bin %-16s 1 0 %s\n", name, name, expect, rule);
     if (strcmp(expect, "KVP_OK") != 0) {
         char tp2[96];
         snprintf(tp2, sizeof(tp2), "%s-tp2", name);
