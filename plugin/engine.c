@@ -120,6 +120,30 @@ int32_t eng_conn(struct kvp_engine *e, uint32_t s, struct store_conn **c_p)
     return KVP_OK;
 }
 
+int32_t eng_request(struct kvp_engine *e, uint32_t s, eng_req_fn fn, void *arg,
+                    struct store_conn **c_p)
+{
+    struct eng_server *sv = &e->servers[s];
+    int reused = sv->conn != NULL && store_conn_alive(sv->conn);
+    struct store_conn *c;
+    int32_t st = eng_conn(e, s, &c);
+    if (st == KVP_OK)
+        st = fn(c, arg);
+    if (st == KVP_ERR_DISCONNECTED && reused) {
+        /* the connection went stale (e.g. the server restarted) while
+         * idle: one fresh attempt, for requests safe to repeat */
+        KVP_LOG_I(&e->log, "server %s:%u: connection lost, reconnecting",
+                  sv->addr.host, sv->addr.port);
+        store_conn_close(sv->conn);
+        sv->conn = NULL;
+        st = eng_conn(e, s, &c);
+        if (st == KVP_OK)
+            st = fn(c, arg);
+    }
+    *c_p = st == KVP_OK ? c : NULL;
+    return st;
+}
+
 void eng_log_stats(struct kvp_engine *e, int32_t level)
 {
     struct kvp_tp_stats st;

@@ -67,6 +67,15 @@ void eng_unlock_one(struct kvp_engine *e, uint32_t s);
 /* With s locked: the live connection, (re)connecting if needed. */
 int32_t eng_conn(struct kvp_engine *e, uint32_t s, struct store_conn **c_p);
 
+/* With s locked: fn(conn, arg) on the server's connection. If it fails
+ * with KVP_ERR_DISCONNECTED on a connection an earlier op opened (the
+ * server may have restarted meanwhile), reconnects once and repeats it:
+ * only for requests safe to repeat (ALLOC, LOOKUP, REMOVE). *c_p = the
+ * connection used, on KVP_OK. */
+typedef int32_t (*eng_req_fn)(struct store_conn *c, void *arg);
+int32_t eng_request(struct kvp_engine *e, uint32_t s, eng_req_fn fn, void *arg,
+                    struct store_conn **c_p);
+
 /* Logs "kvplug stats: ..." at `level`. */
 void eng_log_stats(struct kvp_engine *e, int32_t level);
 

@@ -3,6 +3,22 @@
 #include "ops.h"
 #include "store_client.h"
 
+static int32_t req_lookup1(struct store_conn *c, void *arg)
+{
+    return store_lookup(c, 1, arg, STORE_LOOKUP_NO_LEASE);
+}
+
+struct remove_req {
+    const char *key;
+    int32_t status;
+};
+
+static int32_t req_remove(struct store_conn *c, void *arg)
+{
+    struct remove_req *r = arg;
+    return store_remove(c, r->key, &r->status);
+}
+
 /* LOOKUP without a lease: size into *len_p, or NOT_FOUND / an error. */
 static int32_t meta_lookup(struct kvp_engine *e, const char *what,
                            const char *key, uint64_t *len_p)
@@ -14,9 +30,7 @@ static int32_t meta_lookup(struct kvp_engine *e, const char *what,
     pthread_mutex_lock(&e->servers[s].lock);
     struct store_conn *c;
     struct store_lookup_item it = {.key = key};
-    st = eng_conn(e, s, &c);
-    if (st == KVP_OK)
-        st = store_lookup(c, 1, &it, STORE_LOOKUP_NO_LEASE);
+    st = eng_request(e, s, req_lookup1, &it, &c);
     eng_unlock_one(e, s);
     if (st == KVP_OK)
         st = it.status;
@@ -60,13 +74,11 @@ int32_t kvp_op_remove(struct kvp_engine *e, const char *key)
     uint32_t s = eng_server_of(e, key);
     pthread_mutex_lock(&e->servers[s].lock);
     struct store_conn *c;
-    int32_t rst = KVP_ERR_INTERNAL;
-    st = eng_conn(e, s, &c);
-    if (st == KVP_OK)
-        st = store_remove(c, key, &rst);
+    struct remove_req r = {key, KVP_ERR_INTERNAL};
+    st = eng_request(e, s, req_remove, &r, &c);
     eng_unlock_one(e, s);
     if (st == KVP_OK)
-        st = rst;
+        st = r.status;
     if (st != KVP_OK)
         KVP_LOG_E(&e->log, "remove: key '%.128s': %s", key,
                   kvp_op_status_str(st));

@@ -58,23 +58,38 @@ static void groups_free(struct groups *g)
 
 /* ---- put ---------------------------------------------------------------- */
 
+struct batch_req {
+    uint32_t n;
+    void *items;
+    uint32_t flags;
+};
+
+static int32_t req_alloc(struct store_conn *c, void *arg)
+{
+    struct batch_req *r = arg;
+    return store_alloc(c, r->n, r->items, r->flags);
+}
+
+static int32_t req_lookup(struct store_conn *c, void *arg)
+{
+    struct batch_req *r = arg;
+    return store_lookup(c, r->n, r->items, r->flags);
+}
+
 static void put_alloc(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
                       const uint32_t *idx, uint32_t cnt, int32_t *item_status,
                       uint32_t flags)
 {
     struct store_conn *c;
-    int32_t st = eng_conn(e, s, &c);
-    struct store_alloc_item *it = NULL;
-    if (st == KVP_OK) {
-        it = calloc(cnt, sizeof(*it));
-        st = it == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
-    }
+    struct store_alloc_item *it = calloc(cnt, sizeof(*it));
+    int32_t st = it == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
     if (st == KVP_OK) {
         for (uint32_t i = 0; i < cnt; i++) {
             it[i].key = jobs[idx[i]].key;
             it[i].len = put_job_len(&jobs[idx[i]]);
         }
-        st = store_alloc(c, cnt, it, flags);
+        struct batch_req r = {cnt, it, flags};
+        st = eng_request(e, s, req_alloc, &r, &c);
     }
     for (uint32_t i = 0; i < cnt; i++) {
         struct put_job *j = &jobs[idx[i]];
@@ -307,17 +322,14 @@ static void get_server(struct kvp_engine *e, uint32_t s, struct get_job *jobs,
                        const uint32_t *idx, uint32_t cnt)
 {
     struct eng_server *sv = &e->servers[s];
-    struct store_conn *c;
-    struct store_lookup_item *it = NULL;
-    int32_t st = eng_conn(e, s, &c);
-    if (st == KVP_OK) {
-        it = calloc(cnt, sizeof(*it));
-        st = it == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
-    }
+    struct store_conn *c = NULL;
+    struct store_lookup_item *it = calloc(cnt, sizeof(*it));
+    int32_t st = it == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
     if (st == KVP_OK) {
         for (uint32_t i = 0; i < cnt; i++)
             it[i].key = jobs[idx[i]].key;
-        st = store_lookup(c, cnt, it, 0);
+        struct batch_req r = {cnt, it, 0};
+        st = eng_request(e, s, req_lookup, &r, &c);
     }
     if (st != KVP_OK) {
         for (uint32_t i = 0; i < cnt; i++) {
