@@ -10,7 +10,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define KEY_LEN 32
+#define KEY_LEN   32
 #define MAX_BATCH 1024
 
 struct kv_case {
@@ -58,16 +58,15 @@ static int kv_call(void *ctx, uint32_t first, uint32_t n)
         c->dst[i] = base + (uint64_t)(first + i) * c->slot_bytes;
         c->src[i] = c->dst[i];
     }
-    int32_t rc = c->is_put ? ops->batch_put_from(e, n, c->keyp, c->src,
-                                                 c->lens, NULL, c->pres)
-                           : ops->batch_get_into(e, n, c->keyp, c->dst,
-                                                 c->lens, c->gres);
+    int32_t rc =
+        c->is_put
+            ? ops->batch_put_from(e, n, c->keyp, c->src, c->lens, NULL, c->pres)
+            : ops->batch_get_into(e, n, c->keyp, c->dst, c->lens, c->gres);
     c->last_err = rc;
     if (rc == KVP_PARTIAL) /* report the first item's reason */
         for (uint32_t i = 0; i < n; i++)
             if (c->is_put ? c->pres[i] != 0 : c->gres[i] < 0) {
-                c->last_err =
-                    c->is_put ? c->pres[i] : (int32_t)c->gres[i];
+                c->last_err = c->is_put ? c->pres[i] : (int32_t)c->gres[i];
                 break;
             }
     return rc;
@@ -170,9 +169,9 @@ void bench_kvplug_run(const struct bench_opts *o, struct kvp_target *t,
                                         .tp = 1,
                                         .split_dim = -1};
                 c.last_err = 0;
-                int rc = bench_case_run(o, c.is_put ? &put_ops : &get_ops,
-                                        &c, c.nslots, batch, c.slot_bytes,
-                                        "kvplug", &row);
+                int rc = bench_case_run(o, c.is_put ? &put_ops : &get_ops, &c,
+                                        c.nslots, batch, c.slot_bytes, "kvplug",
+                                        &row);
                 if (rc != 0) {
                     note_err(t->ops, c.last_err ? c.last_err : rc, note,
                              sizeof(note));

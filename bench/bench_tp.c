@@ -19,16 +19,16 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define HEADS 32
+#define HEADS    32
 #define HEAD_DIM 128
-#define ELEM 2 /* bf16 */
-#define KEY_LEN 48
-#define MAX_TP 8
+#define ELEM     2 /* bf16 */
+#define KEY_LEN  48
+#define MAX_TP   8
 
 struct tp_case {
     struct kvp_target *t;
-    uint64_t payload;    /* tensor payload bytes */
-    uint64_t stride;     /* slot stride: header + payload, page aligned */
+    uint64_t payload; /* tensor payload bytes */
+    uint64_t stride;  /* slot stride: header + payload, page aligned */
     uint32_t nslots;
     int32_t tp, split_dim;
     int32_t last_err;
@@ -88,8 +88,8 @@ static uint64_t shard_obj_len(const struct tp_case *c)
 
 /* narrow(split_dim, r*D/tp, D/tp).contiguous() of the tensor at src, with
  * its SHARD header, into dst. */
-static void gather_shard(const struct tp_case *c, const char *src,
-                         int32_t r, char *dst)
+static void gather_shard(const struct tp_case *c, const char *src, int32_t r,
+                         char *dst)
 {
     int64_t shape[3] = {tokens_of(c->payload), HEADS, HEAD_DIM};
     int d = c->split_dim;
@@ -107,8 +107,8 @@ static void gather_shard(const struct tp_case *c, const char *src,
     h.local_shape[d] = (int64_t)ext;
     h.data_bytes = c->payload / (uint64_t)c->tp;
     h.axis_count = 1;
-    h.axes[0] = (struct kvp_tensor_axis){KVP_AXIS_TP, 0, r, c->tp, d, 0,
-                                         (int64_t)ext};
+    h.axes[0] =
+        (struct kvp_tensor_axis){KVP_AXIS_TP, 0, r, c->tp, d, 0, (int64_t)ext};
     memcpy(dst, &h, sizeof(h));
     const char *p = src + KVP_TENSOR_HDR_SIZE + (uint64_t)r * chunk;
     char *q = dst + KVP_TENSOR_HDR_SIZE;
@@ -146,9 +146,8 @@ static int tp_put_call(void *ctx, uint32_t first, uint32_t n)
         } else {
             shard_key(key, i, 0, 1);
             c->last_err = c->t->ops->put_tensor_with_tp_from(
-                c->t->eng, key, slot_of(c, i),
-                KVP_TENSOR_HDR_SIZE + c->payload, 0, c->tp, c->split_dim,
-                NULL);
+                c->t->eng, key, slot_of(c, i), KVP_TENSOR_HDR_SIZE + c->payload,
+                0, c->tp, c->split_dim, NULL);
         }
         if (c->last_err != KVP_OK)
             return c->last_err;
@@ -198,8 +197,8 @@ static int tp_remove_all(void *ctx)
 static const char *tp_verify(struct tp_case *c)
 {
     char key[KEY_LEN];
-    uint64_t olen = c->tp > 1 ? shard_obj_len(c)
-                              : KVP_TENSOR_HDR_SIZE + c->payload;
+    uint64_t olen =
+        c->tp > 1 ? shard_obj_len(c) : KVP_TENSOR_HDR_SIZE + c->payload;
     int32_t r = c->tp - 1;
     char *want = c->t->staging, *got = c->t->staging + c->t->staging_len / 2;
     if (!want)
@@ -209,8 +208,8 @@ static const char *tp_verify(struct tp_case *c)
     else
         memcpy(want, slot_of(c, 0), olen);
     shard_key(key, 0, 0, 1);
-    int64_t n = c->t->ops->get_tensor_with_tp_into(c->t->eng, key, got, olen,
-                                                   r, c->tp);
+    int64_t n =
+        c->t->ops->get_tensor_with_tp_into(c->t->eng, key, got, olen, r, c->tp);
     if (n != (int64_t)olen || memcmp(want, got, olen) != 0)
         return "VERIFY FAILED: shard differs from the host gather";
     return "";
@@ -246,8 +245,7 @@ static void tp_one(const struct bench_opts *o, struct tp_case *c, FILE *csv)
     int rc;
 
     /* copy-then-put first, then zero-copy (whose objects the gets read) */
-    for (int copy = (c->tp > 1 && c->t->staging) ? 1 : 0; copy >= 0;
-         copy--) {
+    for (int copy = (c->tp > 1 && c->t->staging) ? 1 : 0; copy >= 0; copy--) {
         c->copy_then_put = copy;
         tp_prepare(c);
         row.system = copy ? "copy-then-put" : "kvplug";
@@ -276,8 +274,7 @@ static void tp_one(const struct bench_opts *o, struct tp_case *c, FILE *csv)
     tp_remove_all(c);
 }
 
-void bench_tp_run(const struct bench_opts *o, struct kvp_target *t,
-                  FILE *csv)
+void bench_tp_run(const struct bench_opts *o, struct kvp_target *t, FILE *csv)
 {
     struct tp_case c = {.t = t};
     for (int s = 0; s < o->n_sizes; s++) {
@@ -296,8 +293,8 @@ void bench_tp_run(const struct bench_opts *o, struct kvp_target *t,
                 continue;
             for (int32_t d = 0; d < (c.tp > 1 ? 2 : 1); d++) {
                 c.split_dim = d;
-                bench_progress("tp", "%s tp %d split_dim %d", t->variant,
-                               c.tp, d);
+                bench_progress("tp", "%s tp %d split_dim %d", t->variant, c.tp,
+                               d);
                 tp_one(o, &c, csv);
             }
         }

@@ -55,10 +55,23 @@ uint64_t bench_parse_bytes(const char *s)
         return 0;
     uint64_t mul = 1;
     switch (*end) {
-    case 'k': case 'K': mul = KIB; end++; break;
-    case 'm': case 'M': mul = MIB; end++; break;
-    case 'g': case 'G': mul = GIB; end++; break;
-    default: break;
+    case 'k':
+    case 'K':
+        mul = KIB;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mul = MIB;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mul = GIB;
+        end++;
+        break;
+    default:
+        break;
     }
     if (*end == 'i' && end[1] == 'B')
         end += 2;
@@ -145,9 +158,8 @@ int bench_opts_parse(struct bench_opts *o, int argc, char **argv, int *i)
         opts_quick(o);
         return 1;
     }
-    static const char *const with_value[] = {"--sizes", "--batches", "--ws",
-                                             "--rounds", "--max-round-s",
-                                             "--csv"};
+    static const char *const with_value[] = {
+        "--sizes", "--batches", "--ws", "--rounds", "--max-round-s", "--csv"};
     int k = -1;
     for (int j = 0; j < 6; j++)
         if (strcmp(a, with_value[j]) == 0)
@@ -168,11 +180,24 @@ int bench_opts_parse(struct bench_opts *o, int argc, char **argv, int *i)
             o->n_sizes = n;
         break;
     }
-    case 1: bad = parse_batches(o, v) < 0; break;
-    case 2: o->ws_bytes = bench_parse_bytes(v); bad = o->ws_bytes == 0; break;
-    case 3: o->rounds = atoi(v); bad = o->rounds < 1; break;
-    case 4: o->max_round_s = atof(v); bad = !(o->max_round_s > 0); break;
-    case 5: o->csv = v; break;
+    case 1:
+        bad = parse_batches(o, v) < 0;
+        break;
+    case 2:
+        o->ws_bytes = bench_parse_bytes(v);
+        bad = o->ws_bytes == 0;
+        break;
+    case 3:
+        o->rounds = atoi(v);
+        bad = o->rounds < 1;
+        break;
+    case 4:
+        o->max_round_s = atof(v);
+        bad = !(o->max_round_s > 0);
+        break;
+    case 5:
+        o->csv = v;
+        break;
     }
     if (bad) {
         fprintf(stderr, "%s: bad value '%s'\n", a, v);
@@ -327,8 +352,7 @@ int bench_more_rounds(const struct bench_opts *o, int done,
 
 int bench_case_run(const struct bench_opts *o, const struct bench_case_ops *ops,
                    void *ctx, uint32_t nslots, uint32_t batch,
-                   uint64_t slot_bytes, const char *tag,
-                   struct bench_row *row)
+                   uint64_t slot_bytes, const char *tag, struct bench_row *row)
 {
     struct bench_lat lat = {0};
     double gbps[64];
@@ -340,9 +364,9 @@ int bench_case_run(const struct bench_opts *o, const struct bench_case_ops *ops,
     bench_fmt_size(slot_bytes, sz, sizeof(sz));
     while (rc == 0 && rounds < 64 && bench_more_rounds(o, rounds, start)) {
         if (rounds == 0 || isatty(STDERR_FILENO))
-            bench_progress(tag, "%s %s %s %s batch %u round %d/%d",
-                           row->system, row->variant, row->op, sz, batch,
-                           rounds + 1, o->rounds);
+            bench_progress(tag, "%s %s %s %s batch %u round %d/%d", row->system,
+                           row->variant, row->op, sz, batch, rounds + 1,
+                           o->rounds);
         uint64_t t0 = bench_now_ns();
         for (uint32_t c = 0; c < calls_per_pass; c++) {
             uint64_t a = bench_now_ns();

@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define BENCH_MAX_SIZES 16
+#define BENCH_MAX_SIZES   16
 #define BENCH_MAX_BATCHES 8
-#define BENCH_PAGE 4096u
+#define BENCH_PAGE        4096u
 
 /* The knobs shared by all benchmark programs. */
 struct bench_opts {
@@ -21,10 +21,10 @@ struct bench_opts {
     int n_sizes;
     uint32_t batches[BENCH_MAX_BATCHES];
     int n_batches;
-    uint64_t ws_bytes;   /* working set the ops rotate over */
-    int rounds;          /* timed passes over the working set */
-    double max_round_s;  /* stop adding rounds past this much time per case */
-    const char *csv;     /* output CSV path ("-" = stdout) */
+    uint64_t ws_bytes;  /* working set the ops rotate over */
+    int rounds;         /* timed passes over the working set */
+    double max_round_s; /* stop adding rounds past this much time per case */
+    const char *csv;    /* output CSV path ("-" = stdout) */
     int quick;
 };
 
@@ -75,15 +75,15 @@ struct bench_row {
     uint32_t batch;
     int32_t tp;
     int32_t split_dim;
-    uint64_t calls;      /* timed calls over all rounds */
+    uint64_t calls; /* timed calls over all rounds */
     int rounds;
-    double gbps;         /* median over rounds */
+    double gbps; /* median over rounds */
     double p50_us, p99_us;
-    const char *note;    /* free text, no commas */
+    const char *note; /* free text, no commas */
 };
 
-#define BENCH_CSV_HEADER                                                      \
-    "system,variant,op,value_bytes,batch,tp,split_dim,calls,rounds,gbps,"   \
+#define BENCH_CSV_HEADER                                                       \
+    "system,variant,op,value_bytes,batch,tp,split_dim,calls,rounds,gbps,"      \
     "p50_us,p99_us,note"
 
 /* Opens o->csv for appending (header written if the file is empty). */
@@ -113,7 +113,6 @@ struct bench_case_ops {
 };
 int bench_case_run(const struct bench_opts *o, const struct bench_case_ops *ops,
                    void *ctx, uint32_t nslots, uint32_t batch,
-                   uint64_t slot_bytes, const char *tag,
-                   struct bench_row *row);
+                   uint64_t slot_bytes, const char *tag, struct bench_row *row);
 
 #endif /* BENCH_UTIL_H */

@@ -17,31 +17,29 @@
 /* The host working set: one mapping, pre-faulted, registered once. */
 struct kvp_ws {
     char *base;
-    uint64_t len;       /* mapped bytes (>= opts.ws_bytes + slack for TP) */
+    uint64_t len; /* mapped bytes (>= opts.ws_bytes + slack for TP) */
 };
 
 /* One engine under test and where its rows go. */
 struct kvp_target {
     const struct kvp_ops *ops;
     struct kvp_engine *eng;
-    const char *variant;    /* "embedded/ucx", "server/ucx" ... */
+    const char *variant; /* "embedded/ucx", "server/ucx" ... */
     struct kvp_ws *ws;
-    char *staging;          /* copy-then-put staging (registered) */
+    char *staging; /* copy-then-put staging (registered) */
     uint64_t staging_len;
-    const int32_t *tps;     /* tp sizes of the TP cases */
+    const int32_t *tps; /* tp sizes of the TP cases */
     int n_tps;
 };
 
 /* memcpy over the working set into/out of a second region of its size. */
-void bench_memcpy_run(const struct bench_opts *o, struct kvp_ws *ws,
-                      FILE *csv);
+void bench_memcpy_run(const struct bench_opts *o, struct kvp_ws *ws, FILE *csv);
 
 /* Plain put/get (single and batched) on one engine. */
 void bench_kvplug_run(const struct bench_opts *o, struct kvp_target *t,
                       FILE *csv);
 /* TP put (zero-copy) vs copy-then-put, and the per-rank TP gets. */
-void bench_tp_run(const struct bench_opts *o, struct kvp_target *t,
-                  FILE *csv);
+void bench_tp_run(const struct bench_opts *o, struct kvp_target *t, FILE *csv);
 
 /* A row for a case that could not run: note says why (no commas). */
 void bench_row_skip(FILE *csv, const char *system, const char *variant,

@@ -46,9 +46,14 @@ struct main_opts {
 void bench_row_skip(FILE *csv, const char *system, const char *variant,
                     const char *op, uint64_t size, const char *why)
 {
-    struct bench_row r = {.system = system, .variant = variant, .op = op,
-                          .value_bytes = size, .batch = 1, .tp = 1,
-                          .split_dim = -1, .note = why};
+    struct bench_row r = {.system = system,
+                          .variant = variant,
+                          .op = op,
+                          .value_bytes = size,
+                          .batch = 1,
+                          .tp = 1,
+                          .split_dim = -1,
+                          .note = why};
     char note[256];
     snprintf(note, sizeof(note), "skipped: %s", why);
     for (char *p = note; *p; p++)
@@ -163,8 +168,7 @@ static int parse_main(struct main_opts *m, int argc, char **argv)
         return -1;
     }
     if (!m->pool_size)
-        m->pool_size =
-            m->b.ws_bytes + m->b.ws_bytes / 8 + (UINT64_C(64) << 20);
+        m->pool_size = m->b.ws_bytes + m->b.ws_bytes / 8 + (UINT64_C(64) << 20);
     return 0;
 }
 
@@ -255,8 +259,7 @@ static pid_t server_start(const struct main_opts *m, const char *transport,
             dup2(fd, STDERR_FILENO);
         }
         execl(bin, bin, "--listen", listen_s, "--pool-size", pool,
-              "--transports", transport, "--ucx-tls", m->ucx_tls,
-              (char *)NULL);
+              "--transports", transport, "--ucx-tls", m->ucx_tls, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 600; i++) { /* 60 s: the pool is pre-faulted */
@@ -294,7 +297,9 @@ static void run_engine(const struct main_opts *m, const struct kvp_ops *ops,
 {
     /* --quick: the tp of the target only */
     static const int32_t all_tps[] = {1, 2, 4, 8}, quick_tps[] = {4};
-    struct kvp_target t = {.ops = ops, .variant = variant, .ws = ws,
+    struct kvp_target t = {.ops = ops,
+                           .variant = variant,
+                           .ws = ws,
                            .tps = m->b.quick ? quick_tps : all_tps,
                            .n_tps = m->b.quick ? 1 : 4};
     char why[160];
@@ -312,8 +317,7 @@ static void run_engine(const struct main_opts *m, const struct kvp_ops *ops,
     }
     rc = ops->register_buffer(t.eng, ws->base, ws->len);
     if (rc != KVP_OK) {
-        snprintf(why, sizeof(why), "register_buffer: %s",
-                 ops->status_str(rc));
+        snprintf(why, sizeof(why), "register_buffer: %s", ops->status_str(rc));
         bench_row_skip(csv, "kvplug", variant, "put", 0, why);
         goto destroy;
     }
@@ -346,8 +350,7 @@ destroy:
     ops->engine_destroy(t.eng);
 }
 
-static void run_kvplug(const struct main_opts *m, struct kvp_ws *ws,
-                       FILE *csv)
+static void run_kvplug(const struct main_opts *m, struct kvp_ws *ws, FILE *csv)
 {
     struct kvp_plugin pl;
     char err[512], path[PATH_MAX + 32];
@@ -399,7 +402,7 @@ static void run_peer(const struct main_opts *m, const char *name,
                      const char *extra, const char *csv_path, FILE *csv)
 {
     char bin[PATH_MAX + 32], ws[32], rounds[16], maxs[32], sizes[256] = "",
-                                                          batches[64] = "";
+                                                           batches[64] = "";
     snprintf(bin, sizeof(bin), "%s/%s", m->self_dir, name);
     if (access(bin, X_OK) != 0) {
         bench_row_skip(csv, name, "-", "put", 0, "not built");
@@ -513,10 +516,15 @@ int main(int argc, char **argv)
     }
     bench_progress("bench", "pre-faulting the working set");
     uint64_t ft = bench_prefault(ws.base, ws.len, 1);
-    struct bench_row ftr = {.system = "kvplug", .variant = "host",
-                            .op = "first_touch", .value_bytes = ws.len,
-                            .batch = 1, .tp = 1, .split_dim = -1,
-                            .calls = ws.len / BENCH_PAGE, .rounds = 1,
+    struct bench_row ftr = {.system = "kvplug",
+                            .variant = "host",
+                            .op = "first_touch",
+                            .value_bytes = ws.len,
+                            .batch = 1,
+                            .tp = 1,
+                            .split_dim = -1,
+                            .calls = ws.len / BENCH_PAGE,
+                            .rounds = 1,
                             .gbps = (double)ws.len / (double)ft,
                             .p50_us = (double)ft / 1e3 /
                                       (double)(ws.len / BENCH_PAGE),

@@ -27,8 +27,7 @@ static int memcpy_call(void *ctx, uint32_t first, uint32_t n)
     return 0;
 }
 
-void bench_memcpy_run(const struct bench_opts *o, struct kvp_ws *ws,
-                      FILE *csv)
+void bench_memcpy_run(const struct bench_opts *o, struct kvp_ws *ws, FILE *csv)
 {
     static const struct bench_case_ops ops = {.call = memcpy_call};
     struct memcpy_case m = {.ws = ws->base};

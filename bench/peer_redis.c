@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define KEY_FMT "kvpbench:%08" PRIu32
+#define KEY_FMT  "kvpbench:%08" PRIu32
 #define MAX_PIPE 64
 
 struct redis_server {
@@ -81,8 +81,8 @@ static int server_start(struct redis_server *rs, int purge_off)
         else
             unsetenv("MALLOC_CONF");
         execlp("redis-server", "redis-server", "--port", port, "--bind",
-               "127.0.0.1", "--unixsocket", rs->sock, "--unixsocketperm",
-               "700", "--save", "", "--appendonly", "no", "--dir", rs->dir,
+               "127.0.0.1", "--unixsocket", rs->sock, "--unixsocketperm", "700",
+               "--save", "", "--appendonly", "no", "--dir", rs->dir,
                "--logfile", log, "--daemonize", "no", (char *)NULL);
         _exit(127);
     }
@@ -114,14 +114,13 @@ static void server_stop(struct redis_server *rs)
 
 /* Connects over TCP (unix_sock NULL) or the unix socket, retrying while
  * the server starts (bounded: 10 s). */
-static redisContext *connect_redis(const struct redis_server *rs,
-                                   int use_unix)
+static redisContext *connect_redis(const struct redis_server *rs, int use_unix)
 {
     for (int i = 0; i < 200; i++) {
         struct timeval tv = {1, 0};
-        redisContext *c = use_unix ? redisConnectUnixWithTimeout(rs->sock, tv)
-                                   : redisConnectWithTimeout("127.0.0.1",
-                                                             rs->port, tv);
+        redisContext *c =
+            use_unix ? redisConnectUnixWithTimeout(rs->sock, tv)
+                     : redisConnectWithTimeout("127.0.0.1", rs->port, tv);
         if (c && !c->err) {
             redisReply *r = redisCommand(c, "PING");
             int ok = r && r->type == REDIS_REPLY_STATUS;
@@ -220,13 +219,13 @@ static int redis_call(void *ctx, uint32_t first, uint32_t n)
     for (uint32_t i = 0; i < n; i++) {
         char key[32];
         int klen = snprintf(key, sizeof(key), KEY_FMT, first + i);
-        int h = b->is_put
-                    ? snprintf(hdr[i], sizeof(hdr[i]),
-                               "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%" PRIu64
-                               "\r\n",
-                               klen, key, b->slot_bytes)
-                    : snprintf(hdr[i], sizeof(hdr[i]),
-                               "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", klen, key);
+        int h =
+            b->is_put
+                ? snprintf(hdr[i], sizeof(hdr[i]),
+                           "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%" PRIu64 "\r\n",
+                           klen, key, b->slot_bytes)
+                : snprintf(hdr[i], sizeof(hdr[i]),
+                           "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", klen, key);
         iov[cnt++] = (struct iovec){hdr[i], (size_t)h};
         if (b->is_put) {
             iov[cnt++] = (struct iovec){
@@ -348,10 +347,15 @@ int main(int argc, char **argv)
     if (!b.ws)
         return 1;
     uint64_t ft = bench_prefault(b.ws, o.ws_bytes, 1);
-    struct bench_row ftr = {.system = "redis", .variant = "client",
-                            .op = "first_touch", .value_bytes = o.ws_bytes,
-                            .batch = 1, .tp = 1, .split_dim = -1,
-                            .calls = o.ws_bytes / BENCH_PAGE, .rounds = 1,
+    struct bench_row ftr = {.system = "redis",
+                            .variant = "client",
+                            .op = "first_touch",
+                            .value_bytes = o.ws_bytes,
+                            .batch = 1,
+                            .tp = 1,
+                            .split_dim = -1,
+                            .calls = o.ws_bytes / BENCH_PAGE,
+                            .rounds = 1,
                             .gbps = (double)o.ws_bytes / (double)ft,
                             .p50_us = (double)ft / 1e3 /
                                       (double)(o.ws_bytes / BENCH_PAGE),
@@ -376,9 +380,8 @@ int main(int argc, char **argv)
             snprintf(variant, sizeof(variant), "%s/%s",
                      use_unix ? "unix" : "tcp",
                      purge_off ? "purge-off" : "purge-default");
-            const char *note = off == purge_off
-                                   ? ""
-                                   : "jemalloc purge setting NOT as asked";
+            const char *note =
+                off == purge_off ? "" : "jemalloc purge setting NOT as asked";
             run_variant(c, &b, &o, csv, variant, note);
             redisFree(c);
         }

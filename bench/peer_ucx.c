@@ -33,10 +33,10 @@ struct ucx_side {
 struct ucx_bench {
     struct ucx_side tgt, ini;
     ucp_mem_h tgt_memh, ini_memh;
-    void *tgt_base;      /* the target region */
-    int tgt_mode;        /* TGT_ALLOC, TGT_USER or TGT_FIXED */
+    void *tgt_base; /* the target region */
+    int tgt_mode;   /* TGT_ALLOC, TGT_USER or TGT_FIXED */
     uint64_t tgt_len;
-    char *ws;            /* the user working set (initiator) */
+    char *ws; /* the user working set (initiator) */
     uint64_t ws_len;
     ucp_ep_h ep;
     ucp_rkey_h rkey;
@@ -105,13 +105,12 @@ static ucs_status_t wait_req(ucp_worker_h w, void *req)
 
 static int map_target(struct ucx_bench *b)
 {
-    ucp_mem_map_params_t mp = {
-        .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
-                      UCP_MEM_MAP_PARAM_FIELD_LENGTH |
-                      UCP_MEM_MAP_PARAM_FIELD_FLAGS,
-        .address = NULL,
-        .length = b->tgt_len,
-        .flags = UCP_MEM_MAP_ALLOCATE};
+    ucp_mem_map_params_t mp = {.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
+                                             UCP_MEM_MAP_PARAM_FIELD_LENGTH |
+                                             UCP_MEM_MAP_PARAM_FIELD_FLAGS,
+                               .address = NULL,
+                               .length = b->tgt_len,
+                               .flags = UCP_MEM_MAP_ALLOCATE};
     if (b->tgt_mode != TGT_ALLOC) {
         mp.address = bench_map(b->tgt_len);
         if (!mp.address)
@@ -134,11 +133,10 @@ static int map_target(struct ucx_bench *b)
 
 static int map_initiator(struct ucx_bench *b)
 {
-    ucp_mem_map_params_t mp = {
-        .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
-                      UCP_MEM_MAP_PARAM_FIELD_LENGTH,
-        .address = b->ws,
-        .length = b->ws_len};
+    ucp_mem_map_params_t mp = {.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
+                                             UCP_MEM_MAP_PARAM_FIELD_LENGTH,
+                               .address = b->ws,
+                               .length = b->ws_len};
     ucs_status_t st = ucp_mem_map(b->ini.ctx, &mp, &b->ini_memh);
     if (st != UCS_OK) {
         fprintf(stderr, "ucp_mem_map(user buffers): %s\n",
@@ -179,9 +177,8 @@ err:
 static int flush_ep(struct ucx_bench *b)
 {
     ucp_request_param_t rp = {.op_attr_mask = 0};
-    return wait_req(b->ini.worker, ucp_ep_flush_nbx(b->ep, &rp)) == UCS_OK
-               ? 0
-               : -1;
+    return wait_req(b->ini.worker, ucp_ep_flush_nbx(b->ep, &rp)) == UCS_OK ? 0
+                                                                           : -1;
 }
 
 /* One timed call: n puts (gets) of consecutive slots, then one flush. */
@@ -193,11 +190,10 @@ static int ucx_call(void *ctx, uint32_t first, uint32_t n)
         uint64_t off = (uint64_t)(first + i) * b->slot_bytes;
         void *local = b->ws + off;
         uint64_t raddr = (uint64_t)(uintptr_t)b->tgt_base + off;
-        void *req = b->is_put
-                        ? ucp_put_nbx(b->ep, local, b->slot_bytes, raddr,
-                                      b->rkey, &rp)
-                        : ucp_get_nbx(b->ep, local, b->slot_bytes, raddr,
-                                      b->rkey, &rp);
+        void *req =
+            b->is_put
+                ? ucp_put_nbx(b->ep, local, b->slot_bytes, raddr, b->rkey, &rp)
+                : ucp_get_nbx(b->ep, local, b->slot_bytes, raddr, b->rkey, &rp);
         if (UCS_PTR_IS_ERR(req))
             return -1;
         if (req)
@@ -253,8 +249,8 @@ static void run_cases(struct ucx_bench *b, const struct bench_opts *o,
                                         .op = op == 0 ? "put" : "get",
                                         .tp = 1,
                                         .split_dim = -1};
-                int rc = bench_case_run(o, &ops, b, nslots, batch, size,
-                                        "ucx", &row);
+                int rc = bench_case_run(o, &ops, b, nslots, batch, size, "ucx",
+                                        &row);
                 row.note = rc ? "failed" : "";
                 bench_csv_row(csv, &row);
             }
@@ -298,7 +294,7 @@ int main(int argc, char **argv)
     snprintf(label_buf, sizeof(label_buf), "%s", label);
     for (char *c = label_buf; *c; c++)
         if (*c == ',')
-            *c = '+'; /* the variant is one CSV field */
+            *c = '+';            /* the variant is one CSV field */
     if (b.tgt_mode != TGT_ALLOC) /* the variant says how */
         snprintf(label_buf + strlen(label_buf),
                  sizeof(label_buf) - strlen(label_buf), "/%s-mem",
@@ -316,10 +312,15 @@ int main(int argc, char **argv)
         goto out;
     uint64_t ft_ws = bench_prefault(b.ws, b.ws_len, 1);
     uint64_t ft_tgt = bench_prefault(b.tgt_base, b.tgt_len, 2);
-    struct bench_row ft = {.system = "ucx-raw", .variant = label,
-                           .op = "first_touch", .value_bytes = b.ws_len,
-                           .batch = 1, .tp = 1, .split_dim = -1,
-                           .calls = b.ws_len / BENCH_PAGE, .rounds = 1,
+    struct bench_row ft = {.system = "ucx-raw",
+                           .variant = label,
+                           .op = "first_touch",
+                           .value_bytes = b.ws_len,
+                           .batch = 1,
+                           .tp = 1,
+                           .split_dim = -1,
+                           .calls = b.ws_len / BENCH_PAGE,
+                           .rounds = 1,
                            .gbps = (double)b.ws_len / (double)ft_ws,
                            .p50_us = (double)ft_ws / 1e3 /
                                      (double)(b.ws_len / BENCH_PAGE),

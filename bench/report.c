@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define MAX_ROWS 8192
-#define MIB (1024.0 * 1024.0)
+#define MIB      (1024.0 * 1024.0)
 
 struct rrow {
     char system[32], variant[48], op[16];
@@ -41,9 +41,9 @@ static int load(const char *path)
         int n = sscanf(line,
                        "%31[^,],%47[^,],%15[^,],%llu,%u,%d,%d,%llu,%d,%lf,"
                        "%lf,%lf,%255[^\n]",
-                       r->system, r->variant, r->op, &size, &r->batch,
-                       &r->tp, &r->split, &calls, &rounds, &r->gbps, &r->p50,
-                       &r->p99, note);
+                       r->system, r->variant, r->op, &size, &r->batch, &r->tp,
+                       &r->split, &calls, &rounds, &r->gbps, &r->p50, &r->p99,
+                       note);
         if (n < 12)
             continue;
         r->size = size;
@@ -58,9 +58,8 @@ static int load(const char *path)
 /* The row of (system, variant, op, size, batch, tp, split); variant may
  * be a prefix ending in '*' (never matching the "/user-mem" rows) or a
  * suffix after a leading '*'. The best gbps if several match. */
-static const struct rrow *find(const char *sys, const char *var,
-                               const char *op, uint64_t size, uint32_t batch,
-                               int tp, int split)
+static const struct rrow *find(const char *sys, const char *var, const char *op,
+                               uint64_t size, uint32_t batch, int tp, int split)
 {
     const struct rrow *best = NULL;
     size_t vl = strlen(var);
@@ -73,8 +72,8 @@ static const struct rrow *find(const char *sys, const char *var,
             r->size != size || r->batch != batch || r->tp != tp ||
             r->split != split)
             continue;
-        if (suffix ? rl < vl - 1 || strcmp(r->variant + rl - (vl - 1),
-                                           var + 1) != 0
+        if (suffix ? rl < vl - 1 ||
+                         strcmp(r->variant + rl - (vl - 1), var + 1) != 0
             : prefix ? strncmp(r->variant, var, vl - 1) != 0
                      : strcmp(r->variant, var) != 0)
             continue;
@@ -136,9 +135,11 @@ static void targets(FILE *f, const char *emb)
 {
     const uint64_t M1 = 1 << 20, M16 = 16 << 20;
     char tpv[64];
-    fprintf(f, "## Targets (%s, 1 MiB values unless stated)\n\n"
-               "| target | kvplug GB/s | peer GB/s | ratio | goal | |\n"
-               "|---|---|---|---|---|---|\n", emb);
+    fprintf(f,
+            "## Targets (%s, 1 MiB values unless stated)\n\n"
+            "| target | kvplug GB/s | peer GB/s | ratio | goal | |\n"
+            "|---|---|---|---|---|---|\n",
+            emb);
     target(f, "batch_put_from b32 vs raw UCX put b32",
            find("kvplug", emb, "put", M1, 32, 1, -1),
            find("ucx-raw", "*", "put", M1, 32, 1, -1), "ucx", 0.9);
@@ -212,18 +213,18 @@ static void medians(FILE *f, const char *op, const char *emb, const char *srv)
 {
     uint64_t sizes[BENCH_MAX_SIZES];
     int n = sizes_of(sizes, BENCH_MAX_SIZES);
-    fprintf(f, "## %s throughput, GB/s (median over rounds)\n\n"
-               "| size | memcpy | UCX b1 | UCX b32 | kvplug b1 | kvplug b32 "
-               "| kvplug server b1 | Redis best | kvplug/memcpy | "
-               "kvplug/UCX b1 | kvplug/UCX b32 | kvplug/Redis |\n"
-               "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    fprintf(f,
+            "## %s throughput, GB/s (median over rounds)\n\n"
+            "| size | memcpy | UCX b1 | UCX b32 | kvplug b1 | kvplug b32 "
+            "| kvplug server b1 | Redis best | kvplug/memcpy | "
+            "kvplug/UCX b1 | kvplug/UCX b32 | kvplug/Redis |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
             strcmp(op, "put") == 0 ? "put (SET)" : "get (GET)");
     for (int i = 0; i < n; i++) {
         char sz[32];
         const struct rrow *m = find("memcpy", "*", op, sizes[i], 1, 1, -1);
         const struct rrow *u1 = find("ucx-raw", "*", op, sizes[i], 1, 1, -1);
-        const struct rrow *u32 =
-            find("ucx-raw", "*", op, sizes[i], 32, 1, -1);
+        const struct rrow *u32 = find("ucx-raw", "*", op, sizes[i], 32, 1, -1);
         const struct rrow *k1 = find("kvplug", emb, op, sizes[i], 1, 1, -1);
         const struct rrow *k32 = find("kvplug", emb, op, sizes[i], 32, 1, -1);
         const struct rrow *ks = find("kvplug", srv, op, sizes[i], 1, 1, -1);
@@ -284,8 +285,8 @@ static void tp_table(FILE *f)
             continue;
         const struct rrow *c = find("copy-then-put", r->variant, "tp_put",
                                     r->size, 1, r->tp, r->split);
-        const struct rrow *g = find("kvplug", r->variant, "tp_get", r->size,
-                                    1, r->tp, r->split);
+        const struct rrow *g =
+            find("kvplug", r->variant, "tp_get", r->size, 1, r->tp, r->split);
         char sz[32];
         fprintf(f, "| %s | %s | %d | %d |", r->variant,
                 bench_fmt_size(r->size, sz, 32), r->tp, r->split);
@@ -344,18 +345,17 @@ static int plot(const char *dir, const char *emb, const char *srv)
     FILE *g = fopen(path, "w");
     if (!g)
         return -1;
-    fprintf(g,
-            "# usage: gnuplot -e \"term='pngcairo'\" throughput.gp\n"
-            "if (!exists(\"term\")) term = 'pngcairo'\n"
-            "if (term eq 'svg') { set terminal svg size 1200,500; "
-            "set output 'throughput.svg' } else { set terminal pngcairo "
-            "size 1200,500; set output 'throughput.png' }\n"
-            "set termoption noenhanced\nset datafile missing 'NaN'\n"
-            "set logscale x 2\nset logscale y 10\n"
-            "set xlabel 'value size (MiB)'\n"
-            "set ylabel 'GB/s (1e9 B/s)'\nset key top left font ',8'\n"
-            "set grid\n"
-            "set multiplot layout 1,2\n");
+    fprintf(g, "# usage: gnuplot -e \"term='pngcairo'\" throughput.gp\n"
+               "if (!exists(\"term\")) term = 'pngcairo'\n"
+               "if (term eq 'svg') { set terminal svg size 1200,500; "
+               "set output 'throughput.svg' } else { set terminal pngcairo "
+               "size 1200,500; set output 'throughput.png' }\n"
+               "set termoption noenhanced\nset datafile missing 'NaN'\n"
+               "set logscale x 2\nset logscale y 10\n"
+               "set xlabel 'value size (MiB)'\n"
+               "set ylabel 'GB/s (1e9 B/s)'\nset key top left font ',8'\n"
+               "set grid\n"
+               "set multiplot layout 1,2\n");
     for (int o = 0; o < 2; o++)
         fprintf(g,
                 "set title '%s'\n"
