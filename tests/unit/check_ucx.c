@@ -21,9 +21,9 @@
 
 #include "util/tp_module.h"
 
-#define POOL_LEN (8u << 20)
-#define BUF_LEN (8u << 20)
-#define FLUSH_MS 10000u
+#define POOL_LEN   (8u << 20)
+#define BUF_LEN    (8u << 20)
+#define FLUSH_MS   10000u
 #define PACK_BELOW 4096u
 
 static const struct kvp_transport_ops *ops;
@@ -101,14 +101,15 @@ static void pair_connect(struct pair *p, struct kvp_tp_ep **cep_p,
     uint8_t cblob[KVP_TP_BLOB_MAX], sblob[KVP_TP_BLOB_MAX];
     uint8_t rblob[KVP_TP_BLOB_MAX];
     uint32_t clen = 0, slen = 0, rlen = 0;
-    ck_assert_int_eq(ops->ep_create(p->cctx, cblob, sizeof(cblob), &clen,
-                                    cep_p), KVP_OK);
+    ck_assert_int_eq(
+        ops->ep_create(p->cctx, cblob, sizeof(cblob), &clen, cep_p), KVP_OK);
     ck_assert_uint_gt(clen, 0);
-    ck_assert_int_eq(ops->ep_accept(p->sctx, cblob, clen, sblob,
-                                    sizeof(sblob), &slen, sep_p), KVP_OK);
+    ck_assert_int_eq(ops->ep_accept(p->sctx, cblob, clen, sblob, sizeof(sblob),
+                                    &slen, sep_p),
+                     KVP_OK);
     ck_assert_int_eq(ops->ep_connect(*cep_p, sblob, slen), KVP_OK);
-    ck_assert_int_eq(ops->mem_rkey_pack(p->pool_mem, rblob, sizeof(rblob),
-                                        &rlen), KVP_OK);
+    ck_assert_int_eq(
+        ops->mem_rkey_pack(p->pool_mem, rblob, sizeof(rblob), &rlen), KVP_OK);
     ck_assert_int_eq(ops->rkey_unpack(*cep_p, rblob, rlen, rk_p), KVP_OK);
 }
 
@@ -234,11 +235,13 @@ static void strided_write(struct pair *p, uint32_t n, uint32_t ext,
     }
     memset(p->pool + roff, 0xEE, (uint64_t)n * ext);
     ck_assert_int_eq(ops->write(p->cep, iov, n, p->buf_mem,
-                                (uintptr_t)p->pool + roff, p->rkey), KVP_OK);
+                                (uintptr_t)p->pool + roff, p->rkey),
+                     KVP_OK);
     ck_assert_int_eq(ops->flush(p->cep, FLUSH_MS), KVP_OK);
     for (uint32_t i = 0; i < n; i++)
-        ck_assert_msg(memcmp(p->pool + roff + (uint64_t)i * ext, iov[i].ptr,
-                             ext) == 0, "extent %u of %u B differs", i, ext);
+        ck_assert_msg(
+            memcmp(p->pool + roff + (uint64_t)i * ext, iov[i].ptr, ext) == 0,
+            "extent %u of %u B differs", i, ext);
     free(iov);
 }
 
@@ -294,7 +297,8 @@ START_TEST(test_many_writes_one_flush)
         }
         ck_assert_int_eq(ops->write(p.cep, iov, n, p.buf_mem,
                                     (uintptr_t)p.pool + (uint64_t)w * n * ext,
-                                    p.rkey), KVP_OK);
+                                    p.rkey),
+                         KVP_OK);
     }
     struct kvp_tp_iov big = {p.buf + (2u << 20), 1u << 20};
     ck_assert_int_eq(ops->write(p.cep, &big, 1, p.buf_mem,
@@ -394,12 +398,14 @@ START_TEST(test_flush_timeout)
     ck_assert_int_eq(ops->mem_reg(p.cctx, p.buf, BUF_LEN, &p.buf_mem), KVP_OK);
     pair_connect(&p, &p.cep, &p.sep, &p.rkey);
     struct kvp_tp_iov iov = {p.buf, 1u << 20};
-    ck_assert_int_eq(ops->write(p.cep, &iov, 1, p.buf_mem,
-                                (uintptr_t)p.pool, p.rkey), KVP_OK);
+    ck_assert_int_eq(
+        ops->write(p.cep, &iov, 1, p.buf_mem, (uintptr_t)p.pool, p.rkey),
+        KVP_OK);
     ck_assert_int_eq(ops->flush(p.cep, 300), KVP_ERR_TIMEOUT);
     ck_assert_int_eq(ops->flush(p.cep, 300), KVP_ERR_TRANSPORT);
-    ck_assert_int_eq(ops->write(p.cep, &iov, 1, p.buf_mem,
-                                (uintptr_t)p.pool, p.rkey), KVP_ERR_TRANSPORT);
+    ck_assert_int_eq(
+        ops->write(p.cep, &iov, 1, p.buf_mem, (uintptr_t)p.pool, p.rkey),
+        KVP_ERR_TRANSPORT);
     pair_close(&p);
 }
 END_TEST
@@ -414,8 +420,8 @@ static void peer_gone(const char *tls)
     pair_close_server(&p);
     struct kvp_tp_iov iov = {p.buf, 1u << 20};
     time_t t0 = time(NULL);
-    int32_t st = ops->write(p.cep, &iov, 1, p.buf_mem, (uintptr_t)p.pool,
-                            p.rkey);
+    int32_t st =
+        ops->write(p.cep, &iov, 1, p.buf_mem, (uintptr_t)p.pool, p.rkey);
     if (st == KVP_OK)
         st = ops->flush(p.cep, 2000);
     ck_assert_msg(st == KVP_ERR_TRANSPORT || st == KVP_ERR_TIMEOUT,
@@ -461,8 +467,8 @@ START_TEST(test_peer_process_killed_tcp)
             read(to_child[0], cblob, clen) != (ssize_t)clen ||
             ops->ep_accept(sctx, cblob, clen, out + 8, KVP_TP_BLOB_MAX, &slen,
                            &sep) != KVP_OK ||
-            ops->mem_rkey_pack(mem, out + 8 + slen, KVP_TP_BLOB_MAX,
-                               &rlen) != KVP_OK)
+            ops->mem_rkey_pack(mem, out + 8 + slen, KVP_TP_BLOB_MAX, &rlen) !=
+                KVP_OK)
             _exit(1);
         memcpy(out, &slen, 4);
         memcpy(out + 4, &rlen, 4);
@@ -608,8 +614,9 @@ START_TEST(test_bad_arguments)
     ck_assert_int_eq(ops->mem_rkey_pack(p.pool_mem, blob, sizeof(blob), &len),
                      KVP_OK);
     /* An rkey blob is not an address blob. */
-    ck_assert_int_eq(ops->ep_accept(p.sctx, blob, len, out, sizeof(out),
-                                    &olen, &ep), KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->ep_accept(p.sctx, blob, len, out, sizeof(out), &olen, &ep),
+        KVP_ERR_INVALID);
     ck_assert_ptr_null(ep);
     ck_assert_ptr_nonnull(strstr(last_error, "kind"));
     ck_assert_int_eq(ops->mem_rkey_pack(p.pool_mem, blob, sizeof(blob), &len),
@@ -631,8 +638,9 @@ START_TEST(test_bad_arguments)
     /* Local extent outside lmem. */
     static uint8_t outside[64];
     struct kvp_tp_iov iov[2] = {{p.buf, 64}, {outside, 64}};
-    ck_assert_int_eq(ops->write(p.cep, iov, 2, p.buf_mem, (uintptr_t)p.pool,
-                                p.rkey), KVP_ERR_NOT_REGISTERED);
+    ck_assert_int_eq(
+        ops->write(p.cep, iov, 2, p.buf_mem, (uintptr_t)p.pool, p.rkey),
+        KVP_ERR_NOT_REGISTERED);
     ck_assert_ptr_nonnull(strstr(last_error, "iov[1]"));
     ck_assert_int_eq(ops->read(p.cep, p.buf + BUF_LEN - 8, 64, p.buf_mem,
                                (uintptr_t)p.pool, p.rkey),
@@ -641,12 +649,13 @@ START_TEST(test_bad_arguments)
     ck_assert_int_eq(ops->write(p.cep, iov, 1, p.buf_mem,
                                 (uintptr_t)p.pool + POOL_LEN - 32, p.rkey),
                      KVP_ERR_INVALID);
-    ck_assert_int_eq(ops->read(p.cep, p.buf, 64, p.buf_mem,
-                               (uintptr_t)p.pool - 64, p.rkey),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->read(p.cep, p.buf, 64, p.buf_mem, (uintptr_t)p.pool - 64, p.rkey),
+        KVP_ERR_INVALID);
     /* lmem of the other ctx. */
-    ck_assert_int_eq(ops->write(p.cep, iov, 1, p.pool_mem, (uintptr_t)p.pool,
-                                p.rkey), KVP_ERR_INVALID);
+    ck_assert_int_eq(
+        ops->write(p.cep, iov, 1, p.pool_mem, (uintptr_t)p.pool, p.rkey),
+        KVP_ERR_INVALID);
     /* Nothing was posted by the refused calls; the ep still works. */
     ck_assert_uint_eq(stats_of(p.cctx).ops_posted, 0);
     roundtrip(&p, 1000, 17);

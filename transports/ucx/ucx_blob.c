@@ -65,9 +65,11 @@ int32_t ucx_blob_check(const struct kvp_logger *lg, const void *blob,
         return KVP_ERR_INVALID;
     }
     if (get_u32(p) != UCX_BLOB_MAGIC || get_u16(p + 4) != UCX_BLOB_VERSION) {
-        KVP_LOG_E(lg, "ucx: %s blob: bad magic 0x%08x / version %u (not a "
-                  "kvplug ucx v%u blob)", kind_name(kind), get_u32(p),
-                  get_u16(p + 4), UCX_BLOB_VERSION);
+        KVP_LOG_E(lg,
+                  "ucx: %s blob: bad magic 0x%08x / version %u (not a "
+                  "kvplug ucx v%u blob)",
+                  kind_name(kind), get_u32(p), get_u16(p + 4),
+                  UCX_BLOB_VERSION);
         return KVP_ERR_INVALID;
     }
     if (get_u16(p + 6) != kind) {
@@ -77,9 +79,10 @@ int32_t ucx_blob_check(const struct kvp_logger *lg, const void *blob,
     }
     uint32_t payload = get_u32(p + 8);
     if (payload == 0 || payload != len - UCX_BLOB_HDR) {
-        KVP_LOG_E(lg, "ucx: %s blob: payload length %u does not match the "
-                  "%u bytes received", kind_name(kind), payload,
-                  len - UCX_BLOB_HDR);
+        KVP_LOG_E(lg,
+                  "ucx: %s blob: payload length %u does not match the "
+                  "%u bytes received",
+                  kind_name(kind), payload, len - UCX_BLOB_HDR);
         return KVP_ERR_INVALID;
     }
     *payload_len_p = payload;

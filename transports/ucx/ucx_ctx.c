@@ -90,7 +90,7 @@ static void *progress_main(void *arg)
         }
         if (progress_sleep(ctx) != 0) {
             KVP_LOG_W(&ctx->log, "ucx: cannot arm the worker event fd; the "
-                      "progress thread busy-polls from now on");
+                                 "progress thread busy-polls from now on");
             close(ctx->epfd);
             ctx->epfd = -1;
         }
@@ -136,7 +136,7 @@ static void progress_stop(struct kvp_tp_ctx *ctx)
  * catch-all) transport; see ucx_internal.h. */
 static int tls_allows_peer_mode(const char *tls)
 {
-    static const char *const shm[] = {"all", "sm", "shm", "mm", "posix",
+    static const char *const shm[] = {"all",  "sm",  "shm",  "mm",   "posix",
                                       "sysv", "cma", "knem", "xpmem"};
     if (tls == NULL || tls[0] == '\0')
         return 0; /* UCX default: all transports, shm included */
@@ -158,9 +158,8 @@ static int32_t pack_below_resolve(struct kvp_tp_ctx *ctx,
                                   const struct kvp_tp_params *params)
 {
     ctx->pack_below = UCX_PACK_BELOW_DEFAULT;
-    if (params->struct_size >=
-            offsetof(struct kvp_tp_params, ucx_pack_below) +
-                sizeof(params->ucx_pack_below) &&
+    if (params->struct_size >= offsetof(struct kvp_tp_params, ucx_pack_below) +
+                                   sizeof(params->ucx_pack_below) &&
         params->ucx_pack_below != 0)
         ctx->pack_below = params->ucx_pack_below;
     const char *env = getenv("KVPLUG_UCX_PACK_BELOW");
@@ -170,8 +169,10 @@ static int32_t pack_below_resolve(struct kvp_tp_ctx *ctx,
     errno = 0;
     unsigned long long v = strtoull(env, &end, 10);
     if (errno != 0 || end == env || *end != '\0' || env[0] == '-') {
-        KVP_LOG_E(&ctx->log, "ucx: KVPLUG_UCX_PACK_BELOW='%s' is not a byte "
-                  "count", env);
+        KVP_LOG_E(&ctx->log,
+                  "ucx: KVPLUG_UCX_PACK_BELOW='%s' is not a byte "
+                  "count",
+                  env);
         return KVP_ERR_INVALID;
     }
     ctx->pack_below = v;
@@ -183,8 +184,7 @@ static int32_t ucp_open(struct kvp_tp_ctx *ctx, const struct kvp_tp_params *p)
     ucp_config_t *cfg = NULL;
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
     if (st != UCS_OK) {
-        KVP_LOG_E(&ctx->log, "ucx: ucp_config_read: %s",
-                  ucs_status_string(st));
+        KVP_LOG_E(&ctx->log, "ucx: ucp_config_read: %s", ucs_status_string(st));
         return KVP_ERR_TRANSPORT;
     }
     if (p->ucx_tls != NULL && p->ucx_tls[0] != '\0') {
@@ -214,7 +214,8 @@ static int32_t ucp_open(struct kvp_tp_ctx *ctx, const struct kvp_tp_params *p)
     };
     st = ucp_worker_create(ctx->context, &wp, &ctx->worker);
     if (st != UCS_OK) {
-        KVP_LOG_E(&ctx->log, "ucx: no usable transport (UCX_TLS='%s'; "
+        KVP_LOG_E(&ctx->log,
+                  "ucx: no usable transport (UCX_TLS='%s'; "
                   "`ucx_info -d` lists them): ucp_worker_create: %s",
                   ctx->tls, ucs_status_string(st));
         ucp_cleanup(ctx->context);
@@ -248,17 +249,20 @@ int32_t ucx_ctx_create(const struct kvp_tp_params *params,
                        struct kvp_tp_ctx **ctx_p)
 {
     if (params == NULL || ctx_p == NULL ||
-        params->struct_size < offsetof(struct kvp_tp_params, log_user) +
-                                  sizeof(void *)) {
-        kvp_logf(NULL, KVP_LOG_ERROR, "ucx: ctx_create: params/ctx_p NULL "
+        params->struct_size <
+            offsetof(struct kvp_tp_params, log_user) + sizeof(void *)) {
+        kvp_logf(NULL, KVP_LOG_ERROR,
+                 "ucx: ctx_create: params/ctx_p NULL "
                  "or params.struct_size too small");
         return KVP_ERR_INVALID;
     }
     struct kvp_logger lg = {params->log, params->log_user, params->log_level};
     if (params->role != KVP_TP_ROLE_CLIENT &&
         params->role != KVP_TP_ROLE_SERVER) {
-        KVP_LOG_E(&lg, "ucx: ctx_create: role %u is neither client (0) nor "
-                  "server (1)", params->role);
+        KVP_LOG_E(&lg,
+                  "ucx: ctx_create: role %u is neither client (0) nor "
+                  "server (1)",
+                  params->role);
         return KVP_ERR_INVALID;
     }
     struct kvp_tp_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -284,7 +288,8 @@ int32_t ucx_ctx_create(const struct kvp_tp_params *params,
     if (ctx->role == KVP_TP_ROLE_SERVER) {
         progress_setup_wakeup(ctx);
         if (ctx->epfd < 0)
-            KVP_LOG_W(&ctx->log, "ucx: worker has no event fd; the progress "
+            KVP_LOG_W(&ctx->log,
+                      "ucx: worker has no event fd; the progress "
                       "thread busy-polls (one core while the server runs)");
         if (pthread_create(&ctx->progress_thread, NULL, progress_main, ctx)) {
             KVP_LOG_E(&ctx->log, "ucx: cannot start the progress thread");
@@ -293,9 +298,10 @@ int32_t ucx_ctx_create(const struct kvp_tp_params *params,
         }
         ctx->progress_running = 1;
     }
-    KVP_LOG_D(&ctx->log, "ucx: %s ctx ready (UCX_TLS='%s', pack below %" PRIu64
-              " B, peer failure %s)", ctx->role ? "server" : "client",
-              ctx->tls, ctx->pack_below,
+    KVP_LOG_D(&ctx->log,
+              "ucx: %s ctx ready (UCX_TLS='%s', pack below %" PRIu64
+              " B, peer failure %s)",
+              ctx->role ? "server" : "client", ctx->tls, ctx->pack_below,
               ctx->peer_err_mode ? "detected" : "bounded by timeouts");
     *ctx_p = ctx;
     return KVP_OK;
@@ -324,8 +330,8 @@ void ucx_ctx_destroy(struct kvp_tp_ctx *ctx)
 int32_t ucx_stats(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats)
 {
     if (ctx == NULL || stats == NULL ||
-        stats->struct_size < offsetof(struct kvp_tp_stats, ops_posted) +
-                                 sizeof(uint64_t)) {
+        stats->struct_size <
+            offsetof(struct kvp_tp_stats, ops_posted) + sizeof(uint64_t)) {
         kvp_logf(ctx ? &ctx->log : NULL, KVP_LOG_ERROR,
                  "ucx: stats: ctx/stats NULL or stats.struct_size too small");
         return KVP_ERR_INVALID;

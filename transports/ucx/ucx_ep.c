@@ -19,8 +19,8 @@ static void ep_err_cb(void *arg, ucp_ep_h uep, ucs_status_t st)
 }
 
 /* Checks that an address blob fits in cap, without writing it. */
-static int32_t addr_blob_fits(struct kvp_tp_ctx *ctx, void *blob,
-                              uint32_t cap, uint32_t *len_p)
+static int32_t addr_blob_fits(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
+                              uint32_t *len_p)
 {
     uint64_t need = UCX_BLOB_HDR + (uint64_t)ctx->addr_len;
     if (blob == NULL || len_p == NULL) {
@@ -28,16 +28,17 @@ static int32_t addr_blob_fits(struct kvp_tp_ctx *ctx, void *blob,
         return KVP_ERR_INVALID;
     }
     if (need > cap) {
-        KVP_LOG_E(&ctx->log, "ucx: address blob needs %" PRIu64 " bytes, "
-                  "buffer holds %u", need, cap);
+        KVP_LOG_E(&ctx->log,
+                  "ucx: address blob needs %" PRIu64 " bytes, "
+                  "buffer holds %u",
+                  need, cap);
         return KVP_ERR_TOO_SMALL;
     }
     return KVP_OK;
 }
 
 /* Writes this ctx's address blob (addr_blob_fits() said it fits). */
-static void addr_blob_write(struct kvp_tp_ctx *ctx, void *blob,
-                            uint32_t *len_p)
+static void addr_blob_write(struct kvp_tp_ctx *ctx, void *blob, uint32_t *len_p)
 {
     ucx_blob_put_hdr(blob, UCX_BLOB_ADDR, (uint32_t)ctx->addr_len);
     memcpy((uint8_t *)blob + UCX_BLOB_HDR, ctx->addr, ctx->addr_len);
@@ -62,16 +63,16 @@ static int32_t ep_open(struct kvp_tp_ep *ep, const void *peer_blob,
 {
     struct kvp_tp_ctx *ctx = ep->ctx;
     uint32_t plen = 0;
-    int32_t status = ucx_blob_check(&ctx->log, peer_blob, peer_len,
-                                    UCX_BLOB_ADDR, &plen);
+    int32_t status =
+        ucx_blob_check(&ctx->log, peer_blob, peer_len, UCX_BLOB_ADDR, &plen);
     if (status != KVP_OK)
         return status;
     ucp_ep_params_t p = {
         .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS |
                       UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                       UCP_EP_PARAM_FIELD_ERR_HANDLER,
-        .address = (const ucp_address_t *)((const uint8_t *)peer_blob +
-                                           UCX_BLOB_HDR),
+        .address =
+            (const ucp_address_t *)((const uint8_t *)peer_blob + UCX_BLOB_HDR),
         .err_mode = ctx->peer_err_mode ? UCP_ERR_HANDLING_MODE_PEER
                                        : UCP_ERR_HANDLING_MODE_NONE,
         .err_handler = {.cb = ep_err_cb, .arg = ep},
@@ -82,8 +83,10 @@ static int32_t ep_open(struct kvp_tp_ep *ep, const void *peer_blob,
     ucs_status_t st = ucp_ep_create(ctx->worker, &p, &ep->ep);
     pthread_mutex_unlock(&ctx->lock);
     if (st != UCS_OK) {
-        KVP_LOG_E(&ctx->log, "ucx: cannot reach the peer (UCX_TLS='%s'): "
-                  "ucp_ep_create: %s", ctx->tls, ucs_status_string(st));
+        KVP_LOG_E(&ctx->log,
+                  "ucx: cannot reach the peer (UCX_TLS='%s'): "
+                  "ucp_ep_create: %s",
+                  ctx->tls, ucs_status_string(st));
         ep->ep = NULL;
         return ucx_status_map(st);
     }
@@ -121,8 +124,8 @@ int32_t ucx_ep_accept(struct kvp_tp_ctx *ctx, const void *peer_blob,
      * client's ep reaches this worker, whose progress serves it. So the
      * accepted ep is passive; it only validates the peer and answers. */
     uint32_t plen = 0;
-    int32_t status = ucx_blob_check(&ctx->log, peer_blob, peer_len,
-                                    UCX_BLOB_ADDR, &plen);
+    int32_t status =
+        ucx_blob_check(&ctx->log, peer_blob, peer_len, UCX_BLOB_ADDR, &plen);
     if (status != KVP_OK)
         return status;
     status = addr_blob_fits(ctx, blob, cap, len_p);
@@ -171,8 +174,7 @@ void ucx_ep_close(struct kvp_tp_ep *ep, int force)
     uint64_t deadline = ucx_now_ns() + UCX_CLOSE_WAIT_MS * 1000000ull;
     if (ucx_wait_req(ctx, req, deadline) == UCS_INPROGRESS) {
         KVP_LOG_W(&ctx->log, "ucx: ep %p: %s close did not finish in %u ms",
-                  (void *)ep, force ? "forced" : "graceful",
-                  UCX_CLOSE_WAIT_MS);
+                  (void *)ep, force ? "forced" : "graceful", UCX_CLOSE_WAIT_MS);
         pthread_mutex_lock(&ctx->lock);
         ucp_request_cancel(ctx->worker, req);
         pthread_mutex_unlock(&ctx->lock);
@@ -206,15 +208,19 @@ void ucx_ep_destroy(struct kvp_tp_ep *ep)
         return;
     struct kvp_tp_ctx *ctx = ep->ctx;
     if (ep->n_rkeys != 0)
-        KVP_LOG_W(&ctx->log, "ucx: ep_destroy: %u rkeys of ep %p are still "
-                  "alive; destroy them first", ep->n_rkeys, (void *)ep);
+        KVP_LOG_W(&ctx->log,
+                  "ucx: ep_destroy: %u rkeys of ep %p are still "
+                  "alive; destroy them first",
+                  ep->n_rkeys, (void *)ep);
     /* A healthy ep closes gracefully (the peer learns it; bounded wait), a
      * failed one is forced so UCX drops what is left. */
     ucx_ep_close(ep, ep->first_err != UCS_OK);
     if (ep_drain(ep) != 0) {
         /* A callback may still name ep: keep it until the worker is gone. */
-        KVP_LOG_W(&ctx->log, "ucx: ep %p: %u operations never completed; "
-                  "it is released with its ctx", (void *)ep, ep->inflight);
+        KVP_LOG_W(&ctx->log,
+                  "ucx: ep %p: %u operations never completed; "
+                  "it is released with its ctx",
+                  (void *)ep, ep->inflight);
         pthread_mutex_lock(&ctx->lock);
         ep->next_zombie = ctx->zombies;
         ctx->zombies = ep;
@@ -234,16 +240,17 @@ int32_t ucx_rkey_unpack(struct kvp_tp_ep *ep, const void *blob, uint32_t len,
     }
     struct kvp_tp_ctx *ctx = ep->ctx;
     uint32_t plen = 0;
-    int32_t status = ucx_blob_check(&ctx->log, blob, len, UCX_BLOB_RKEY,
-                                    &plen);
+    int32_t status = ucx_blob_check(&ctx->log, blob, len, UCX_BLOB_RKEY, &plen);
     if (status != KVP_OK)
         return status;
     const uint8_t *b = blob;
     uint64_t base = ucx_get_u64(b + UCX_BLOB_HDR);
     uint64_t rlen = ucx_get_u64(b + UCX_BLOB_HDR + 8);
     if (plen <= 16 || rlen == 0 || base + rlen < base) {
-        KVP_LOG_E(&ctx->log, "ucx: rkey blob: bad region %#" PRIx64 " + %"
-                  PRIu64 " or empty key", base, rlen);
+        KVP_LOG_E(&ctx->log,
+                  "ucx: rkey blob: bad region %#" PRIx64 " + %" PRIu64
+                  " or empty key",
+                  base, rlen);
         return KVP_ERR_INVALID;
     }
     if (ep->ep == NULL || !ep->connected) {

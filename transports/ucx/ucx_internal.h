@@ -52,7 +52,7 @@ struct kvp_tp_ctx {
     pthread_t progress_thread;
     int progress_running;
     atomic_int stop;
-    int epfd;               /* -1: no event fd, the thread busy-polls */
+    int epfd; /* -1: no event fd, the thread busy-polls */
     atomic_uint_fast64_t progress_sleeps; /* times it blocked in epoll */
 
     /* eps whose operations never completed after a forced close: a late
@@ -83,13 +83,13 @@ struct ucx_bounce {
 
 struct kvp_tp_ep {
     struct kvp_tp_ctx *ctx;
-    ucp_ep_h ep;          /* NULL once closed, and for passive eps */
-    int connected;        /* after ep_connect */
-    int passive;          /* made by ep_accept: the target side, no UCP ep */
+    ucp_ep_h ep;   /* NULL once closed, and for passive eps */
+    int connected; /* after ep_connect */
+    int passive;   /* made by ep_accept: the target side, no UCP ep */
     /* Guarded by ctx->lock (callbacks run inside progress, under it): */
-    uint32_t inflight;    /* posted ops whose completion is pending */
+    uint32_t inflight;      /* posted ops whose completion is pending */
     ucs_status_t first_err; /* first completion / peer error, UCS_OK if none */
-    uint32_t n_rkeys;     /* live rkeys unpacked on this ep */
+    uint32_t n_rkeys;       /* live rkeys unpacked on this ep */
     struct ucx_bounce *bounce;
     uint32_t n_bounce, cap_bounce, cur_bounce;
     struct kvp_tp_ep *next_zombie;
@@ -150,12 +150,12 @@ int32_t ucx_flush(struct kvp_tp_ep *ep, uint32_t timeout_ms);
 void ucx_bounce_release(struct kvp_tp_ep *ep);
 
 /* ---- ucx_blob.c: the wire format of blobs (little-endian) --------------- */
-#define UCX_BLOB_MAGIC 0x5850564Bu /* "KVPX" */
+#define UCX_BLOB_MAGIC   0x5850564Bu /* "KVPX" */
 #define UCX_BLOB_VERSION 1u
-#define UCX_BLOB_ADDR 1u /* worker address */
-#define UCX_BLOB_RKEY 2u /* base u64, len u64, packed rkey */
-#define UCX_BLOB_HDR 12u /* magic u32, version u16, kind u16, payload u32 */
-#define UCX_RKEY_HDR (UCX_BLOB_HDR + 16u)
+#define UCX_BLOB_ADDR    1u  /* worker address */
+#define UCX_BLOB_RKEY    2u  /* base u64, len u64, packed rkey */
+#define UCX_BLOB_HDR     12u /* magic u32, version u16, kind u16, payload u32 */
+#define UCX_RKEY_HDR     (UCX_BLOB_HDR + 16u)
 
 /* Writes a blob header; the payload follows at UCX_BLOB_HDR. */
 void ucx_blob_put_hdr(uint8_t *buf, uint16_t kind, uint32_t payload_len);

@@ -14,8 +14,8 @@ int32_t ucx_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
         return KVP_ERR_INVALID;
     }
     if (ptr == NULL || len == 0 || (uintptr_t)ptr + len < (uintptr_t)ptr) {
-        KVP_LOG_E(&ctx->log, "ucx: mem_reg: invalid range %p + %" PRIu64,
-                  ptr, len);
+        KVP_LOG_E(&ctx->log, "ucx: mem_reg: invalid range %p + %" PRIu64, ptr,
+                  len);
         return KVP_ERR_INVALID;
     }
     struct kvp_tp_mem *mem = calloc(1, sizeof(*mem));
@@ -63,7 +63,8 @@ int32_t ucx_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
                           uint32_t *len_p)
 {
     if (mem == NULL || buf == NULL || len_p == NULL) {
-        kvp_logf(NULL, KVP_LOG_ERROR, "ucx: mem_rkey_pack: mem, buf or len_p "
+        kvp_logf(NULL, KVP_LOG_ERROR,
+                 "ucx: mem_rkey_pack: mem, buf or len_p "
                  "is NULL");
         return KVP_ERR_INVALID;
     }
@@ -71,8 +72,8 @@ int32_t ucx_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
     void *packed = NULL;
     size_t packed_len = 0;
     pthread_mutex_lock(&ctx->lock);
-    ucs_status_t st = ucp_rkey_pack(ctx->context, mem->memh, &packed,
-                                    &packed_len);
+    ucs_status_t st =
+        ucp_rkey_pack(ctx->context, mem->memh, &packed, &packed_len);
     pthread_mutex_unlock(&ctx->lock);
     if (st != UCS_OK) {
         KVP_LOG_E(&ctx->log, "ucx: mem_rkey_pack: ucp_rkey_pack: %s",
@@ -82,9 +83,10 @@ int32_t ucx_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
     int32_t status = KVP_OK;
     uint64_t need = (uint64_t)UCX_RKEY_HDR + packed_len;
     if (need > cap || need > KVP_TP_BLOB_MAX) {
-        KVP_LOG_E(&ctx->log, "ucx: mem_rkey_pack: rkey needs %" PRIu64
-                  " bytes, buffer holds %u (max %u)", need, cap,
-                  KVP_TP_BLOB_MAX);
+        KVP_LOG_E(&ctx->log,
+                  "ucx: mem_rkey_pack: rkey needs %" PRIu64
+                  " bytes, buffer holds %u (max %u)",
+                  need, cap, KVP_TP_BLOB_MAX);
         status = KVP_ERR_TOO_SMALL;
         goto out;
     }

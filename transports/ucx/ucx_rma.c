@@ -44,17 +44,18 @@ static ucs_status_t post_put(struct kvp_tp_ep *ep, const void *buf,
 /* Common checks of write/read: ep usable, rkey of this ep, lmem of this ctx,
  * remote range inside the rkey's region. */
 static int32_t rma_check(struct kvp_tp_ep *ep, struct kvp_tp_mem *lmem,
-                         uint64_t raddr, uint64_t len,
-                         struct kvp_tp_rkey *rkey, const char *op)
+                         uint64_t raddr, uint64_t len, struct kvp_tp_rkey *rkey,
+                         const char *op)
 {
     struct kvp_tp_ctx *ctx = ep->ctx;
-    if (rkey == NULL || rkey->ep != ep || lmem == NULL ||
-        lmem->ctx != ctx) {
+    if (rkey == NULL || rkey->ep != ep || lmem == NULL || lmem->ctx != ctx) {
         KVP_LOG_E(&ctx->log, "ucx: %s: rkey %s, lmem %s", op,
-                  rkey == NULL ? "NULL" : rkey->ep != ep ? "of another ep"
-                                                         : "ok",
-                  lmem == NULL ? "NULL" : lmem->ctx != ctx ? "of another ctx"
-                                                           : "ok");
+                  rkey == NULL     ? "NULL"
+                  : rkey->ep != ep ? "of another ep"
+                                   : "ok",
+                  lmem == NULL       ? "NULL"
+                  : lmem->ctx != ctx ? "of another ctx"
+                                     : "ok");
         return KVP_ERR_INVALID;
     }
     pthread_mutex_lock(&ctx->lock);
@@ -62,7 +63,7 @@ static int32_t rma_check(struct kvp_tp_ep *ep, struct kvp_tp_mem *lmem,
     pthread_mutex_unlock(&ctx->lock);
     if (err != UCS_OK || ep->ep == NULL || !ep->connected) {
         KVP_LOG_E(&ctx->log, "ucx: %s: ep %p is %s", op, (void *)ep,
-                  err != UCS_OK  ? ucs_status_string(err)
+                  err != UCS_OK ? ucs_status_string(err)
                   : ep->passive ? "an accepted (passive) ep: the client "
                                   "side posts"
                                 : "not connected");
@@ -70,9 +71,10 @@ static int32_t rma_check(struct kvp_tp_ep *ep, struct kvp_tp_mem *lmem,
     }
     if (raddr < rkey->base || raddr + len < raddr ||
         raddr + len > rkey->base + rkey->len) {
-        KVP_LOG_E(&ctx->log, "ucx: %s: remote range %#" PRIx64 " + %" PRIu64
-                  " is outside the region %#" PRIx64 " + %" PRIu64, op, raddr,
-                  len, rkey->base, rkey->len);
+        KVP_LOG_E(&ctx->log,
+                  "ucx: %s: remote range %#" PRIx64 " + %" PRIu64
+                  " is outside the region %#" PRIx64 " + %" PRIu64,
+                  op, raddr, len, rkey->base, rkey->len);
         return KVP_ERR_INVALID;
     }
     return KVP_OK;
@@ -95,10 +97,11 @@ static int32_t iov_total(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
         if (iov[i].len == 0)
             continue;
         if (iov[i].ptr == NULL || !in_mem(lmem, iov[i].ptr, iov[i].len)) {
-            KVP_LOG_E(&ep->ctx->log, "ucx: write: iov[%u] %p + %" PRIu64
+            KVP_LOG_E(&ep->ctx->log,
+                      "ucx: write: iov[%u] %p + %" PRIu64
                       " is not inside the registered region %#" PRIxPTR
-                      " + %" PRIu64, i, iov[i].ptr, iov[i].len, lmem->base,
-                      lmem->len);
+                      " + %" PRIu64,
+                      i, iov[i].ptr, iov[i].len, lmem->base, lmem->len);
             return KVP_ERR_NOT_REGISTERED;
         }
         if (total + iov[i].len < total) {
@@ -187,8 +190,10 @@ static int32_t write_packed(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
     while (total > 0) {
         struct ucx_bounce *b = bounce_get(ep);
         if (b == NULL) {
-            KVP_LOG_E(&ctx->log, "ucx: write: cannot get a %u-byte bounce "
-                      "buffer", UCX_BOUNCE_CHUNK);
+            KVP_LOG_E(&ctx->log,
+                      "ucx: write: cannot get a %u-byte bounce "
+                      "buffer",
+                      UCX_BOUNCE_CHUNK);
             return KVP_ERR_NO_MEMORY;
         }
         uint64_t room = UCX_BOUNCE_CHUNK - b->used;
@@ -197,12 +202,13 @@ static int32_t write_packed(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
         cursor_copy(&cur, dst, take);
         b->used += take;
         pthread_mutex_lock(&ctx->lock);
-        ucs_status_t st = post_put(ep, dst, take, b->mem->memh, raddr,
-                                   rkey->rkey);
+        ucs_status_t st =
+            post_put(ep, dst, take, b->mem->memh, raddr, rkey->rkey);
         pthread_mutex_unlock(&ctx->lock);
         if (st != UCS_OK) {
-            KVP_LOG_E(&ctx->log, "ucx: write: ucp_put_nbx (packed, %" PRIu64
-                      " B): %s", take, ucs_status_string(st));
+            KVP_LOG_E(&ctx->log,
+                      "ucx: write: ucp_put_nbx (packed, %" PRIu64 " B): %s",
+                      take, ucs_status_string(st));
             return KVP_ERR_TRANSPORT;
         }
         atomic_fetch_add(&ctx->bytes_packed, take);
@@ -213,8 +219,8 @@ static int32_t write_packed(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
 }
 
 static int32_t write_direct(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                            uint32_t n, struct kvp_tp_mem *lmem,
-                            uint64_t raddr, struct kvp_tp_rkey *rkey)
+                            uint32_t n, struct kvp_tp_mem *lmem, uint64_t raddr,
+                            struct kvp_tp_rkey *rkey)
 {
     struct kvp_tp_ctx *ctx = ep->ctx;
     ucs_status_t st = UCS_OK;
@@ -223,8 +229,8 @@ static int32_t write_direct(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
     for (i = 0; i < n && st == UCS_OK; i++) {
         if (iov[i].len == 0)
             continue;
-        st = post_put(ep, iov[i].ptr, iov[i].len, lmem->memh, raddr,
-                      rkey->rkey);
+        st =
+            post_put(ep, iov[i].ptr, iov[i].len, lmem->memh, raddr, rkey->rkey);
         raddr += iov[i].len;
     }
     pthread_mutex_unlock(&ctx->lock);
@@ -280,9 +286,10 @@ int32_t ucx_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
     }
     struct kvp_tp_ctx *ctx = ep->ctx;
     if (len > 0 && (dst == NULL || !in_mem(lmem, dst, len))) {
-        KVP_LOG_E(&ctx->log, "ucx: read: dst %p + %" PRIu64 " is not inside "
-                  "the registered region %#" PRIxPTR " + %" PRIu64, dst, len,
-                  lmem->base, lmem->len);
+        KVP_LOG_E(&ctx->log,
+                  "ucx: read: dst %p + %" PRIu64 " is not inside "
+                  "the registered region %#" PRIxPTR " + %" PRIu64,
+                  dst, len, lmem->base, lmem->len);
         return KVP_ERR_NOT_REGISTERED;
     }
     int32_t status = rma_check(ep, lmem, raddr, len, rkey, "read");
@@ -375,9 +382,10 @@ int32_t ucx_flush(struct kvp_tp_ep *ep, uint32_t timeout_ms)
             return KVP_OK;
         }
         if (ucx_now_ns() >= deadline) {
-            KVP_LOG_E(&ctx->log, "ucx: flush: ep %p: %u operations not "
-                      "complete after %u ms; the ep is closed", (void *)ep,
-                      inflight, ms);
+            KVP_LOG_E(&ctx->log,
+                      "ucx: flush: ep %p: %u operations not "
+                      "complete after %u ms; the ep is closed",
+                      (void *)ep, inflight, ms);
             flush_abort(ep, req, UCS_ERR_TIMED_OUT);
             break;
         }

@@ -61,9 +61,14 @@ static struct kvp_tp_params params(uint32_t role, const char *tls,
                                    uint64_t pack_below)
 {
     struct kvp_tp_params p = {
-        .struct_size = sizeof(p), .role = role, .gid_index = -1,
-        .ucx_tls = tls, .timeout_ms = 60000, .log_level = KVP_LOG_WARN,
-        .log = log_cb, .ucx_pack_below = pack_below,
+        .struct_size = sizeof(p),
+        .role = role,
+        .gid_index = -1,
+        .ucx_tls = tls,
+        .timeout_ms = 60000,
+        .log_level = KVP_LOG_WARN,
+        .log = log_cb,
+        .ucx_pack_below = pack_below,
     };
     return p;
 }
@@ -79,8 +84,8 @@ static void client_open(struct client *c, struct kvp_tp_ctx *sctx,
     die_if(ops->mem_reg(c->ctx, buf, len, &c->mem) != KVP_OK, "mem_reg");
     die_if(ops->ep_create(c->ctx, cb, sizeof(cb), &cl, &c->ep) != KVP_OK,
            "ep_create");
-    die_if(ops->ep_accept(sctx, cb, cl, sb, sizeof(sb), &sl, &c->sep) !=
-               KVP_OK, "ep_accept");
+    die_if(ops->ep_accept(sctx, cb, cl, sb, sizeof(sb), &sl, &c->sep) != KVP_OK,
+           "ep_accept");
     die_if(ops->ep_connect(c->ep, sb, sl) != KVP_OK, "ep_connect");
     die_if(ops->mem_rkey_pack(pool_mem, rb, sizeof(rb), &rl) != KVP_OK,
            "rkey_pack");
@@ -104,7 +109,8 @@ static double time_write(struct client *c, const struct kvp_tp_iov *iov,
     int reps = 0;
     double start = now_s();
     die_if(ops->write(c->ep, iov, n, c->mem, raddr, c->rk) != KVP_OK ||
-               ops->flush(c->ep, 0) != KVP_OK, "warm-up write");
+               ops->flush(c->ep, 0) != KVP_OK,
+           "warm-up write");
     while (reps < 256 && (reps < 3 || now_s() - start < min_s)) {
         double t0 = now_s();
         die_if(ops->write(c->ep, iov, n, c->mem, raddr, c->rk) != KVP_OK,
@@ -134,7 +140,8 @@ static double idle_wakeup_us(struct client *c, uint8_t *buf, uint64_t raddr)
         nanosleep(&idle, NULL);
         double t0 = now_s();
         die_if(ops->write(c->ep, &iov, 1, c->mem, raddr, c->rk) != KVP_OK ||
-                   ops->flush(c->ep, 0) != KVP_OK, "idle write");
+                   ops->flush(c->ep, 0) != KVP_OK,
+               "idle write");
         t[i] = (now_s() - t0) * 1e6;
     }
     for (int i = 1; i < 9; i++)
@@ -198,13 +205,13 @@ int main(int argc, char **argv)
     client_open(&pk, sctx, pool_mem, tls, UINT64_MAX, buf, 2 * total);
 
     printf("UCX_TLS=%s, %llu MiB per write, strided source (stride 2*S), "
-           "median of >= %.1f s per point\n\n", tls ? tls : "(default)",
-           (unsigned long long)(total >> 20), min_s);
+           "median of >= %.1f s per point\n\n",
+           tls ? tls : "(default)", (unsigned long long)(total >> 20), min_s);
     printf("| extent S | extents N | per-extent puts GB/s | pack+put GB/s "
            "| puts/pack time |\n|---:|---:|---:|---:|---:|\n");
-    static const uint64_t sizes[] = {64, 128, 256, 512, 1024, 2048, 4096,
-                                     8192, 16384, 32768, 65536, 262144,
-                                     1048576};
+    static const uint64_t sizes[] = {64,    128,    256,    512,   1024,
+                                     2048,  4096,   8192,   16384, 32768,
+                                     65536, 262144, 1048576};
     const int ns = (int)(sizeof(sizes) / sizeof(sizes[0]));
     double ratio[16];
     for (int k = 0; k < ns; k++) {
@@ -235,7 +242,8 @@ int main(int argc, char **argv)
         printf("\ncrossover: packing wins at every measured size\n");
 
     printf("idle server (progress thread asleep in epoll): 4 KiB write+flush "
-           "median %.1f us\n", idle_wakeup_us(&zc, buf, (uintptr_t)pool));
+           "median %.1f us\n",
+           idle_wakeup_us(&zc, buf, (uintptr_t)pool));
 
     struct kvp_tp_stats st = {.struct_size = sizeof(st)};
     ops->stats(zc.ctx, &st);
