@@ -374,8 +374,11 @@ int32_t ucx_flush(struct kvp_tp_ep *ep, uint32_t timeout_ms)
             break;
         }
         if (fst == UCS_OK && inflight == 0) {
-            if (req != NULL)
+            if (req != NULL) {
+                pthread_mutex_lock(&ctx->lock);
                 ucp_request_free(req);
+                pthread_mutex_unlock(&ctx->lock);
+            }
             for (uint32_t i = 0; i < ep->n_bounce; i++)
                 ep->bounce[i].used = 0;
             ep->cur_bounce = 0;
