@@ -520,6 +520,48 @@ START_TEST(ucx_put_get_through_the_pool)
                                l.raddr, store_conn_rkey(c)), KVP_OK);
     ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
     ck_assert_int_eq(memcmp(buf, buf + LEN, LEN), 0);
+
+    /* overwrite while the old object is leased: the old bytes stay intact
+     * under the lease even when the pool is filled up, new readers get
+     * the new bytes */
+    for (int i = 0; i < LEN; i++)
+        buf[i] = (uint8_t)~buf[i];
+    struct store_alloc_item ow = {.key = "tensor", .len = LEN};
+    ck_assert_int_eq(store_alloc(c, 1, &ow, STORE_ALLOC_OVERWRITE), KVP_OK);
+    ck_assert_int_eq(ow.status, KVP_OK);
+    ck_assert_uint_ne(ow.raddr, l.raddr);
+    ck_assert_int_eq(ops->write(store_conn_ep(c), &iov, 1, mem, ow.raddr,
+                                store_conn_rkey(c)), KVP_OK);
+    ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
+    ck_assert_int_eq(store_commit(c, 1, &ow.alloc_id, &st), KVP_OK);
+    ck_assert_int_eq(st, KVP_OK);
+    struct store_lookup_item l2 = {.key = "tensor"};
+    ck_assert_int_eq(store_lookup(c, 1, &l2, STORE_LOOKUP_NO_LEASE), KVP_OK);
+    ck_assert_uint_eq(l2.raddr, ow.raddr);
+    ck_assert_int_eq(l2.status, KVP_OK);
+    ck_assert_uint_eq(l2.len, LEN);
+    for (int i = 0;; i++) { /* take every free byte (evicting what it can) */
+        char k[16];
+        snprintf(k, sizeof(k), "fill%d", i);
+        struct store_alloc_item f = {.key = k, .len = 4096};
+        ck_assert_int_eq(store_alloc(c, 1, &f, 0), KVP_OK);
+        if (f.status != KVP_OK) {
+            ck_assert_int_eq(f.status, KVP_ERR_NO_SPACE);
+            break;
+        }
+        ck_assert(f.raddr + 4096 <= l.raddr || f.raddr >= l.raddr + LEN);
+        memset(buf + LEN, 0xee, 4096);
+        struct kvp_tp_iov fi = {buf + LEN, 4096};
+        ck_assert_int_eq(ops->write(store_conn_ep(c), &fi, 1, mem, f.raddr,
+                                    store_conn_rkey(c)), KVP_OK);
+        ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
+    }
+    memset(buf + LEN, 0, LEN);
+    ck_assert_int_eq(ops->read(store_conn_ep(c), buf + LEN, LEN, mem,
+                               l.raddr, store_conn_rkey(c)), KVP_OK);
+    ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
+    for (int i = 0; i < LEN; i++) /* still the OLD bytes */
+        ck_assert_uint_eq(buf[LEN + i], (uint8_t)~buf[i]);
     ck_assert_int_eq(store_release(c, 1, &l.lease_id), KVP_OK);
 
     store_conn_close(c);
