@@ -168,6 +168,9 @@ static struct kvp_tp_stats stats_of(struct kvp_tp_ctx *ctx)
     return s;
 }
 
+static void strided_write(struct pair *p, uint32_t n, uint32_t ext,
+                          uint64_t roff, uint32_t seed);
+
 /* Writes one contiguous range, reads it back elsewhere, checks both. */
 static void roundtrip(struct pair *p, uint64_t len, uint32_t seed)
 {
@@ -207,6 +210,10 @@ START_TEST(test_write_read_shm)
     struct pair p;
     pair_open(&p, "posix,sysv", PACK_BELOW);
     roundtrip(&p, 3u << 20, 3);
+    pair_close(&p);
+    pair_open(&p, "sm", PACK_BELOW); /* UCX's alias for all of shared mem */
+    roundtrip(&p, 1u << 20, 31);
+    strided_write(&p, 512, 64, 0, 32);
     pair_close(&p);
 }
 END_TEST
