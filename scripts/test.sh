@@ -26,6 +26,14 @@ asan_tests() {
          ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
          ctest --output-on-failure --timeout 600 -j2 -LE 'bench|vm')
 }
+fuzz_tests() { # libFuzzer smoke runs of every untrusted-bytes parser (clang)
+    CC=clang CXX=clang++ "$root/scripts/build.sh" "$root/build-fuzz" \
+        -DKVP_FUZZ=ON -DKVP_BUILD_TESTS=ON &&
+        (cd "$root/build-fuzz" &&
+         ctest --output-on-failure --timeout 600 --no-tests=error -L fuzz &&
+         ctest --output-on-failure --timeout 600 --no-tests=error \
+             -R '^server\.fuzz_proto_smoke$')
+}
 lane host host_tests
 if [ "${KVP_VM:-1}" != 0 ]; then
     lane vm bash "$root/tests/vm/run-vm.sh" "$root/build"
@@ -33,5 +41,6 @@ fi
 if [ "${KVP_ASAN:-1}" != 0 ]; then
     lane asan asan_tests
 fi
+[ "${KVP_FUZZ:-1}" != 0 ] && lane fuzz fuzz_tests
 echo "lanes: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,128 @@
+/*
+ * fuzz_config.c - libFuzzer target for the engine config string parser
+ * (plugin/config.h, docs/config.md). The string comes from the host and
+ * from the KVPLUG_CONFIG environment variable, so it is untrusted.
+ *
+ * The input bytes, NUL-terminated in their own heap block (ASan sees any
+ * read past the terminator), are parsed over the defaults. Besides "never
+ * crashes", docs/config.md promises:
+ *   - success or KVP_ERR_INVALID, nothing else;
+ *   - an error logs exactly one line and changes nothing;
+ *   - on success no error is logged and every field is within its
+ *     documented range (table "Keys"), strings NUL-terminated in place;
+ *   - parsing the same string again over the result changes nothing (every
+ *     key sets its value outright; none accumulates).
+ * A broken promise traps, so libFuzzer saves the input as a crash.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "kvplug/status.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            __builtin_trap();                                                  \
+    } while (0)
+
+struct log_count {
+    unsigned errors; /* lines at KVP_LOG_ERROR */
+    unsigned other;
+};
+
+/* Counts the lines and reads each one whole, so a message built from a
+ * bad pointer or without its terminator shows up under ASan. */
+static void count_log(void *user, int32_t level, const char *msg)
+{
+    struct log_count *c = user;
+    CHECK(strlen(msg) < 1024);
+    if (level == KVP_LOG_ERROR)
+        c->errors++;
+    else
+        c->other++;
+}
+
+static int terminated(const char *s, size_t cap)
+{
+    return memchr(s, '\0', cap) != NULL;
+}
+
+/* Field by field, not memcmp: the struct has padding, which a struct copy
+ * need not preserve. Arrays are compared whole (bytes past a string's
+ * terminator included): a parse that changes nothing changes none. */
+static int cfg_same(const struct kvp_config *a, const struct kvp_config *b)
+{
+    return a->transport == b->transport && a->n_servers == b->n_servers &&
+           memcmp(a->servers, b->servers, sizeof(a->servers)) == 0 &&
+           a->pool_size == b->pool_size &&
+           memcmp(a->device, b->device, sizeof(a->device)) == 0 &&
+           a->port == b->port && a->gid_index == b->gid_index &&
+           memcmp(a->ucx_tls, b->ucx_tls, sizeof(a->ucx_tls)) == 0 &&
+           memcmp(a->auth_token_file, b->auth_token_file,
+                  sizeof(a->auth_token_file)) == 0 &&
+           a->timeout_ms == b->timeout_ms && a->log_level == b->log_level &&
+           a->lease_timeout_ms == b->lease_timeout_ms &&
+           a->ucx_pack_below == b->ucx_pack_below;
+}
+
+static void check_ranges(const struct kvp_config *c)
+{
+    CHECK(c->transport == CFG_TRANSPORT_UCX ||
+          c->transport == CFG_TRANSPORT_VERBS);
+    CHECK(c->n_servers <= CFG_MAX_SERVERS);
+    for (uint32_t i = 0; i < c->n_servers; i++) {
+        CHECK(terminated(c->servers[i].host, CFG_HOST_MAX));
+        CHECK(c->servers[i].host[0] != '\0');
+        CHECK(c->servers[i].port >= 1); /* <= 65535 by its type */
+    }
+    CHECK(c->pool_size >= 4096);
+    CHECK(terminated(c->device, CFG_STR_MAX));
+    CHECK(c->port >= 0 && c->port <= 255);
+    CHECK(c->gid_index >= -1 && c->gid_index <= 255);
+    CHECK(terminated(c->ucx_tls, CFG_STR_MAX));
+    CHECK(terminated(c->auth_token_file, CFG_STR_MAX));
+    CHECK(c->timeout_ms >= 1 && c->timeout_ms <= 3600000);
+    CHECK(c->log_level >= KVP_LOG_ERROR && c->log_level <= KVP_LOG_DEBUG);
+    CHECK(c->lease_timeout_ms >= 1 && c->lease_timeout_ms <= 86400000);
+    /* ucx_pack_below: any size (0 = module default) */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *str = malloc(size + 1);
+    struct kvp_config *cfg = malloc(sizeof(*cfg));
+    struct kvp_config *before = malloc(sizeof(*before));
+    if (str == NULL || cfg == NULL || before == NULL)
+        goto out;
+    memcpy(str, data, size);
+    str[size] = '\0';
+
+    struct log_count count = {0, 0};
+    struct kvp_logger lg = {count_log, &count, KVP_LOG_DEBUG};
+    cfg_defaults(cfg);
+    *before = *cfg;
+
+    int32_t st = cfg_parse(str, cfg, &lg);
+    CHECK(st == KVP_OK || st == KVP_ERR_INVALID);
+    if (st != KVP_OK) {
+        CHECK(count.errors == 1);
+        CHECK(cfg_same(cfg, before));
+        goto out;
+    }
+    CHECK(count.errors == 0);
+    check_ranges(cfg);
+
+    *before = *cfg;
+    CHECK(cfg_parse(str, cfg, &lg) == KVP_OK);
+    CHECK(count.errors == 0);
+    CHECK(cfg_same(cfg, before));
+out:
+    free(before);
+    free(cfg);
+    free(str);
+    return 0;
+}
