@@ -62,11 +62,12 @@ run_cases() {
 }
 
 # A kvplug-server exposing verbs on $1, control on 127.0.0.1:$SERVER_PORT.
+# server_start DEV [TRANSPORTS]
 server_pid=
 server_start() {
     dev=$1
     "$BIN/kvplug-server" --listen 127.0.0.1:$SERVER_PORT --pool-size 256MiB \
-        --transports verbs --device "$dev" --log-level info \
+        --transports "${2:-verbs}" --device "$dev" --log-level info \
         > /tmp/server.log 2>&1 &
     server_pid=$!
     port_hex=$(printf '%04X' $SERVER_PORT)
@@ -102,6 +103,31 @@ with_server() {
     if ! server_stop; then
         echo "kvplug-server exit status non-zero; its log:"; cat /tmp/server.log
     fi
+}
+
+# server_case NAME TRANSPORTS DEV SECONDS STEP...: one kvplug-server, then
+# one itest_client process per STEP ("CONFIG VERB ARGS", no spaces inside
+# CONFIG); every step must succeed and the server must stop cleanly.
+server_case() {
+    name=$1 tps=$2 dev=$3 secs=$4; shift 4
+    wanted "$name" || return 0
+    for b in kvplug-server itest_client; do
+        if [ ! -x "$BIN/$b" ]; then skipped "$name" "$b not built yet"; return 0; fi
+    done
+    say "$name: start"
+    if ! server_start "$dev" "$tps"; then result 1 "$name"; server_stop; return 0; fi
+    crc=0
+    for step in "$@"; do
+        # shellcheck disable=SC2086  # STEP is split into arguments on purpose
+        timeout "$secs" "$BIN/itest_client" $step
+        rc=$?
+        [ "$rc" = 0 ] || { echo "$name: step '$step' failed (rc=$rc)"; crc=1; }
+    done
+    if ! server_stop; then
+        echo "$name: kvplug-server did not stop cleanly; its log:"
+        cat /tmp/server.log; crc=1
+    fi
+    result "$crc" "$name"
 }
 
 say "guest tests start"
@@ -144,6 +170,17 @@ with_server conformance.verbs.server rxe1 1200 kvplug-conformance \
     --timeout 300 --filter "put/*,get/*,batch/*,tp-put/*,tp-get/*"
 with_server demo.verbs.server rxe1 300 kvplug-demo \
     --plugin "$KVPLUG_PLUGIN" --config "$CFG_VETH"
+
+# 4. Separate client processes against one server: an object put by one
+#    process is read by another. Then a server exposing verbs AND UCX at
+#    once: objects written over one transport are read over the other.
+V="transport=verbs;device=rxe2;servers=127.0.0.1:$SERVER_PORT;timeout_ms=20000"
+U="transport=ucx;servers=127.0.0.1:$SERVER_PORT;timeout_ms=20000"
+server_case clients.verbs.server verbs rxe1 300 \
+    "$V put k1 1000000 7" "$V get k1 1000000 7" "$V tpput t1 4" "$V tpget t1 4"
+server_case clients.dual.server ucx,verbs rxe1 300 \
+    "$V put k2 1000000 9" "$U get k2 1000000 9" \
+    "$U tpput t2 4" "$V tpget t2 4"
 
 say "guest tests end"
 echo "GUEST_SUMMARY $pass passed, $fail failed, $skip skipped"

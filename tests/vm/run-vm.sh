@@ -204,6 +204,7 @@ export PATH=/usr/bin:/usr/sbin
 mount -t proc proc /proc; mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev; mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
+mkdir -p /dev/shm; mount -t tmpfs tmpfs /dev/shm   # UCX posix shared memory
 ulimit -l unlimited   # ibv_reg_mr pins memory
 . /etc/kvp-vm.conf
 say() { echo "[guest $(cut -d' ' -f1 /proc/uptime)s] $*"; }
