@@ -12,6 +12,9 @@ const struct kvp_put_opts conf_opts_overwrite = {sizeof(struct kvp_put_opts),
 const struct kvp_put_opts conf_opts_default = {sizeof(struct kvp_put_opts), 0};
 
 static void conf_record(struct conf_ctx *ctx, int state, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void conf_record(struct conf_ctx *ctx, int state, const char *fmt,
                         va_list ap)
 {
     if (ctx->state == CONF_FAIL)
