@@ -17,10 +17,10 @@
 struct alloc_block;
 
 struct alloc {
-    uint64_t size;               /* usable bytes (multiple of ALLOC_ALIGN) */
+    uint64_t size; /* usable bytes (multiple of ALLOC_ALIGN) */
     uint64_t free_bytes;
     uint32_t n_free_blocks;
-    struct alloc_block *head;    /* free blocks, ascending offset */
+    struct alloc_block *head; /* free blocks, ascending offset */
 };
 
 /* size is rounded down to ALLOC_ALIGN. Returns 0, or -1 on no memory. */

@@ -55,8 +55,10 @@ int cli_parse_size(const char *s, uint64_t *out, char *err, size_t cap)
         *out = v * units[i].mul;
         return 0;
     }
-    snprintf(err, cap, "'%s': unknown unit '%s' (use B, KiB, MiB, GiB, "
-             "TiB, KB, MB, GB, TB)", s, end);
+    snprintf(err, cap,
+             "'%s': unknown unit '%s' (use B, KiB, MiB, GiB, "
+             "TiB, KB, MB, GB, TB)",
+             s, end);
     return -1;
 }
 
@@ -73,8 +75,8 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
     return 0;
 }
 
-int cli_parse_listen(const char *s, char *host, size_t host_cap,
-                     uint16_t *port, char *err, size_t cap)
+int cli_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port,
+                     char *err, size_t cap)
 {
     const char *port_s = s;
     const char *colon = NULL;
@@ -111,8 +113,8 @@ int cli_parse_listen(const char *s, char *host, size_t host_cap,
 }
 
 /* The value of --flag VALUE or --flag=VALUE; advances *i. */
-static const char *flag_value(int argc, char **argv, int *i,
-                              const char *flag, int *matched)
+static const char *flag_value(int argc, char **argv, int *i, const char *flag,
+                              int *matched)
 {
     const char *a = argv[*i];
     size_t n = strlen(flag);
@@ -131,8 +133,7 @@ static const char *flag_value(int argc, char **argv, int *i,
     return argv[++*i];
 }
 
-int cli_parse(int argc, char **argv, struct cli_opts *o, char *err,
-              size_t cap)
+int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
 {
     memset(o, 0, sizeof(*o));
     snprintf(o->host, sizeof(o->host), "%s", CLI_DEFAULT_HOST);
@@ -152,9 +153,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err,
             continue;
         }
         static const char *const flags[] = {
-            "--listen",   "--pool-size", "--transports", "--auth-token-file",
-            "--lease-timeout-ms", "--log-level", "--device", "--gid-index",
-            "--ucx-tls"};
+            "--listen",          "--pool-size",        "--transports",
+            "--auth-token-file", "--lease-timeout-ms", "--log-level",
+            "--device",          "--gid-index",        "--ucx-tls"};
         int which = -1, m = 0;
         const char *v = NULL;
         for (int f = 0; f < (int)(sizeof(flags) / sizeof(flags[0])); f++) {
@@ -177,8 +178,8 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err,
         int bad = 0;
         switch (which) {
         case 0:
-            bad = cli_parse_listen(v, o->host, sizeof(o->host), &o->port,
-                                   why, sizeof(why));
+            bad = cli_parse_listen(v, o->host, sizeof(o->host), &o->port, why,
+                                   sizeof(why));
             break;
         case 1:
             bad = cli_parse_size(v, &o->pool_size, why, sizeof(why));
@@ -250,8 +251,7 @@ char *cli_read_token(const char *path, int *loose_p, char *err, size_t cap)
         n--;
     buf[n] = '\0';
     if (n == 0 || memchr(buf, '\0', n) != NULL) {
-        snprintf(err, cap, "--auth-token-file: '%s' is empty or binary",
-                 path);
+        snprintf(err, cap, "--auth-token-file: '%s' is empty or binary", path);
         return NULL;
     }
     char *tok = strdup(buf);

@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CLI_DEFAULT_HOST "127.0.0.1"
-#define CLI_DEFAULT_PORT 7460
-#define CLI_DEFAULT_POOL (UINT64_C(1) << 30)
+#define CLI_DEFAULT_HOST       "127.0.0.1"
+#define CLI_DEFAULT_PORT       7460
+#define CLI_DEFAULT_POOL       (UINT64_C(1) << 30)
 #define CLI_DEFAULT_TRANSPORTS "ucx"
 
 struct cli_opts {
@@ -23,7 +23,7 @@ struct cli_opts {
     uint32_t lease_timeout_ms;   /* 0 = server default */
     int32_t log_level;
     const char *device;
-    int32_t gid_index;           /* -1 = auto */
+    int32_t gid_index; /* -1 = auto */
     const char *ucx_tls;
     int help, version;
 };
@@ -32,11 +32,10 @@ struct cli_opts {
  * KB MB GB TB = 10^3n; case-insensitive). 0 or -1 (with err). */
 int cli_parse_size(const char *s, uint64_t *out, char *err, size_t cap);
 /* "HOST:PORT", "[v6]:PORT" or ":PORT"/"PORT" (host stays default). */
-int cli_parse_listen(const char *s, char *host, size_t host_cap,
-                     uint16_t *port, char *err, size_t cap);
+int cli_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port,
+                     char *err, size_t cap);
 /* Fills o with defaults, then argv. 0 or -1 (with err). */
-int cli_parse(int argc, char **argv, struct cli_opts *o, char *err,
-              size_t cap);
+int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap);
 /* Reads the token (trailing whitespace/newlines stripped) into a malloc'd
  * string. NULL with err when missing, unreadable or empty. *loose_p = 1
  * when the file is readable by group/others. */

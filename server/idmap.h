@@ -15,8 +15,8 @@ struct idmap {
     uint64_t count;
 };
 
-int idmap_init(struct idmap *m);   /* 0 or -1 (no memory) */
-void idmap_fini(struct idmap *m);  /* frees nodes, not the values */
+int idmap_init(struct idmap *m);  /* 0 or -1 (no memory) */
+void idmap_fini(struct idmap *m); /* frees nodes, not the values */
 int idmap_put(struct idmap *m, uint64_t id, void *val); /* id must be new */
 void *idmap_get(const struct idmap *m, uint64_t id);
 void *idmap_del(struct idmap *m, uint64_t id); /* value or NULL */

@@ -13,12 +13,12 @@
 struct kvs_obj;
 
 struct index_entry {
-    struct index_entry *next;   /* hash chain */
+    struct index_entry *next; /* hash chain */
     uint64_t hash;
-    struct kvs_obj *cur;        /* committed object, NULL if none */
-    uint32_t n_pending;         /* allocations not yet committed/aborted */
+    struct kvs_obj *cur; /* committed object, NULL if none */
+    uint32_t n_pending;  /* allocations not yet committed/aborted */
     uint16_t key_len;
-    char key[];                 /* key_len bytes, NUL-terminated for logs */
+    char key[]; /* key_len bytes, NUL-terminated for logs */
 };
 
 struct index {

@@ -9,18 +9,18 @@
 #include "index.h"
 #include "lease.h"
 
-#define OBJ_PENDING 0
+#define OBJ_PENDING   0
 #define OBJ_COMMITTED 1
-#define OBJ_RETIRED 2 /* replaced or removed, waiting for its last lease */
+#define OBJ_RETIRED   2 /* replaced or removed, waiting for its last lease */
 
 struct kvs_obj {
     uint64_t off, len;
-    uint64_t id;     /* alloc id */
-    uint64_t owner;  /* connection that allocated it */
+    uint64_t id;    /* alloc id */
+    uint64_t owner; /* connection that allocated it */
     uint32_t state;
-    uint32_t flags;  /* KVS_ALLOC_* */
+    uint32_t flags; /* KVS_ALLOC_* */
     uint32_t leases;
-    int in_list;     /* on lru (COMMITTED, unleased) or retired list */
+    int in_list; /* on lru (COMMITTED, unleased) or retired list */
     struct index_entry *entry; /* NULL once RETIRED */
     struct kvs_obj *prev, *next;
 };
@@ -275,12 +275,11 @@ int32_t kvs_alloc(struct kvs *kvs, uint64_t owner, const void *key,
                   uint16_t key_len, uint64_t len, uint32_t flags,
                   uint64_t *raddr_p, uint64_t *id_p)
 {
-    if (kvs == NULL || !key_ok(key, key_len) || raddr_p == NULL ||
-        id_p == NULL)
+    if (kvs == NULL || !key_ok(key, key_len) || raddr_p == NULL || id_p == NULL)
         return KVP_ERR_INVALID;
     pthread_mutex_lock(&kvs->lock);
-    int32_t st = alloc_locked(kvs, owner, key, key_len, len, flags, raddr_p,
-                              id_p);
+    int32_t st =
+        alloc_locked(kvs, owner, key, key_len, len, flags, raddr_p, id_p);
     pthread_mutex_unlock(&kvs->lock);
     return st;
 }

@@ -15,25 +15,25 @@
 
 #include "util/log.h"
 
-#define KVS_ALLOC_OVERWRITE (UINT32_C(1) << 0)
-#define KVS_LOOKUP_NO_LEASE (UINT32_C(1) << 0)
+#define KVS_ALLOC_OVERWRITE          (UINT32_C(1) << 0)
+#define KVS_LOOKUP_NO_LEASE          (UINT32_C(1) << 0)
 #define KVS_DEFAULT_LEASE_TIMEOUT_MS 30000
 
 struct kvs;
 
 struct kvs_params {
-    uint64_t size;              /* bytes managed (offsets [0, size)) */
-    uint64_t base_addr;         /* added to offsets to form remote addrs */
-    uint32_t lease_timeout_ms;  /* 0 = KVS_DEFAULT_LEASE_TIMEOUT_MS */
+    uint64_t size;                /* bytes managed (offsets [0, size)) */
+    uint64_t base_addr;           /* added to offsets to form remote addrs */
+    uint32_t lease_timeout_ms;    /* 0 = KVS_DEFAULT_LEASE_TIMEOUT_MS */
     const struct kvp_logger *log; /* borrowed; may be NULL */
 };
 
 struct kvs_stats {
-    uint64_t objects;        /* committed, visible */
-    uint64_t pending;        /* allocations not committed/aborted */
+    uint64_t objects; /* committed, visible */
+    uint64_t pending; /* allocations not committed/aborted */
     uint64_t leases;
-    uint64_t retired;        /* replaced/removed but still leased */
-    uint64_t used_bytes;     /* pool bytes taken (rounded) */
+    uint64_t retired;    /* replaced/removed but still leased */
+    uint64_t used_bytes; /* pool bytes taken (rounded) */
     uint64_t evictions;
     uint64_t lease_expiries;
 };

@@ -79,8 +79,7 @@ void *lease_take(struct lease_table *lt, uint64_t id, uint64_t owner)
     return obj;
 }
 
-void *lease_expire_one(struct lease_table *lt, uint64_t now_ns,
-                       uint64_t *id_p)
+void *lease_expire_one(struct lease_table *lt, uint64_t now_ns, uint64_t *id_p)
 {
     struct lease *l = lt->oldest;
     if (l == NULL || l->expires_ns > now_ns)

@@ -31,8 +31,7 @@ uint64_t lease_add(struct lease_table *lt, void *obj, uint64_t owner,
 void *lease_take(struct lease_table *lt, uint64_t id, uint64_t owner);
 /* Removes the oldest lease if it expired at now_ns; returns its obj (and
  * *id_p), else NULL. Call until NULL. */
-void *lease_expire_one(struct lease_table *lt, uint64_t now_ns,
-                       uint64_t *id_p);
+void *lease_expire_one(struct lease_table *lt, uint64_t now_ns, uint64_t *id_p);
 /* Removes every lease of owner (its connection closed), calling fn on each
  * lease's obj. Returns how many were removed. */
 uint64_t lease_drop_owner(struct lease_table *lt, uint64_t owner,

@@ -40,8 +40,10 @@ int main(int argc, char **argv)
             return 2;
         }
         if (loose)
-            fprintf(stderr, "kvplug-server: warning: %s is readable by "
-                    "group/others; chmod 600 it\n", o.auth_token_file);
+            fprintf(stderr,
+                    "kvplug-server: warning: %s is readable by "
+                    "group/others; chmod 600 it\n",
+                    o.auth_token_file);
     }
 
     /* Signals are taken synchronously by this thread only; every thread
@@ -73,8 +75,10 @@ int main(int argc, char **argv)
         free(token);
     }
     if (st != KVP_OK) {
-        fprintf(stderr, "kvplug-server: cannot start (status %d); see the "
-                "messages above\n", st);
+        fprintf(stderr,
+                "kvplug-server: cannot start (status %d); see the "
+                "messages above\n",
+                st);
         return 1;
     }
     printf("kvplug-server listening on %s:%u transports=%s\n", o.host,

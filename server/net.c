@@ -78,8 +78,9 @@ int net_connect(const char *host, uint16_t port, uint32_t timeout_ms,
     int fd = -1;
     *err_p = "connect failed";
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-                                       SOCK_NONBLOCK, ai->ai_protocol);
+        fd = socket(ai->ai_family,
+                    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    ai->ai_protocol);
         if (fd < 0)
             continue;
         int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
@@ -90,8 +91,7 @@ int net_connect(const char *host, uint16_t port, uint32_t timeout_ms,
             if (w == NET_TIMEOUT) {
                 *err_p = "connect timed out";
                 errno = ETIMEDOUT;
-            } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ==
-                           0 &&
+            } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
                        soerr == 0) {
                 rc = 0;
             } else {
@@ -134,8 +134,7 @@ int net_listen(const char *host, uint16_t port, uint16_t *port_p)
             continue;
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-            listen(fd, 128) == 0)
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
             break;
         int e = errno;
         close(fd);
@@ -175,8 +174,7 @@ int net_send_all(int fd, const void *buf, size_t len, int timeout_ms)
                 return w;
             continue;
         }
-        return (errno == EPIPE || errno == ECONNRESET) ? NET_CLOSED
-                                                       : NET_ERROR;
+        return (errno == EPIPE || errno == ECONNRESET) ? NET_CLOSED : NET_ERROR;
     }
     return NET_OK;
 }

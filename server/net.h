@@ -11,11 +11,11 @@
 #include "proto.h"
 
 /* Results of the I/O helpers (not kvplug status codes). */
-#define NET_OK 0
-#define NET_CLOSED (-1)   /* peer closed / reset */
-#define NET_TIMEOUT (-2)
-#define NET_WOKEN (-3)    /* wake_fd became readable (shutdown) */
-#define NET_ERROR (-4)    /* other socket error */
+#define NET_OK        0
+#define NET_CLOSED    (-1) /* peer closed / reset */
+#define NET_TIMEOUT   (-2)
+#define NET_WOKEN     (-3) /* wake_fd became readable (shutdown) */
+#define NET_ERROR     (-4) /* other socket error */
 #define NET_MALFORMED (-5) /* frame failed proto checks */
 #define NET_NO_MEMORY (-6)
 
@@ -29,8 +29,7 @@ int net_listen(const char *host, uint16_t port, uint16_t *port_p);
 
 /* timeout_ms < 0: wait forever (until wake_fd). wake_fd < 0: none. */
 int net_send_all(int fd, const void *buf, size_t len, int timeout_ms);
-int net_recv_all(int fd, void *buf, size_t len, int timeout_ms,
-                 int wake_fd);
+int net_recv_all(int fd, void *buf, size_t len, int timeout_ms, int wake_fd);
 
 /* Reads one frame: waits up to first_timeout_ms for its first byte, then
  * up to rest_timeout_ms for the rest. *body grows as needed (caller frees).

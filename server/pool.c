@@ -37,8 +37,7 @@ static int32_t tp_open(struct pool *p, struct pool_tp *t, const char *name,
     t->name[name_len] = '\0';
     int32_t st = tp_module_load(t->name, log, &t->ops);
     if (st != KVP_OK) {
-        KVP_LOG_E(log, "server: transport '%s' could not be loaded",
-                  t->name);
+        KVP_LOG_E(log, "server: transport '%s' could not be loaded", t->name);
         return st;
     }
     struct kvp_tp_params prm = *tpp;
@@ -49,22 +48,22 @@ static int32_t tp_open(struct pool *p, struct pool_tp *t, const char *name,
     prm.log_level = log != NULL ? log->level : KVP_LOG_WARN;
     st = t->ops->ctx_create(&prm, &t->ctx);
     if (st != KVP_OK) {
-        KVP_LOG_E(log, "server: transport '%s': ctx_create failed: %d",
-                  t->name, st);
+        KVP_LOG_E(log, "server: transport '%s': ctx_create failed: %d", t->name,
+                  st);
         return st;
     }
     st = t->ops->mem_reg(t->ctx, p->base, p->size, &t->mem);
     if (st != KVP_OK) {
-        KVP_LOG_E(log, "server: transport '%s': registering the %llu-byte "
-                  "pool failed: %d", t->name, (unsigned long long)p->size,
-                  st);
+        KVP_LOG_E(log,
+                  "server: transport '%s': registering the %llu-byte "
+                  "pool failed: %d",
+                  t->name, (unsigned long long)p->size, st);
         goto err_ctx;
     }
-    st = t->ops->mem_rkey_pack(t->mem, t->rkey, sizeof(t->rkey),
-                               &t->rkey_len);
+    st = t->ops->mem_rkey_pack(t->mem, t->rkey, sizeof(t->rkey), &t->rkey_len);
     if (st != KVP_OK) {
-        KVP_LOG_E(log, "server: transport '%s': rkey pack failed: %d",
-                  t->name, st);
+        KVP_LOG_E(log, "server: transport '%s': rkey pack failed: %d", t->name,
+                  st);
         goto err_mem;
     }
     return KVP_OK;
@@ -98,17 +97,17 @@ int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
     const char *s = transports != NULL ? transports : "";
     while (*s != '\0') {
         size_t len = strcspn(s, ",");
-        if (len == 0 || len > POOL_NAME_MAX ||
-            p->n_tp == POOL_MAX_TRANSPORTS) {
-            KVP_LOG_E(log, "server: transports list '%s' is invalid "
+        if (len == 0 || len > POOL_NAME_MAX || p->n_tp == POOL_MAX_TRANSPORTS) {
+            KVP_LOG_E(log,
+                      "server: transports list '%s' is invalid "
                       "(empty/too long name or more than %d entries)",
                       transports, POOL_MAX_TRANSPORTS);
             st = KVP_ERR_INVALID;
             goto err;
         }
         if (pool_find_tp(p, s, (uint32_t)len) != NULL) {
-            KVP_LOG_E(log, "server: transport '%.*s' listed twice",
-                      (int)len, s);
+            KVP_LOG_E(log, "server: transport '%.*s' listed twice", (int)len,
+                      s);
             st = KVP_ERR_INVALID;
             goto err;
         }

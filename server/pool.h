@@ -13,20 +13,20 @@
 #include "util/log.h"
 
 #define POOL_MAX_TRANSPORTS 4
-#define POOL_NAME_MAX 32
+#define POOL_NAME_MAX       32
 
 struct pool_tp {
     char name[POOL_NAME_MAX + 1];
     const struct kvp_transport_ops *ops;
-    struct kvp_tp_ctx *ctx;      /* role KVP_TP_ROLE_SERVER */
-    struct kvp_tp_mem *mem;      /* the whole pool */
+    struct kvp_tp_ctx *ctx; /* role KVP_TP_ROLE_SERVER */
+    struct kvp_tp_mem *mem; /* the whole pool */
     uint8_t rkey[KVP_TP_BLOB_MAX];
     uint32_t rkey_len;
 };
 
 struct pool {
     void *base;
-    uint64_t size;               /* mapped bytes (>= requested) */
+    uint64_t size; /* mapped bytes (>= requested) */
     uint32_t n_tp;
     struct pool_tp tp[POOL_MAX_TRANSPORTS];
 };

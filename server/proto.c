@@ -115,10 +115,10 @@ void proto_buf_free(struct proto_buf *b)
 /* ---- header ----------------------------------------------------------- */
 
 static const char *const type_names[PROTO_TYPE_MAX + 1] = {
-    "?",      "HELLO",    "HELLO_R",  "CONNECT", "CONNECT_R",
-    "ALLOC",  "ALLOC_R",  "COMMIT",   "COMMIT_R", "ABORT",
-    "ABORT_R", "LOOKUP",  "LOOKUP_R", "RELEASE", "RELEASE_R",
-    "REMOVE", "REMOVE_R", "STATS",    "STATS_R"};
+    "?",       "HELLO",    "HELLO_R",  "CONNECT",  "CONNECT_R",
+    "ALLOC",   "ALLOC_R",  "COMMIT",   "COMMIT_R", "ABORT",
+    "ABORT_R", "LOOKUP",   "LOOKUP_R", "RELEASE",  "RELEASE_R",
+    "REMOVE",  "REMOVE_R", "STATS",    "STATS_R"};
 
 const char *proto_type_name(uint16_t type)
 {
@@ -183,8 +183,7 @@ static void rd_key(struct rd *r, struct proto_item *it)
     it->key = rd_bytes(r, it->key_len, "truncated item (key bytes)");
 }
 
-static const uint8_t *rd_blob(struct rd *r, uint32_t *len_p,
-                              const char *what)
+static const uint8_t *rd_blob(struct rd *r, uint32_t *len_p, const char *what)
 {
     *len_p = rd_u32(r, what);
     if (r->why == NULL && *len_p > PROTO_BLOB_MAX) {

@@ -13,55 +13,55 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1
-#define PROTO_HDR_LEN 12
-#define PROTO_MAX_BODY (32u << 20)    /* after the handshake */
+#define PROTO_VERSION            1
+#define PROTO_HDR_LEN            12
+#define PROTO_MAX_BODY           (32u << 20) /* after the handshake */
 #define PROTO_HANDSHAKE_MAX_BODY 16384 /* HELLO/CONNECT and their replies */
-#define PROTO_MAX_ITEMS 16384          /* items in one batched frame */
-#define PROTO_KEY_MAX 1024
-#define PROTO_NAME_MAX 32              /* transport name */
-#define PROTO_NONCE_LEN 32
-#define PROTO_MAC_LEN 32
-#define PROTO_BLOB_MAX 4096            /* = KVP_TP_BLOB_MAX */
-#define PROTO_STATS_MAX 32
+#define PROTO_MAX_ITEMS          16384 /* items in one batched frame */
+#define PROTO_KEY_MAX            1024
+#define PROTO_NAME_MAX           32 /* transport name */
+#define PROTO_NONCE_LEN          32
+#define PROTO_MAC_LEN            32
+#define PROTO_BLOB_MAX           4096 /* = KVP_TP_BLOB_MAX */
+#define PROTO_STATS_MAX          32
 
 /* Frame types: requests are odd, their replies the next even number. */
-#define PROTO_HELLO 1
-#define PROTO_HELLO_R 2
-#define PROTO_CONNECT 3
+#define PROTO_HELLO     1
+#define PROTO_HELLO_R   2
+#define PROTO_CONNECT   3
 #define PROTO_CONNECT_R 4
-#define PROTO_ALLOC 5
-#define PROTO_ALLOC_R 6
-#define PROTO_COMMIT 7
-#define PROTO_COMMIT_R 8
-#define PROTO_ABORT 9
-#define PROTO_ABORT_R 10
-#define PROTO_LOOKUP 11
-#define PROTO_LOOKUP_R 12
-#define PROTO_RELEASE 13
+#define PROTO_ALLOC     5
+#define PROTO_ALLOC_R   6
+#define PROTO_COMMIT    7
+#define PROTO_COMMIT_R  8
+#define PROTO_ABORT     9
+#define PROTO_ABORT_R   10
+#define PROTO_LOOKUP    11
+#define PROTO_LOOKUP_R  12
+#define PROTO_RELEASE   13
 #define PROTO_RELEASE_R 14
-#define PROTO_REMOVE 15
-#define PROTO_REMOVE_R 16
-#define PROTO_STATS 17
-#define PROTO_STATS_R 18
-#define PROTO_TYPE_MAX 18
+#define PROTO_REMOVE    15
+#define PROTO_REMOVE_R  16
+#define PROTO_STATS     17
+#define PROTO_STATS_R   18
+#define PROTO_TYPE_MAX  18
 
 #define PROTO_SERVER_AUTH_REQUIRED (UINT32_C(1) << 0) /* HELLO_R flags */
 
 /* STATS_R value slots (append-only). */
-#define PROTO_STAT_OBJECTS 0
-#define PROTO_STAT_PENDING 1
-#define PROTO_STAT_LEASES 2
-#define PROTO_STAT_RETIRED 3
-#define PROTO_STAT_USED_BYTES 4
-#define PROTO_STAT_EVICTIONS 5
+#define PROTO_STAT_OBJECTS        0
+#define PROTO_STAT_PENDING        1
+#define PROTO_STAT_LEASES         2
+#define PROTO_STAT_RETIRED        3
+#define PROTO_STAT_USED_BYTES     4
+#define PROTO_STAT_EVICTIONS      5
 #define PROTO_STAT_LEASE_EXPIRIES 6
-#define PROTO_STAT_POOL_SIZE 7
-#define PROTO_STAT_CONNECTIONS 8
-#define PROTO_STAT_COUNT 9
+#define PROTO_STAT_POOL_SIZE      7
+#define PROTO_STAT_CONNECTIONS    8
+#define PROTO_STAT_COUNT          9
 
 /* Decoder results. */
-#define PROTO_OK 0
+#define PROTO_OK            0
 #define PROTO_ERR_MALFORMED (-1)
 #define PROTO_ERR_NO_MEMORY (-2)
 
@@ -80,28 +80,28 @@ struct proto_item {
     int32_t status;
     uint64_t len;
     uint64_t addr;
-    uint64_t id;     /* alloc id or lease id */
+    uint64_t id; /* alloc id or lease id */
 };
 
 struct proto_msg {
     uint16_t type;
     uint32_t req_id;
-    int32_t status;            /* replies: frame-level status */
-    uint32_t flags;            /* HELLO(client)/HELLO_R(server)/ALLOC/LOOKUP */
-    uint32_t n;                /* batched frames: item count */
-    struct proto_item *items;  /* encode: borrowed; decode: malloc'd */
-    const uint8_t *name;       /* HELLO: transport name ("" = control only) */
+    int32_t status;           /* replies: frame-level status */
+    uint32_t flags;           /* HELLO(client)/HELLO_R(server)/ALLOC/LOOKUP */
+    uint32_t n;               /* batched frames: item count */
+    struct proto_item *items; /* encode: borrowed; decode: malloc'd */
+    const uint8_t *name;      /* HELLO: transport name ("" = control only) */
     uint8_t name_len;
     uint8_t nonce[PROTO_NONCE_LEN]; /* HELLO_R */
-    uint8_t mac_len;           /* CONNECT: 0 or PROTO_MAC_LEN */
+    uint8_t mac_len;                /* CONNECT: 0 or PROTO_MAC_LEN */
     uint8_t mac[PROTO_MAC_LEN];
-    const uint8_t *blob;       /* CONNECT: client ep blob; CONNECT_R: server's */
+    const uint8_t *blob; /* CONNECT: client ep blob; CONNECT_R: server's */
     uint32_t blob_len;
-    const uint8_t *rkey;       /* CONNECT_R: packed pool rkey */
+    const uint8_t *rkey; /* CONNECT_R: packed pool rkey */
     uint32_t rkey_len;
-    uint64_t pool_base;        /* CONNECT_R */
+    uint64_t pool_base; /* CONNECT_R */
     uint64_t pool_size;
-    uint32_t n_stats;          /* STATS_R */
+    uint32_t n_stats; /* STATS_R */
     uint64_t stats[PROTO_STATS_MAX];
 };
 

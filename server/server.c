@@ -38,10 +38,10 @@ _Static_assert(PROTO_BLOB_MAX == KVP_TP_BLOB_MAX,
                "protocol blob limit differs from the transport's");
 _Static_assert(PROTO_KEY_MAX == INDEX_KEY_MAX, "key limits differ");
 
-#define SRV_MAX_CONNS 1024
-#define SRV_HANDSHAKE_MS 10000 /* a client must say HELLO/CONNECT by then */
+#define SRV_MAX_CONNS     1024
+#define SRV_HANDSHAKE_MS  10000 /* a client must say HELLO/CONNECT by then */
 #define SRV_FRAME_REST_MS 30000 /* rest of a frame once it started */
-#define SRV_SEND_MS 30000
+#define SRV_SEND_MS       30000
 
 struct srv_conn {
     struct kvp_server *srv;
@@ -50,7 +50,7 @@ struct srv_conn {
     char peer[64];
     pthread_t thread;
     atomic_int done;
-    struct pool_tp *tp;     /* NULL: control-only connection */
+    struct pool_tp *tp; /* NULL: control-only connection */
     struct kvp_tp_ep *ep;
     struct proto_buf in, out;
     struct srv_conn *next;
@@ -66,10 +66,10 @@ struct kvp_server {
     struct kvs *kvs;
     int listen_fd;
     uint16_t port;
-    int wake[2];            /* written once at stop; never drained */
+    int wake[2]; /* written once at stop; never drained */
     pthread_t acceptor;
     atomic_int stopping;
-    pthread_mutex_t lock;   /* conns, n_conns */
+    pthread_mutex_t lock; /* conns, n_conns */
     struct srv_conn *conns;
     uint32_t n_conns;
     uint64_t next_conn_id;
@@ -110,24 +110,26 @@ static int conn_recv(struct srv_conn *c, uint32_t max_body, int first_ms,
     int r = net_recv_frame(c->fd, max_body, first_ms, SRV_FRAME_REST_MS,
                            srv->wake[0], &h, &c->in, &why);
     if (r == NET_MALFORMED) {
-        KVP_LOG_W(&srv->log, "server: conn %llu (%s): malformed frame "
+        KVP_LOG_W(&srv->log,
+                  "server: conn %llu (%s): malformed frame "
                   "header: %s; closing the connection",
                   (unsigned long long)c->id, c->peer, why);
         return -1;
     }
     if (r != NET_OK) {
-        int lvl = r == NET_CLOSED || r == NET_WOKEN ? KVP_LOG_DEBUG
-                                                    : KVP_LOG_INFO;
+        int lvl =
+            r == NET_CLOSED || r == NET_WOKEN ? KVP_LOG_DEBUG : KVP_LOG_INFO;
         kvp_logf(&srv->log, lvl, "server: conn %llu (%s): %s",
                  (unsigned long long)c->id, c->peer, net_result_str(r));
         return -1;
     }
     int st = proto_decode(&h, c->in.data, m, &why);
     if (st != PROTO_OK) {
-        KVP_LOG_W(&srv->log, "server: conn %llu (%s): malformed %s frame "
+        KVP_LOG_W(&srv->log,
+                  "server: conn %llu (%s): malformed %s frame "
                   "(%u body bytes): %s; closing the connection",
-                  (unsigned long long)c->id, c->peer,
-                  proto_type_name(h.type), h.body_len, why);
+                  (unsigned long long)c->id, c->peer, proto_type_name(h.type),
+                  h.body_len, why);
         return -1;
     }
     return 0;
@@ -144,18 +146,21 @@ static int handshake_hello(struct srv_conn *c, uint8_t nonce[PROTO_NONCE_LEN])
     struct proto_msg r = {.type = PROTO_HELLO_R, .req_id = m.req_id};
     int ok = 0;
     if (m.type != PROTO_HELLO) {
-        KVP_LOG_W(&srv->log, "server: conn %llu (%s): expected HELLO, got "
-                  "%s; closing", (unsigned long long)c->id, c->peer,
-                  proto_type_name(m.type));
+        KVP_LOG_W(&srv->log,
+                  "server: conn %llu (%s): expected HELLO, got "
+                  "%s; closing",
+                  (unsigned long long)c->id, c->peer, proto_type_name(m.type));
         proto_msg_free(&m);
         return -1;
     }
     if (m.name_len > 0) {
         c->tp = pool_find_tp(&srv->pool, m.name, m.name_len);
         if (c->tp == NULL) {
-            KVP_LOG_W(&srv->log, "server: conn %llu (%s): transport '%.*s' "
-                      "is not served here", (unsigned long long)c->id,
-                      c->peer, (int)m.name_len, (const char *)m.name);
+            KVP_LOG_W(&srv->log,
+                      "server: conn %llu (%s): transport '%.*s' "
+                      "is not served here",
+                      (unsigned long long)c->id, c->peer, (int)m.name_len,
+                      (const char *)m.name);
             r.status = KVP_ERR_NOT_SUPPORTED;
         }
     }
@@ -189,9 +194,10 @@ static int handshake_connect(struct srv_conn *c,
     uint8_t blob[KVP_TP_BLOB_MAX];
     int ok = 0;
     if (m.type != PROTO_CONNECT) {
-        KVP_LOG_W(&srv->log, "server: conn %llu (%s): expected CONNECT, got "
-                  "%s; closing", (unsigned long long)c->id, c->peer,
-                  proto_type_name(m.type));
+        KVP_LOG_W(&srv->log,
+                  "server: conn %llu (%s): expected CONNECT, got "
+                  "%s; closing",
+                  (unsigned long long)c->id, c->peer, proto_type_name(m.type));
         goto out;
     }
     if (srv->auth_token != NULL) {
@@ -200,7 +206,8 @@ static int handshake_connect(struct srv_conn *c,
                     want);
         if (m.mac_len != PROTO_MAC_LEN ||
             !sha256_equal(want, m.mac, PROTO_MAC_LEN)) {
-            KVP_LOG_W(&srv->log, "server: conn %llu (%s): authentication "
+            KVP_LOG_W(&srv->log,
+                      "server: conn %llu (%s): authentication "
                       "failed (%s proof); closing",
                       (unsigned long long)c->id, c->peer,
                       m.mac_len ? "wrong" : "missing");
@@ -211,13 +218,13 @@ static int handshake_connect(struct srv_conn *c,
     }
     if (c->tp != NULL) {
         uint32_t blob_len = 0;
-        int32_t st = c->tp->ops->ep_accept(c->tp->ctx, m.blob, m.blob_len,
-                                           blob, sizeof(blob), &blob_len,
-                                           &c->ep);
+        int32_t st = c->tp->ops->ep_accept(c->tp->ctx, m.blob, m.blob_len, blob,
+                                           sizeof(blob), &blob_len, &c->ep);
         if (st != KVP_OK) {
-            KVP_LOG_W(&srv->log, "server: conn %llu (%s): %s ep_accept "
-                      "failed: %d", (unsigned long long)c->id, c->peer,
-                      c->tp->name, st);
+            KVP_LOG_W(&srv->log,
+                      "server: conn %llu (%s): %s ep_accept "
+                      "failed: %d",
+                      (unsigned long long)c->id, c->peer, c->tp->name, st);
             r.status = st;
             conn_send(c, &r);
             goto out;
@@ -231,8 +238,10 @@ static int handshake_connect(struct srv_conn *c,
     r.pool_size = srv->pool.size;
     ok = conn_send(c, &r) == 0;
     if (ok)
-        KVP_LOG_I(&srv->log, "server: conn %llu (%s) connected, transport "
-                  "%s", (unsigned long long)c->id, c->peer,
+        KVP_LOG_I(&srv->log,
+                  "server: conn %llu (%s) connected, transport "
+                  "%s",
+                  (unsigned long long)c->id, c->peer,
                   c->tp != NULL ? c->tp->name : "none (control only)");
 out:
     proto_msg_free(&m);
@@ -277,8 +286,8 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
         switch (m->type) {
         case PROTO_ALLOC:
             it->addr = it->id = 0;
-            it->status = kvs_alloc(kvs, c->id, it->key, it->key_len,
-                                   it->len, m->flags, &it->addr, &it->id);
+            it->status = kvs_alloc(kvs, c->id, it->key, it->key_len, it->len,
+                                   m->flags, &it->addr, &it->id);
             break;
         case PROTO_COMMIT:
             it->status = kvs_commit(kvs, c->id, it->id);
@@ -288,9 +297,8 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
             break;
         case PROTO_LOOKUP:
             it->addr = it->len = it->id = 0;
-            it->status = kvs_lookup(kvs, c->id, it->key, it->key_len,
-                                    m->flags, now, &it->addr, &it->len,
-                                    &it->id);
+            it->status = kvs_lookup(kvs, c->id, it->key, it->key_len, m->flags,
+                                    now, &it->addr, &it->len, &it->id);
             break;
         case PROTO_RELEASE:
             it->status = kvs_release(kvs, c->id, it->id);
@@ -329,7 +337,8 @@ static void serve(struct srv_conn *c)
             return;
         struct proto_msg r = {0};
         if (dispatch(c, &m, &r) != 0) {
-            KVP_LOG_W(&c->srv->log, "server: conn %llu (%s): unexpected %s "
+            KVP_LOG_W(&c->srv->log,
+                      "server: conn %llu (%s): unexpected %s "
                       "frame after the handshake; closing",
                       (unsigned long long)c->id, c->peer,
                       proto_type_name(m.type));
@@ -449,8 +458,8 @@ static void accept_one(struct kvp_server *srv)
     srv->conns = c;
     srv->n_conns++;
     pthread_mutex_unlock(&srv->lock);
-    KVP_LOG_D(&srv->log, "server: conn %llu from %s",
-              (unsigned long long)c->id, c->peer);
+    KVP_LOG_D(&srv->log, "server: conn %llu from %s", (unsigned long long)c->id,
+              c->peer);
 }
 
 static void *accept_main(void *arg)
@@ -482,8 +491,7 @@ static int32_t copy_params(struct kvp_server *srv,
                            const struct kvp_server_params *p)
 {
     srv->log = p->log;
-    srv->host = strdup(p->listen_host != NULL ? p->listen_host
-                                               : "127.0.0.1");
+    srv->host = strdup(p->listen_host != NULL ? p->listen_host : "127.0.0.1");
     if (srv->host == NULL)
         return KVP_ERR_NO_MEMORY;
     if (p->auth_token != NULL) {
@@ -496,9 +504,8 @@ static int32_t copy_params(struct kvp_server *srv,
         if (srv->auth_token == NULL)
             return KVP_ERR_NO_MEMORY;
     }
-    srv->lease_timeout_ms = p->lease_timeout_ms
-                                ? p->lease_timeout_ms
-                                : KVS_DEFAULT_LEASE_TIMEOUT_MS;
+    srv->lease_timeout_ms = p->lease_timeout_ms ? p->lease_timeout_ms
+                                                : KVS_DEFAULT_LEASE_TIMEOUT_MS;
     return KVP_OK;
 }
 
@@ -545,8 +552,8 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
     }
     srv->listen_fd = net_listen(srv->host, params->listen_port, &srv->port);
     if (srv->listen_fd < 0) {
-        KVP_LOG_E(&srv->log, "server: cannot listen on %s:%u: %s",
-                  srv->host, (unsigned)params->listen_port, strerror(errno));
+        KVP_LOG_E(&srv->log, "server: cannot listen on %s:%u: %s", srv->host,
+                  (unsigned)params->listen_port, strerror(errno));
         st = errno == EADDRINUSE ? KVP_ERR_EXISTS : KVP_ERR_INVALID;
         goto err_pipe;
     }
@@ -557,8 +564,10 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
         st = KVP_ERR_INTERNAL;
         goto err_listen;
     }
-    KVP_LOG_I(&srv->log, "server: listening on %s:%u, pool %llu bytes at "
-              "%p, %u transport(s), auth %s", srv->host, (unsigned)srv->port,
+    KVP_LOG_I(&srv->log,
+              "server: listening on %s:%u, pool %llu bytes at "
+              "%p, %u transport(s), auth %s",
+              srv->host, (unsigned)srv->port,
               (unsigned long long)srv->pool.size, srv->pool.base,
               srv->pool.n_tp, srv->auth_token != NULL ? "on" : "off");
     *srv_p = srv;

@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 #define SHA256_DIGEST_LEN 32
-#define SHA256_BLOCK_LEN 64
+#define SHA256_BLOCK_LEN  64
 
 struct sha256_ctx {
     uint32_t h[8];
-    uint64_t total;                  /* bytes hashed so far */
+    uint64_t total; /* bytes hashed so far */
     uint8_t buf[SHA256_BLOCK_LEN];
     uint32_t buf_len;
 };

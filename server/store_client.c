@@ -19,7 +19,7 @@
 #define STORE_DEFAULT_TIMEOUT_MS 10000
 
 struct store_conn {
-    int fd;           /* -1 once dead */
+    int fd; /* -1 once dead */
     uint32_t timeout_ms;
     uint32_t next_req;
     char peer[300];
@@ -64,8 +64,7 @@ static int32_t rpc(struct store_conn *c, struct proto_msg *req,
     req->req_id = ++c->next_req;
     const char *what = proto_type_name(req->type);
     if (proto_encode(req, &c->out) != 0) {
-        KVP_LOG_E(c->log, "store %s: cannot encode %s request", c->peer,
-                  what);
+        KVP_LOG_E(c->log, "store %s: cannot encode %s request", c->peer, what);
         return KVP_ERR_INVALID; /* nothing sent: the connection is fine */
     }
     int r = net_send_all(c->fd, c->out.data, c->out.len, (int)c->timeout_ms);
@@ -89,8 +88,8 @@ static int32_t rpc(struct store_conn *c, struct proto_msg *req,
         why = "reply item count differs from the request";
     else if (st == PROTO_OK)
         return KVP_OK;
-    KVP_LOG_E(c->log, "store %s: bad %s reply: %s; connection closed",
-              c->peer, what, why);
+    KVP_LOG_E(c->log, "store %s: bad %s reply: %s; connection closed", c->peer,
+              what, why);
     proto_msg_free(rep);
     conn_kill(c);
     return st == PROTO_ERR_NO_MEMORY ? KVP_ERR_NO_MEMORY : KVP_ERR_TRANSPORT;
@@ -110,15 +109,19 @@ static int32_t do_hello(struct store_conn *c, const char *tp_name,
     if (st != KVP_OK)
         return st;
     if (rep.status != KVP_OK) {
-        KVP_LOG_E(c->log, "store %s: server refused HELLO (transport '%s'): "
-                  "%d", c->peer, tp_name, rep.status);
+        KVP_LOG_E(c->log,
+                  "store %s: server refused HELLO (transport '%s'): "
+                  "%d",
+                  c->peer, tp_name, rep.status);
         return rep.status;
     }
     *mac_len = 0;
     if (rep.flags & PROTO_SERVER_AUTH_REQUIRED) {
         if (token == NULL) {
-            KVP_LOG_E(c->log, "store %s: server requires authentication but "
-                      "no auth_token is configured", c->peer);
+            KVP_LOG_E(c->log,
+                      "store %s: server requires authentication but "
+                      "no auth_token is configured",
+                      c->peer);
             return KVP_ERR_AUTH;
         }
         hmac_sha256(token, strlen(token), rep.nonce, PROTO_NONCE_LEN, mac);
@@ -128,23 +131,24 @@ static int32_t do_hello(struct store_conn *c, const char *tp_name,
 }
 
 static int32_t do_connect(struct store_conn *c,
-                          const struct store_conn_params *p,
-                          const uint8_t *mac, uint8_t mac_len)
+                          const struct store_conn_params *p, const uint8_t *mac,
+                          uint8_t mac_len)
 {
     uint8_t blob[KVP_TP_BLOB_MAX];
     uint32_t blob_len = 0;
     int32_t st;
     if (c->tops != NULL) {
-        st = c->tops->ep_create(p->tctx, blob, sizeof(blob), &blob_len,
-                                &c->ep);
+        st = c->tops->ep_create(p->tctx, blob, sizeof(blob), &blob_len, &c->ep);
         if (st != KVP_OK) {
             KVP_LOG_E(c->log, "store %s: %s ep_create failed: %d", c->peer,
                       c->tops->name, st);
             return st;
         }
     }
-    struct proto_msg req = {.type = PROTO_CONNECT, .mac_len = mac_len,
-                            .blob = blob, .blob_len = blob_len};
+    struct proto_msg req = {.type = PROTO_CONNECT,
+                            .mac_len = mac_len,
+                            .blob = blob,
+                            .blob_len = blob_len};
     memcpy(req.mac, mac, mac_len);
     struct proto_msg rep;
     st = rpc(c, &req, &rep);
@@ -187,8 +191,8 @@ static int32_t check_params(const struct store_conn_params *p,
         bad = "port is 0";
     else if ((p->tops == NULL) != (p->tctx == NULL))
         bad = "tops and tctx must both be set (or both NULL: control only)";
-    else if (p->tops != NULL && (p->tops->name == NULL ||
-                                 strlen(p->tops->name) > PROTO_NAME_MAX))
+    else if (p->tops != NULL &&
+             (p->tops->name == NULL || strlen(p->tops->name) > PROTO_NAME_MAX))
         bad = "transport name missing or longer than 32 bytes";
     else if (p->auth_token != NULL && p->auth_token[0] == '\0')
         bad = "auth_token is empty";
@@ -210,24 +214,23 @@ int32_t store_conn_open(const struct store_conn_params *params,
         return KVP_ERR_NO_MEMORY;
     c->log = params->log;
     c->tops = params->tops;
-    c->timeout_ms = params->timeout_ms ? params->timeout_ms
-                                       : STORE_DEFAULT_TIMEOUT_MS;
+    c->timeout_ms =
+        params->timeout_ms ? params->timeout_ms : STORE_DEFAULT_TIMEOUT_MS;
     snprintf(c->peer, sizeof(c->peer), "%s:%u", params->host,
              (unsigned)params->port);
     const char *err = NULL;
     int eno = 0;
-    c->fd = net_connect(params->host, params->port, c->timeout_ms, &err,
-                        &eno);
+    c->fd = net_connect(params->host, params->port, c->timeout_ms, &err, &eno);
     if (c->fd < 0) {
-        KVP_LOG_E(c->log, "store %s: %s%s%s", c->peer, err,
-                  eno ? ": " : "", eno ? strerror(eno) : "");
+        KVP_LOG_E(c->log, "store %s: %s%s%s", c->peer, err, eno ? ": " : "",
+                  eno ? strerror(eno) : "");
         st = eno == ETIMEDOUT ? KVP_ERR_TIMEOUT : KVP_ERR_DISCONNECTED;
         goto err;
     }
     uint8_t mac[PROTO_MAC_LEN];
     uint8_t mac_len = 0;
-    st = do_hello(c, c->tops != NULL ? c->tops->name : "",
-                  params->auth_token, mac, &mac_len);
+    st = do_hello(c, c->tops != NULL ? c->tops->name : "", params->auth_token,
+                  mac, &mac_len);
     if (st == KVP_OK)
         st = do_connect(c, params, mac, mac_len);
     if (st != KVP_OK)
@@ -287,7 +290,8 @@ static int32_t batch_args(struct store_conn *c, uint32_t n, const void *arr)
     if (c == NULL || (n > 0 && arr == NULL) || n > PROTO_MAX_ITEMS) {
         KVP_LOG_E(c != NULL ? c->log : NULL,
                   "store: batch of %u items: NULL connection/array or more "
-                  "than %u items", n, PROTO_MAX_ITEMS);
+                  "than %u items",
+                  n, PROTO_MAX_ITEMS);
         return KVP_ERR_INVALID;
     }
     return c->fd >= 0 ? KVP_OK : KVP_ERR_DISCONNECTED;
@@ -319,8 +323,10 @@ static int32_t keyed_build(struct store_conn *c, uint32_t n,
         uint16_t len;
         int32_t *st = (int32_t *)((char *)bad_status + i * status_stride);
         if (!key_valid(key, &len)) {
-            KVP_LOG_W(c->log, "store: item %u: key is NULL, empty or longer "
-                      "than %d bytes", i, PROTO_KEY_MAX);
+            KVP_LOG_W(c->log,
+                      "store: item %u: key is NULL, empty or longer "
+                      "than %d bytes",
+                      i, PROTO_KEY_MAX);
             *st = KVP_ERR_INVALID;
             continue;
         }
@@ -360,8 +366,8 @@ int32_t store_alloc(struct store_conn *conn, uint32_t n,
         return st;
     for (uint32_t j = 0; j < k.n; j++)
         k.wire[j].len = items[k.map[j]].len;
-    struct proto_msg req = {.type = PROTO_ALLOC, .flags = flags, .n = k.n,
-                            .items = k.wire};
+    struct proto_msg req = {
+        .type = PROTO_ALLOC, .flags = flags, .n = k.n, .items = k.wire};
     struct proto_msg rep;
     if (k.n > 0 && (st = rpc(conn, &req, &rep)) == KVP_OK) {
         for (uint32_t j = 0; j < k.n; j++) {
@@ -390,8 +396,8 @@ int32_t store_lookup(struct store_conn *conn, uint32_t n,
                      sizeof(items[0]), &k);
     if (st != KVP_OK)
         return st;
-    struct proto_msg req = {.type = PROTO_LOOKUP, .flags = flags, .n = k.n,
-                            .items = k.wire};
+    struct proto_msg req = {
+        .type = PROTO_LOOKUP, .flags = flags, .n = k.n, .items = k.wire};
     struct proto_msg rep;
     if (k.n > 0 && (st = rpc(conn, &req, &rep)) == KVP_OK) {
         for (uint32_t j = 0; j < k.n; j++) {
@@ -427,8 +433,7 @@ static int32_t id_batch(struct store_conn *conn, uint16_t type, uint32_t n,
     st = rpc(conn, &req, &rep);
     if (st == KVP_OK) {
         for (uint32_t i = 0; status != NULL && i < n; i++)
-            status[i] = rep.status != KVP_OK ? rep.status
-                                             : rep.items[i].status;
+            status[i] = rep.status != KVP_OK ? rep.status : rep.items[i].status;
         /* rep.items has n entries whenever rep.status is OK (rpc checked) */
         proto_msg_free(&rep);
     }
@@ -454,8 +459,7 @@ int32_t store_release(struct store_conn *conn, uint32_t n,
     return id_batch(conn, PROTO_RELEASE, n, lease_ids, NULL);
 }
 
-int32_t store_remove(struct store_conn *conn, const char *key,
-                     int32_t *status)
+int32_t store_remove(struct store_conn *conn, const char *key, int32_t *status)
 {
     uint16_t len;
     if (conn == NULL || status == NULL || !key_valid(key, &len)) {

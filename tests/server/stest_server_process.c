@@ -19,7 +19,7 @@
 #include "store_client.h"
 #include "util/tp_module.h"
 
-#define TMO 5000
+#define TMO      5000
 #define START_MS 30000
 
 static const char *server_bin;
@@ -112,8 +112,10 @@ static struct proc start_server(const char *transports, int with_token)
                   "no readiness line from %s", server_bin);
     unsigned port = 0;
     char tps[64] = "";
-    ck_assert_msg(sscanf(line, "kvplug-server listening on 127.0.0.1:%u "
-                         "transports=%63s", &port, tps) == 2,
+    ck_assert_msg(sscanf(line,
+                         "kvplug-server listening on 127.0.0.1:%u "
+                         "transports=%63s",
+                         &port, tps) == 2,
                   "unexpected line '%s'", line);
     ck_assert_uint_ne(port, 0);
     ck_assert_str_eq(tps, transports);
@@ -141,9 +143,12 @@ static int32_t open_conn(const struct proc *p, const char *token,
                          const struct kvp_transport_ops *ops,
                          struct kvp_tp_ctx *ctx, struct store_conn **c)
 {
-    struct store_conn_params cp = {.host = "127.0.0.1", .port = p->port,
-                                   .tops = ops, .tctx = ctx,
-                                   .auth_token = token, .timeout_ms = TMO};
+    struct store_conn_params cp = {.host = "127.0.0.1",
+                                   .port = p->port,
+                                   .tops = ops,
+                                   .tctx = ctx,
+                                   .auth_token = token,
+                                   .timeout_ms = TMO};
     static struct kvp_logger lg = {NULL, NULL, KVP_LOG_ERROR};
     cp.log = &lg;
     return store_conn_open(&cp, c);
@@ -231,8 +236,10 @@ START_TEST(ucx_data_path_against_the_process)
     struct kvp_logger lg;
     kvp_logger_init_stderr(&lg, KVP_LOG_WARN);
     struct kvp_tp_params tp = {.struct_size = sizeof(tp),
-                               .role = KVP_TP_ROLE_CLIENT, .gid_index = -1,
-                               .timeout_ms = TMO, .log_level = KVP_LOG_WARN,
+                               .role = KVP_TP_ROLE_CLIENT,
+                               .gid_index = -1,
+                               .timeout_ms = TMO,
+                               .log_level = KVP_LOG_WARN,
                                .log = lg.fn};
     struct kvp_tp_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(&tp, &ctx), KVP_OK);
@@ -257,8 +264,9 @@ START_TEST(ucx_data_path_against_the_process)
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(a[i].status, KVP_OK);
         struct kvp_tp_iov iov = {buf + i * (LEN / 4), LEN / 4};
-        ck_assert_int_eq(ops->write(store_conn_ep(c), &iov, 1, mem,
-                                    a[i].raddr, store_conn_rkey(c)), KVP_OK);
+        ck_assert_int_eq(ops->write(store_conn_ep(c), &iov, 1, mem, a[i].raddr,
+                                    store_conn_rkey(c)),
+                         KVP_OK);
         ids[i] = a[i].alloc_id;
     }
     ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);

@@ -30,8 +30,11 @@ static int roundtrip(const struct proto_msg *m, struct proto_msg *out,
 
 START_TEST(roundtrip_handshake)
 {
-    struct proto_msg m = {.type = PROTO_HELLO, .req_id = 7, .flags = 3,
-                          .name = (const uint8_t *)"ucx", .name_len = 3};
+    struct proto_msg m = {.type = PROTO_HELLO,
+                          .req_id = 7,
+                          .flags = 3,
+                          .name = (const uint8_t *)"ucx",
+                          .name_len = 3};
     struct proto_msg o;
     uint8_t *body;
     ck_assert_int_eq(roundtrip(&m, &o, &body), PROTO_OK);
@@ -41,7 +44,8 @@ START_TEST(roundtrip_handshake)
     proto_msg_free(&o);
     free(body);
 
-    struct proto_msg r = {.type = PROTO_HELLO_R, .status = -14,
+    struct proto_msg r = {.type = PROTO_HELLO_R,
+                          .status = -14,
                           .flags = PROTO_SERVER_AUTH_REQUIRED};
     for (int i = 0; i < PROTO_NONCE_LEN; i++)
         r.nonce[i] = (uint8_t)(i * 7);
@@ -53,8 +57,10 @@ START_TEST(roundtrip_handshake)
 
     uint8_t blob[100];
     memset(blob, 0xab, sizeof(blob));
-    struct proto_msg c = {.type = PROTO_CONNECT, .mac_len = PROTO_MAC_LEN,
-                          .blob = blob, .blob_len = 100};
+    struct proto_msg c = {.type = PROTO_CONNECT,
+                          .mac_len = PROTO_MAC_LEN,
+                          .blob = blob,
+                          .blob_len = 100};
     memset(c.mac, 0x5a, PROTO_MAC_LEN);
     ck_assert_int_eq(roundtrip(&c, &o, &body), PROTO_OK);
     ck_assert_uint_eq(o.mac_len, PROTO_MAC_LEN);
@@ -63,9 +69,13 @@ START_TEST(roundtrip_handshake)
     ck_assert_mem_eq(o.blob, blob, 100);
     free(body);
 
-    struct proto_msg cr = {.type = PROTO_CONNECT_R, .pool_base = 1ull << 46,
-                           .pool_size = 1ull << 33, .blob = blob,
-                           .blob_len = 5, .rkey = blob + 5, .rkey_len = 9};
+    struct proto_msg cr = {.type = PROTO_CONNECT_R,
+                           .pool_base = 1ull << 46,
+                           .pool_size = 1ull << 33,
+                           .blob = blob,
+                           .blob_len = 5,
+                           .rkey = blob + 5,
+                           .rkey_len = 9};
     ck_assert_int_eq(roundtrip(&cr, &o, &body), PROTO_OK);
     ck_assert_uint_eq(o.pool_base, 1ull << 46);
     ck_assert_uint_eq(o.pool_size, 1ull << 33);
@@ -84,8 +94,8 @@ START_TEST(roundtrip_batches)
         {.key = (const uint8_t *)"gamma", .key_len = 5, .len = 4096}};
     uint16_t types[] = {PROTO_ALLOC, PROTO_LOOKUP, PROTO_REMOVE};
     for (int t = 0; t < 3; t++) {
-        struct proto_msg m = {.type = types[t], .flags = 1, .n = 3,
-                              .items = it, .req_id = 99};
+        struct proto_msg m = {
+            .type = types[t], .flags = 1, .n = 3, .items = it, .req_id = 99};
         struct proto_msg o;
         uint8_t *body;
         ck_assert_int_eq(roundtrip(&m, &o, &body), PROTO_OK);
@@ -113,14 +123,12 @@ START_TEST(roundtrip_batches)
         proto_msg_free(&o);
         free(body);
     }
-    struct proto_item rep[2] = {
-        {.status = -3, .addr = 11, .len = 22, .id = 33},
-        {.status = 0, .addr = 44, .len = 55, .id = 66}};
-    uint16_t rt[] = {PROTO_ALLOC_R, PROTO_LOOKUP_R, PROTO_COMMIT_R,
+    struct proto_item rep[2] = {{.status = -3, .addr = 11, .len = 22, .id = 33},
+                                {.status = 0, .addr = 44, .len = 55, .id = 66}};
+    uint16_t rt[] = {PROTO_ALLOC_R, PROTO_LOOKUP_R,  PROTO_COMMIT_R,
                      PROTO_ABORT_R, PROTO_RELEASE_R, PROTO_REMOVE_R};
     for (int t = 0; t < 6; t++) {
-        struct proto_msg m = {.type = rt[t], .status = 0, .n = 2,
-                              .items = rep};
+        struct proto_msg m = {.type = rt[t], .status = 0, .n = 2, .items = rep};
         struct proto_msg o;
         uint8_t *body;
         ck_assert_int_eq(roundtrip(&m, &o, &body), PROTO_OK);
@@ -135,8 +143,8 @@ START_TEST(roundtrip_batches)
         proto_msg_free(&o);
         free(body);
     }
-    struct proto_msg s = {.type = PROTO_STATS_R, .n_stats = 3,
-                          .stats = {1, 2, 3}};
+    struct proto_msg s = {
+        .type = PROTO_STATS_R, .n_stats = 3, .stats = {1, 2, 3}};
     struct proto_msg o;
     uint8_t *body;
     ck_assert_int_eq(roundtrip(&s, &o, &body), PROTO_OK);
@@ -152,11 +160,11 @@ START_TEST(encoder_refuses_out_of_range)
     struct proto_item bad = {.key = (const uint8_t *)"", .key_len = 0};
     struct proto_msg m = {.type = PROTO_LOOKUP, .n = 1, .items = &bad};
     ck_assert_int_eq(proto_encode(&m, &b), -1);
-    struct proto_msg big = {.type = PROTO_COMMIT, .n = PROTO_MAX_ITEMS + 1,
-                            .items = &bad};
+    struct proto_msg big = {
+        .type = PROTO_COMMIT, .n = PROTO_MAX_ITEMS + 1, .items = &bad};
     ck_assert_int_eq(proto_encode(&big, &b), -1);
-    struct proto_msg c = {.type = PROTO_CONNECT, .blob_len = 4097,
-                          .blob = (const uint8_t *)"x"};
+    struct proto_msg c = {
+        .type = PROTO_CONNECT, .blob_len = 4097, .blob = (const uint8_t *)"x"};
     ck_assert_int_eq(proto_encode(&c, &b), -1);
     struct proto_msg t = {.type = 99};
     ck_assert_int_eq(proto_encode(&t, &b), -1);
@@ -202,8 +210,7 @@ START_TEST(bad_headers)
     ck_assert_int_eq(proto_hdr_parse(h, PROTO_MAX_BODY, &hd, &why),
                      PROTO_ERR_MALFORMED);
     put_le(h, 16, 4);
-    ck_assert_int_eq(proto_hdr_parse(h, PROTO_MAX_BODY, &hd, &why),
-                     PROTO_OK);
+    ck_assert_int_eq(proto_hdr_parse(h, PROTO_MAX_BODY, &hd, &why), PROTO_OK);
 }
 END_TEST
 
@@ -215,46 +222,83 @@ struct bad_case {
     const char *why_contains;
 };
 
-#define U32(v) (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16), \
-               (uint8_t)((v) >> 24)
+#define U32(v)                                                                 \
+    (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16),                   \
+        (uint8_t)((v) >> 24)
 #define U16(v) (uint8_t)(v), (uint8_t)((v) >> 8)
 
 static const struct bad_case bad_cases[] = {
     {"alloc empty body", PROTO_ALLOC, 0, {0}, "flags"},
     {"alloc n truncated", PROTO_ALLOC, 6, {U32(0), U16(1)}, "count"},
     {"alloc n huge", PROTO_ALLOC, 8, {U32(0), U32(0xffffffffu)}, "count"},
-    {"alloc n > frame", PROTO_ALLOC, 19,
-     {U32(0), U32(2), U16(1), 'a', 0, 0, 0, 0, 0, 0, 0, 0}, "larger"},
-    {"alloc key length 0", PROTO_ALLOC, 19,
-     {U32(0), U32(1), U16(0), 'a', 0, 0, 0, 0, 0, 0, 0, 0}, "key length 0"},
-    {"alloc key length 1025", PROTO_ALLOC, 19,
-     {U32(0), U32(1), U16(1025), 'a', 0, 0, 0, 0, 0, 0, 0, 0}, "1024"},
-    {"alloc key past end", PROTO_ALLOC, 19,
-     {U32(0), U32(1), U16(20), 'a', 0, 0, 0, 0, 0, 0, 0, 0}, "truncated"},
-    {"alloc length truncated", PROTO_ALLOC, 18,
-     {U32(0), U32(1), U16(1), 'a', 0, 0, 0, 0, 0, 0, 0}, "larger"},
-    {"alloc trailing byte", PROTO_ALLOC, 20,
-     {U32(0), U32(1), U16(1), 'a', 0, 0, 0, 0, 0, 0, 0, 0, 9}, "trailing"},
-    {"lookup second item truncated", PROTO_LOOKUP, 15,
-     {U32(0), U32(2), U16(1), 'a', U16(3), 'b', 'c'}, "truncated"},
+    {"alloc n > frame",
+     PROTO_ALLOC,
+     19,
+     {U32(0), U32(2), U16(1), 'a', 0, 0, 0, 0, 0, 0, 0, 0},
+     "larger"},
+    {"alloc key length 0",
+     PROTO_ALLOC,
+     19,
+     {U32(0), U32(1), U16(0), 'a', 0, 0, 0, 0, 0, 0, 0, 0},
+     "key length 0"},
+    {"alloc key length 1025",
+     PROTO_ALLOC,
+     19,
+     {U32(0), U32(1), U16(1025), 'a', 0, 0, 0, 0, 0, 0, 0, 0},
+     "1024"},
+    {"alloc key past end",
+     PROTO_ALLOC,
+     19,
+     {U32(0), U32(1), U16(20), 'a', 0, 0, 0, 0, 0, 0, 0, 0},
+     "truncated"},
+    {"alloc length truncated",
+     PROTO_ALLOC,
+     18,
+     {U32(0), U32(1), U16(1), 'a', 0, 0, 0, 0, 0, 0, 0},
+     "larger"},
+    {"alloc trailing byte",
+     PROTO_ALLOC,
+     20,
+     {U32(0), U32(1), U16(1), 'a', 0, 0, 0, 0, 0, 0, 0, 0, 9},
+     "trailing"},
+    {"lookup second item truncated",
+     PROTO_LOOKUP,
+     15,
+     {U32(0), U32(2), U16(1), 'a', U16(3), 'b', 'c'},
+     "truncated"},
     {"remove key len 0", PROTO_REMOVE, 7, {U32(1), U16(0), 'x'}, "length 0"},
-    {"commit id truncated", PROTO_COMMIT, 11,
-     {U32(1), 1, 2, 3, 4, 5, 6, 7}, "larger"},
-    {"release n > frame", PROTO_RELEASE, 12, {U32(3), 0, 0, 0, 0, 0, 0, 0, 0},
+    {"commit id truncated",
+     PROTO_COMMIT,
+     11,
+     {U32(1), 1, 2, 3, 4, 5, 6, 7},
+     "larger"},
+    {"release n > frame",
+     PROTO_RELEASE,
+     12,
+     {U32(3), 0, 0, 0, 0, 0, 0, 0, 0},
      "larger"},
     {"hello name too long", PROTO_HELLO, 5, {U32(0), 33}, "32"},
     {"hello name truncated", PROTO_HELLO, 7, {U32(0), 3, 'u', 'c'}, "name"},
     {"connect bad mac len", PROTO_CONNECT, 1, {16}, "mac"},
     {"connect mac truncated", PROTO_CONNECT, 10, {32, 1, 2, 3}, "mac"},
     {"connect blob too long", PROTO_CONNECT, 5, {0, U32(4097)}, "4096"},
-    {"connect blob past end", PROTO_CONNECT, 9, {0, U32(100), 1, 2, 3, 4},
+    {"connect blob past end",
+     PROTO_CONNECT,
+     9,
+     {0, U32(100), 1, 2, 3, 4},
      "blob"},
     {"connect_r truncated", PROTO_CONNECT_R, 10, {U32(0), 1, 2}, "pool"},
-    {"alloc_r n > frame", PROTO_ALLOC_R, 12, {U32(0), U32(1), U32(0)},
+    {"alloc_r n > frame",
+     PROTO_ALLOC_R,
+     12,
+     {U32(0), U32(1), U32(0)},
      "larger"},
     {"stats_r count huge", PROTO_STATS_R, 8, {U32(0), U32(1000)}, "limit"},
     {"stats trailing", PROTO_STATS, 1, {0}, "trailing"},
-    {"hello_r nonce truncated", PROTO_HELLO_R, 12, {U32(0), U32(1), 1, 2},
+    {"hello_r nonce truncated",
+     PROTO_HELLO_R,
+     12,
+     {U32(0), U32(1), 1, 2},
      "nonce"},
 };
 
@@ -265,15 +309,15 @@ START_TEST(malformed_table)
     uint8_t *body = malloc(c->len ? c->len : 1);
     memcpy(body, c->bytes, c->len);
     struct proto_hdr h = {.body_len = (uint32_t)c->len,
-                          .version = PROTO_VERSION, .type = c->type};
+                          .version = PROTO_VERSION,
+                          .type = c->type};
     struct proto_msg m;
     const char *why = NULL;
     int st = proto_decode(&h, c->len ? body : NULL, &m, &why);
     ck_assert_msg(st == PROTO_ERR_MALFORMED, "%s: accepted", c->name);
     ck_assert_ptr_nonnull(why);
     ck_assert_msg(strstr(why, c->why_contains) != NULL,
-                  "%s: reason '%s' lacks '%s'", c->name, why,
-                  c->why_contains);
+                  "%s: reason '%s' lacks '%s'", c->name, why, c->why_contains);
     ck_assert_ptr_null(m.items); /* nothing left allocated */
     free(body);
 }
@@ -283,16 +327,22 @@ START_TEST(every_truncation_of_valid_frames)
 {
     /* each valid frame cut short at every length must be rejected */
     struct proto_item it[2] = {
-        {.key = (const uint8_t *)"key-one", .key_len = 7, .len = 5,
-         .id = 9, .status = -2, .addr = 3},
+        {.key = (const uint8_t *)"key-one",
+         .key_len = 7,
+         .len = 5,
+         .id = 9,
+         .status = -2,
+         .addr = 3},
         {.key = (const uint8_t *)"k2", .key_len = 2, .len = 6, .id = 8}};
     uint8_t blob[40] = {1, 2, 3};
     struct proto_msg msgs[] = {
-        {.type = PROTO_HELLO, .name = (const uint8_t *)"verbs",
-         .name_len = 5},
+        {.type = PROTO_HELLO, .name = (const uint8_t *)"verbs", .name_len = 5},
         {.type = PROTO_HELLO_R},
         {.type = PROTO_CONNECT, .mac_len = 32, .blob = blob, .blob_len = 40},
-        {.type = PROTO_CONNECT_R, .blob = blob, .blob_len = 7, .rkey = blob,
+        {.type = PROTO_CONNECT_R,
+         .blob = blob,
+         .blob_len = 7,
+         .rkey = blob,
          .rkey_len = 40},
         {.type = PROTO_ALLOC, .n = 2, .items = it},
         {.type = PROTO_ALLOC_R, .n = 2, .items = it},
@@ -315,10 +365,9 @@ START_TEST(every_truncation_of_valid_frames)
                                   .type = msgs[k].type};
             struct proto_msg m;
             const char *why;
-            ck_assert_msg(proto_decode(&h, body, &m, &why) ==
-                              PROTO_ERR_MALFORMED,
-                          "%s cut at %zu accepted",
-                          proto_type_name(msgs[k].type), cut);
+            ck_assert_msg(
+                proto_decode(&h, body, &m, &why) == PROTO_ERR_MALFORMED,
+                "%s cut at %zu accepted", proto_type_name(msgs[k].type), cut);
             free(body);
         }
         proto_buf_free(&b);
@@ -333,7 +382,8 @@ START_TEST(max_items_accepted_one_more_refused)
     uint8_t *body = calloc(1, len + 8);
     put_le(body, PROTO_MAX_ITEMS, 4);
     struct proto_hdr h = {.body_len = (uint32_t)len,
-                          .version = PROTO_VERSION, .type = PROTO_COMMIT};
+                          .version = PROTO_VERSION,
+                          .type = PROTO_COMMIT};
     struct proto_msg m;
     const char *why;
     ck_assert_int_eq(proto_decode(&h, body, &m, &why), PROTO_OK);

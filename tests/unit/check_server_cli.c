@@ -19,18 +19,29 @@ START_TEST(sizes)
     struct {
         const char *s;
         uint64_t want;
-    } ok[] = {{"4096", 4096},         {"4GiB", 4ull << 30},
-              {"512MiB", 512ull << 20}, {"1GB", 1000000000ull},
-              {"64kib", 64ull << 10},  {"10B", 10},
-              {"3KB", 3000},           {"2MB", 2000000},
-              {"1TiB", 1ull << 40},    {"16G", 16ull << 30}};
+    } ok[] = {{"4096", 4096},
+              {"4GiB", 4ull << 30},
+              {"512MiB", 512ull << 20},
+              {"1GB", 1000000000ull},
+              {"64kib", 64ull << 10},
+              {"10B", 10},
+              {"3KB", 3000},
+              {"2MB", 2000000},
+              {"1TiB", 1ull << 40},
+              {"16G", 16ull << 30}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         ck_assert_msg(cli_parse_size(ok[i].s, &v, err, sizeof(err)) == 0,
                       "%s: %s", ok[i].s, err);
         ck_assert_uint_eq(v, ok[i].want);
     }
-    const char *bad[] = {"", "GiB", "-1", "4 GiB", "4XB", "1.5GiB",
-                         "99999999999999999999", "20000000TiB"};
+    const char *bad[] = {"",
+                         "GiB",
+                         "-1",
+                         "4 GiB",
+                         "4XB",
+                         "1.5GiB",
+                         "99999999999999999999",
+                         "20000000TiB"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(cli_parse_size(bad[i], &v, err, sizeof(err)) == -1,
                       "%s accepted", bad[i]);
@@ -41,24 +52,30 @@ START_TEST(listen_addresses)
 {
     char host[64] = "127.0.0.1", err[256];
     uint16_t port = 0;
-    ck_assert_int_eq(cli_parse_listen("0.0.0.0:9000", host, sizeof(host),
-                                      &port, err, sizeof(err)), 0);
+    ck_assert_int_eq(cli_parse_listen("0.0.0.0:9000", host, sizeof(host), &port,
+                                      err, sizeof(err)),
+                     0);
     ck_assert_str_eq(host, "0.0.0.0");
     ck_assert_uint_eq(port, 9000);
-    ck_assert_int_eq(cli_parse_listen("[::1]:7", host, sizeof(host), &port,
-                                      err, sizeof(err)), 0);
+    ck_assert_int_eq(cli_parse_listen("[::1]:7", host, sizeof(host), &port, err,
+                                      sizeof(err)),
+                     0);
     ck_assert_str_eq(host, "::1");
     ck_assert_uint_eq(port, 7);
-    ck_assert_int_eq(cli_parse_listen("8080", host, sizeof(host), &port,
-                                      err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        cli_parse_listen("8080", host, sizeof(host), &port, err, sizeof(err)),
+        0);
     ck_assert_str_eq(host, "::1"); /* unchanged */
     ck_assert_uint_eq(port, 8080);
-    ck_assert_int_eq(cli_parse_listen("h:65536", host, sizeof(host), &port,
-                                      err, sizeof(err)), -1);
-    ck_assert_int_eq(cli_parse_listen("h:", host, sizeof(host), &port, err,
-                                      sizeof(err)), -1);
-    ck_assert_int_eq(cli_parse_listen("[::1]9", host, sizeof(host), &port,
-                                      err, sizeof(err)), -1);
+    ck_assert_int_eq(cli_parse_listen("h:65536", host, sizeof(host), &port, err,
+                                      sizeof(err)),
+                     -1);
+    ck_assert_int_eq(
+        cli_parse_listen("h:", host, sizeof(host), &port, err, sizeof(err)),
+        -1);
+    ck_assert_int_eq(
+        cli_parse_listen("[::1]9", host, sizeof(host), &port, err, sizeof(err)),
+        -1);
 }
 END_TEST
 
@@ -86,10 +103,10 @@ START_TEST(flags_and_defaults)
     ck_assert_int_eq(o.gid_index, -1);
     ck_assert_int_eq(parse(err, sizeof(err), &o, "--listen", "0.0.0.0:0",
                            "--pool-size=2GiB", "--transports", "ucx,verbs",
-                           "--lease-timeout-ms", "500", "--log-level",
-                           "debug", "--device", "rxe0", "--gid-index", "1",
-                           "--ucx-tls", "tcp", "--auth-token-file", "/t",
-                           NULL), 0);
+                           "--lease-timeout-ms", "500", "--log-level", "debug",
+                           "--device", "rxe0", "--gid-index", "1", "--ucx-tls",
+                           "tcp", "--auth-token-file", "/t", NULL),
+                     0);
     ck_assert_str_eq(o.host, "0.0.0.0");
     ck_assert_uint_eq(o.port, 0);
     ck_assert_uint_eq(o.pool_size, 2ull << 30);
@@ -119,10 +136,10 @@ START_TEST(errors_name_the_flag)
                {"--frobnicate", "1", "--frobnicate"}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        ck_assert_int_eq(parse(err, sizeof(err), &o, bad[i].a, bad[i].b,
-                               NULL), -1);
-        ck_assert_msg(strstr(err, bad[i].flag) != NULL, "'%s' lacks %s",
-                      err, bad[i].flag);
+        ck_assert_int_eq(parse(err, sizeof(err), &o, bad[i].a, bad[i].b, NULL),
+                         -1);
+        ck_assert_msg(strstr(err, bad[i].flag) != NULL, "'%s' lacks %s", err,
+                      bad[i].flag);
     }
     ck_assert_int_eq(parse(err, sizeof(err), &o, "--pool-size", NULL), -1);
     ck_assert_ptr_nonnull(strstr(err, "needs a value"));

@@ -104,8 +104,7 @@ START_TEST(batched_cycle)
     ck_assert_int_eq(a[2].status, KVP_ERR_INVALID); /* fails only itself */
     ck_assert_int_eq(a[3].status, KVP_ERR_EXISTS);  /* duplicate, in order */
     uint64_t ids[2] = {a[0].alloc_id, a[1].alloc_id};
-    struct store_lookup_item l[3] = {{.key = "a"}, {.key = "b"},
-                                     {.key = "zz"}};
+    struct store_lookup_item l[3] = {{.key = "a"}, {.key = "b"}, {.key = "zz"}};
     ck_assert_int_eq(store_lookup(c, 3, l, STORE_LOOKUP_NO_LEASE), KVP_OK);
     ck_assert_int_eq(l[0].status, KVP_ERR_NOT_FOUND); /* not committed */
     int32_t st[2] = {9, 9};
@@ -145,8 +144,7 @@ START_TEST(batched_cycle)
     /* overwrite */
     ck_assert_int_eq(put1(c, "b", 7, 0), KVP_ERR_EXISTS);
     ck_assert_int_eq(put1(c, "b", 7, STORE_ALLOC_OVERWRITE), KVP_OK);
-    ck_assert_int_eq(store_lookup(c, 1, &l[1], STORE_LOOKUP_NO_LEASE),
-                     KVP_OK);
+    ck_assert_int_eq(store_lookup(c, 1, &l[1], STORE_LOOKUP_NO_LEASE), KVP_OK);
     ck_assert_uint_eq(l[1].len, 7);
     /* bad arguments are refused locally, the connection stays up */
     ck_assert_int_eq(store_alloc(c, 1, NULL, 0), KVP_ERR_INVALID);
@@ -257,14 +255,21 @@ static int closed_by_server(int fd)
     }
 }
 
-static void send_frame(int fd, uint16_t type, const void *body,
-                       uint32_t len, uint16_t version)
+static void send_frame(int fd, uint16_t type, const void *body, uint32_t len,
+                       uint16_t version)
 {
-    uint8_t h[PROTO_HDR_LEN] = {(uint8_t)len, (uint8_t)(len >> 8),
-                                (uint8_t)(len >> 16), (uint8_t)(len >> 24),
-                                (uint8_t)version, (uint8_t)(version >> 8),
-                                (uint8_t)type, (uint8_t)(type >> 8),
-                                1, 0, 0, 0};
+    uint8_t h[PROTO_HDR_LEN] = {(uint8_t)len,
+                                (uint8_t)(len >> 8),
+                                (uint8_t)(len >> 16),
+                                (uint8_t)(len >> 24),
+                                (uint8_t)version,
+                                (uint8_t)(version >> 8),
+                                (uint8_t)type,
+                                (uint8_t)(type >> 8),
+                                1,
+                                0,
+                                0,
+                                0};
     ck_assert_int_eq(send(fd, h, sizeof(h), MSG_NOSIGNAL), sizeof(h));
     if (len > 0)
         send(fd, body, len, MSG_NOSIGNAL);
@@ -280,8 +285,7 @@ static void raw_handshake(int fd)
     uint8_t conn[5] = {0, 0, 0, 0, 0};
     send_frame(fd, PROTO_CONNECT, conn, sizeof(conn), PROTO_VERSION);
     uint8_t crep[PROTO_HDR_LEN + 28];
-    ck_assert_int_eq(recv(fd, crep, sizeof(crep), MSG_WAITALL),
-                     sizeof(crep));
+    ck_assert_int_eq(recv(fd, crep, sizeof(crep), MSG_WAITALL), sizeof(crep));
     ck_assert_int_eq(crep[PROTO_HDR_LEN], 0); /* status OK */
 }
 
@@ -303,22 +307,25 @@ START_TEST(garbage_closes_only_that_connection)
         uint32_t len;
         uint8_t body[16];
     } bad[] = {
-        {PROTO_ALLOC, 2, 0, {0}},                      /* bad version */
-        {PROTO_ALLOC, PROTO_VERSION, 0, {0}},          /* truncated */
-        {PROTO_ALLOC, PROTO_VERSION, 11,
-         {0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 'a'}},         /* key length 0 */
-        {PROTO_LOOKUP, PROTO_VERSION, 8,
-         {0, 0, 0, 0, 0xff, 0xff, 0, 0}},              /* n too big */
+        {PROTO_ALLOC, 2, 0, {0}},             /* bad version */
+        {PROTO_ALLOC, PROTO_VERSION, 0, {0}}, /* truncated */
+        {PROTO_ALLOC,
+         PROTO_VERSION,
+         11,
+         {0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 'a'}}, /* key length 0 */
+        {PROTO_LOOKUP,
+         PROTO_VERSION,
+         8,
+         {0, 0, 0, 0, 0xff, 0xff, 0, 0}},                  /* n too big */
         {PROTO_COMMIT, PROTO_VERSION, 5, {1, 0, 0, 0, 7}}, /* short id */
-        {PROTO_HELLO, PROTO_VERSION, 5, {0}},          /* HELLO again */
-        {PROTO_ALLOC_R, PROTO_VERSION, 8, {0}},        /* a reply */
-        {77, PROTO_VERSION, 0, {0}},                   /* unknown type */
+        {PROTO_HELLO, PROTO_VERSION, 5, {0}},              /* HELLO again */
+        {PROTO_ALLOC_R, PROTO_VERSION, 8, {0}},            /* a reply */
+        {77, PROTO_VERSION, 0, {0}},                       /* unknown type */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         fd = raw_connect(srv);
         raw_handshake(fd);
-        send_frame(fd, bad[i].type, bad[i].body, bad[i].len,
-                   bad[i].version);
+        send_frame(fd, bad[i].type, bad[i].body, bad[i].len, bad[i].version);
         ck_assert_msg(closed_by_server(fd), "bad frame %zu not closed", i);
         close(fd);
     }
@@ -444,8 +451,8 @@ END_TEST
 START_TEST(start_refuses_bad_params)
 {
     struct kvp_server *srv = NULL;
-    struct kvp_server_params p = {.pool_size = 0, .transports = "",
-                                  .log = test_logger};
+    struct kvp_server_params p = {
+        .pool_size = 0, .transports = "", .log = test_logger};
     ck_assert_int_eq(kvp_server_start(&p, &srv), KVP_ERR_INVALID);
     p.pool_size = 4096;
     p.transports = "nosuchtransport";
@@ -460,7 +467,8 @@ START_TEST(start_refuses_bad_params)
 }
 END_TEST
 
-/* ---- real UCX data path ---------------------------------------------------- */
+/* ---- real UCX data path ----------------------------------------------------
+ */
 
 static void tp_log(void *user, int32_t level, const char *msg)
 {
@@ -490,8 +498,10 @@ START_TEST(ucx_put_get_through_the_pool)
     ck_assert_int_eq(ops->mem_reg(ctx, buf, 2 * LEN, &mem), KVP_OK);
     struct store_conn_params cp = {.host = "127.0.0.1",
                                    .port = kvp_server_port(srv),
-                                   .tops = ops, .tctx = ctx,
-                                   .auth_token = "tok", .timeout_ms = TMO,
+                                   .tops = ops,
+                                   .tctx = ctx,
+                                   .auth_token = "tok",
+                                   .timeout_ms = TMO,
                                    .log = &test_logger};
     struct store_conn *c = NULL;
     ck_assert_int_eq(store_conn_open(&cp, &c), KVP_OK);
@@ -505,7 +515,8 @@ START_TEST(ucx_put_get_through_the_pool)
     ck_assert_int_eq(it.status, KVP_OK);
     struct kvp_tp_iov iov = {buf, LEN};
     ck_assert_int_eq(ops->write(store_conn_ep(c), &iov, 1, mem, it.raddr,
-                                store_conn_rkey(c)), KVP_OK);
+                                store_conn_rkey(c)),
+                     KVP_OK);
     ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
     int32_t st;
     ck_assert_int_eq(store_commit(c, 1, &it.alloc_id, &st), KVP_OK);
@@ -516,8 +527,9 @@ START_TEST(ucx_put_get_through_the_pool)
     ck_assert_int_eq(l.status, KVP_OK);
     ck_assert_uint_eq(l.len, LEN);
     memset(buf + LEN, 0, LEN);
-    ck_assert_int_eq(ops->read(store_conn_ep(c), buf + LEN, l.len, mem,
-                               l.raddr, store_conn_rkey(c)), KVP_OK);
+    ck_assert_int_eq(ops->read(store_conn_ep(c), buf + LEN, l.len, mem, l.raddr,
+                               store_conn_rkey(c)),
+                     KVP_OK);
     ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
     ck_assert_int_eq(memcmp(buf, buf + LEN, LEN), 0);
 
@@ -531,7 +543,8 @@ START_TEST(ucx_put_get_through_the_pool)
     ck_assert_int_eq(ow.status, KVP_OK);
     ck_assert_uint_ne(ow.raddr, l.raddr);
     ck_assert_int_eq(ops->write(store_conn_ep(c), &iov, 1, mem, ow.raddr,
-                                store_conn_rkey(c)), KVP_OK);
+                                store_conn_rkey(c)),
+                     KVP_OK);
     ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
     ck_assert_int_eq(store_commit(c, 1, &ow.alloc_id, &st), KVP_OK);
     ck_assert_int_eq(st, KVP_OK);
@@ -553,12 +566,14 @@ START_TEST(ucx_put_get_through_the_pool)
         memset(buf + LEN, 0xee, 4096);
         struct kvp_tp_iov fi = {buf + LEN, 4096};
         ck_assert_int_eq(ops->write(store_conn_ep(c), &fi, 1, mem, f.raddr,
-                                    store_conn_rkey(c)), KVP_OK);
+                                    store_conn_rkey(c)),
+                         KVP_OK);
         ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
     }
     memset(buf + LEN, 0, LEN);
-    ck_assert_int_eq(ops->read(store_conn_ep(c), buf + LEN, LEN, mem,
-                               l.raddr, store_conn_rkey(c)), KVP_OK);
+    ck_assert_int_eq(ops->read(store_conn_ep(c), buf + LEN, LEN, mem, l.raddr,
+                               store_conn_rkey(c)),
+                     KVP_OK);
     ck_assert_int_eq(ops->flush(store_conn_ep(c), TMO), KVP_OK);
     for (int i = 0; i < LEN; i++) /* still the OLD bytes */
         ck_assert_uint_eq(buf[LEN + i], (uint8_t)~buf[i]);

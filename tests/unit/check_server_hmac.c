@@ -24,17 +24,23 @@ static void check_sha(const void *msg, size_t len, const char *want)
 
 START_TEST(sha_fips_vectors)
 {
-    check_sha("abc", 3, "ba7816bf8f01cfea414140de5dae2223"
-                        "b00361a396177a9cb410ff61f20015ad");
-    check_sha("", 0, "e3b0c44298fc1c149afbf4c8996fb924"
-                     "27ae41e4649b934ca495991b7852b855");
-    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    check_sha(m448, strlen(m448), "248d6a61d20638b8e5c026930c3e6039"
-                                  "a33ce45964ff2167f6ecedd419db06c1");
-    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
-                       "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
-    check_sha(m896, strlen(m896), "cf5b16a778af8380036ce59e7b049237"
-                                  "0b249b11e8f07a51afac45037afee9d1");
+    check_sha("abc", 3,
+              "ba7816bf8f01cfea414140de5dae2223"
+              "b00361a396177a9cb410ff61f20015ad");
+    check_sha("", 0,
+              "e3b0c44298fc1c149afbf4c8996fb924"
+              "27ae41e4649b934ca495991b7852b855");
+    const char *m448 =
+        "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    check_sha(m448, strlen(m448),
+              "248d6a61d20638b8e5c026930c3e6039"
+              "a33ce45964ff2167f6ecedd419db06c1");
+    const char *m896 =
+        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
+        "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    check_sha(m896, strlen(m896),
+              "cf5b16a778af8380036ce59e7b049237"
+              "0b249b11e8f07a51afac45037afee9d1");
 }
 END_TEST
 
@@ -77,25 +83,29 @@ START_TEST(hmac_rfc4231)
     memset(k, 0x0b, 20);
     check_hmac(k, 20, "Hi There", 8,
                "b0344c61d8db38535ca8afceaf0bf12b"
-               "881dc200c9833da726e9376c2e32cff7", 32);
+               "881dc200c9833da726e9376c2e32cff7",
+               32);
     /* case 2 */
     check_hmac("Jefe", 4, "what do ya want for nothing?", 28,
                "5bdcc146bf60754e6a042426089575c7"
-               "5a003f089d2739839dec58b964ec3843", 32);
+               "5a003f089d2739839dec58b964ec3843",
+               32);
     /* case 3 */
     uint8_t m[50];
     memset(k, 0xaa, 20);
     memset(m, 0xdd, 50);
     check_hmac(k, 20, m, 50,
                "773ea91e36800e46854db8ebd09181a7"
-               "2959098b3ef8c122d9635514ced565fe", 32);
+               "2959098b3ef8c122d9635514ced565fe",
+               32);
     /* case 4 */
     for (int i = 0; i < 25; i++)
         k[i] = (uint8_t)(i + 1);
     memset(m, 0xcd, 50);
     check_hmac(k, 25, m, 50,
                "82558a389a443c0ea4cc819899f2083a"
-               "85f0faa3e578f8077a2e3ff46729665b", 32);
+               "85f0faa3e578f8077a2e3ff46729665b",
+               32);
     /* case 5: truncated to 128 bits */
     memset(k, 0x0c, 20);
     check_hmac(k, 20, "Test With Truncation", 20,
@@ -105,14 +115,16 @@ START_TEST(hmac_rfc4231)
     const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
     check_hmac(k, 131, m6, strlen(m6),
                "60e431591ee0b67f0d8a26aacbf5b77f"
-               "8e0bc6213728c5140546040f0ee37f54", 32);
+               "8e0bc6213728c5140546040f0ee37f54",
+               32);
     /* case 7 */
     const char *m7 = "This is a test using a larger than block-size key and a "
                      "larger than block-size data. The key needs to be hashed "
                      "before being used by the HMAC algorithm.";
     check_hmac(k, 131, m7, strlen(m7),
                "9b09ffa71b942fcb27635fbcd5b0e944"
-               "bfdc63644f0713938a7f51535c3a35e2", 32);
+               "bfdc63644f0713938a7f51535c3a35e2",
+               32);
 }
 END_TEST
 

@@ -9,12 +9,12 @@
 #include "kvstore.h"
 
 #define BASE 0x100000ull
-#define MS 1000000ull
+#define MS   1000000ull
 
 static struct kvs *mk(uint64_t size, uint32_t lease_ms)
 {
-    struct kvs_params p = {.size = size, .base_addr = BASE,
-                           .lease_timeout_ms = lease_ms};
+    struct kvs_params p = {
+        .size = size, .base_addr = BASE, .lease_timeout_ms = lease_ms};
     struct kvs *k = NULL;
     ck_assert_int_eq(kvs_create(&p, &k), KVP_OK);
     return k;
@@ -25,8 +25,9 @@ static uint64_t put(struct kvs *k, const char *key, uint64_t len,
                     uint32_t flags)
 {
     uint64_t addr, id;
-    ck_assert_int_eq(kvs_alloc(k, 1, key, (uint16_t)strlen(key), len, flags,
-                               &addr, &id), KVP_OK);
+    ck_assert_int_eq(
+        kvs_alloc(k, 1, key, (uint16_t)strlen(key), len, flags, &addr, &id),
+        KVP_OK);
     ck_assert_int_eq(kvs_commit(k, 1, id), KVP_OK);
     return addr;
 }
@@ -35,8 +36,8 @@ static int32_t look(struct kvs *k, const char *key, uint32_t flags,
                     uint64_t now, uint64_t *lease)
 {
     uint64_t a, l, le = 0;
-    int32_t st = kvs_lookup(k, 1, key, (uint16_t)strlen(key), flags, now, &a,
-                            &l, &le);
+    int32_t st =
+        kvs_lookup(k, 1, key, (uint16_t)strlen(key), flags, now, &a, &l, &le);
     if (lease != NULL)
         *lease = le;
     return st;
@@ -54,8 +55,9 @@ START_TEST(visible_only_after_commit)
     ck_assert_int_eq(kvs_remove(k, "a", 1), KVP_ERR_NOT_FOUND);
     ck_assert_int_eq(kvs_commit(k, 1, id), KVP_OK);
     uint64_t a2, len, lease;
-    ck_assert_int_eq(kvs_lookup(k, 1, "a", 1, KVS_LOOKUP_NO_LEASE, 0, &a2,
-                                &len, &lease), KVP_OK);
+    ck_assert_int_eq(
+        kvs_lookup(k, 1, "a", 1, KVS_LOOKUP_NO_LEASE, 0, &a2, &len, &lease),
+        KVP_OK);
     ck_assert_uint_eq(a2, addr);
     ck_assert_uint_eq(len, 100);
     ck_assert_uint_eq(lease, 0);
@@ -78,17 +80,19 @@ START_TEST(exists_unless_overwrite)
     uint64_t old = 0, olen, le;
     kvs_lookup(k, 1, "k", 1, KVS_LOOKUP_NO_LEASE, 0, &old, &olen, &le);
     /* overwrite: the old object stays visible until the commit */
-    ck_assert_int_eq(kvs_alloc(k, 2, "k", 1, 20, KVS_ALLOC_OVERWRITE, &addr,
-                               &id2), KVP_OK);
+    ck_assert_int_eq(
+        kvs_alloc(k, 2, "k", 1, 20, KVS_ALLOC_OVERWRITE, &addr, &id2), KVP_OK);
     ck_assert_uint_ne(addr, old);
     uint64_t a, len;
-    ck_assert_int_eq(kvs_lookup(k, 1, "k", 1, KVS_LOOKUP_NO_LEASE, 0, &a,
-                                &len, &le), KVP_OK);
+    ck_assert_int_eq(
+        kvs_lookup(k, 1, "k", 1, KVS_LOOKUP_NO_LEASE, 0, &a, &len, &le),
+        KVP_OK);
     ck_assert_uint_eq(a, old);
     ck_assert_uint_eq(len, 10);
     ck_assert_int_eq(kvs_commit(k, 2, id2), KVP_OK);
-    ck_assert_int_eq(kvs_lookup(k, 1, "k", 1, KVS_LOOKUP_NO_LEASE, 0, &a,
-                                &len, &le), KVP_OK);
+    ck_assert_int_eq(
+        kvs_lookup(k, 1, "k", 1, KVS_LOOKUP_NO_LEASE, 0, &a, &len, &le),
+        KVP_OK);
     ck_assert_uint_eq(a, addr);
     ck_assert_uint_eq(len, 20);
     struct kvs_stats st;
@@ -103,10 +107,10 @@ START_TEST(plain_commit_loses_to_overwrite)
 {
     struct kvs *k = mk(1 << 20, 0);
     uint64_t addr, id_plain, id_over;
-    ck_assert_int_eq(kvs_alloc(k, 1, "k", 1, 10, 0, &addr, &id_plain),
-                     KVP_OK);
-    ck_assert_int_eq(kvs_alloc(k, 2, "k", 1, 10, KVS_ALLOC_OVERWRITE, &addr,
-                               &id_over), KVP_OK);
+    ck_assert_int_eq(kvs_alloc(k, 1, "k", 1, 10, 0, &addr, &id_plain), KVP_OK);
+    ck_assert_int_eq(
+        kvs_alloc(k, 2, "k", 1, 10, KVS_ALLOC_OVERWRITE, &addr, &id_over),
+        KVP_OK);
     ck_assert_int_eq(kvs_commit(k, 2, id_over), KVP_OK);
     ck_assert_int_eq(kvs_commit(k, 1, id_plain), KVP_ERR_EXISTS);
     struct kvs_stats st;
@@ -148,15 +152,14 @@ START_TEST(bad_arguments)
     uint64_t addr, id;
     char big[1025];
     memset(big, 'b', sizeof(big));
-    ck_assert_int_eq(kvs_alloc(k, 1, "", 0, 1, 0, &addr, &id),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(kvs_alloc(k, 1, "", 0, 1, 0, &addr, &id), KVP_ERR_INVALID);
     ck_assert_int_eq(kvs_alloc(k, 1, big, 1025, 1, 0, &addr, &id),
                      KVP_ERR_INVALID);
     ck_assert_int_eq(kvs_alloc(k, 1, big, 1024, 1, 0, &addr, &id), KVP_OK);
     ck_assert_int_eq(kvs_alloc(k, 1, NULL, 3, 1, 0, &addr, &id),
                      KVP_ERR_INVALID);
-    ck_assert_int_eq(kvs_alloc(k, 1, "huge", 4, (1 << 20) + 1, 0, &addr,
-                               &id), KVP_ERR_NO_SPACE);
+    ck_assert_int_eq(kvs_alloc(k, 1, "huge", 4, (1 << 20) + 1, 0, &addr, &id),
+                     KVP_ERR_NO_SPACE);
     ck_assert_int_eq(kvs_alloc(k, 1, "huge", 4, UINT64_MAX, 0, &addr, &id),
                      KVP_ERR_NO_SPACE);
     kvs_destroy(k);
@@ -251,8 +254,8 @@ START_TEST(memory_under_lease_not_reused)
     ck_assert_int_eq(look(k, "a", 0, 0, &lease), KVP_OK);
     /* replace and remove while leased: memory stays taken */
     uint64_t addr, id;
-    ck_assert_int_eq(kvs_alloc(k, 1, "a", 1, 64, KVS_ALLOC_OVERWRITE, &addr,
-                               &id), KVP_OK);
+    ck_assert_int_eq(
+        kvs_alloc(k, 1, "a", 1, 64, KVS_ALLOC_OVERWRITE, &addr, &id), KVP_OK);
     ck_assert_uint_ne(addr, a_addr);
     ck_assert_int_eq(kvs_commit(k, 1, id), KVP_OK);
     ck_assert_int_eq(kvs_remove(k, "a", 1), KVP_OK);
@@ -300,8 +303,7 @@ START_TEST(owner_gone_releases_leases)
     struct kvs *k = mk(64, 0);
     put(k, "a", 64, 0);
     uint64_t a, len, lease;
-    ck_assert_int_eq(kvs_lookup(k, 9, "a", 1, 0, 0, &a, &len, &lease),
-                     KVP_OK);
+    ck_assert_int_eq(kvs_lookup(k, 9, "a", 1, 0, 0, &a, &len, &lease), KVP_OK);
     ck_assert_int_eq(kvs_release(k, 1, lease), KVP_ERR_NOT_FOUND);
     kvs_owner_gone(k, 9);
     struct kvs_stats st;

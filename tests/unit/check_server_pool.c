@@ -14,8 +14,8 @@ static struct kvp_logger lg = {NULL, NULL, KVP_LOG_ERROR};
 
 static struct kvp_tp_params tp_params(void)
 {
-    struct kvp_tp_params p = {.struct_size = sizeof(p), .gid_index = -1,
-                              .timeout_ms = 5000};
+    struct kvp_tp_params p = {
+        .struct_size = sizeof(p), .gid_index = -1, .timeout_ms = 5000};
     return p;
 }
 
@@ -45,13 +45,13 @@ START_TEST(bad_lists_refused)
     struct pool p;
     struct kvp_tp_params tp = tp_params();
     ck_assert_int_eq(pool_create(&p, 0, "", &tp, &lg), KVP_ERR_INVALID);
-    ck_assert_int_eq(pool_create(&p, 4096, ",ucx", &tp, &lg),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(pool_create(&p, 4096, ",ucx", &tp, &lg), KVP_ERR_INVALID);
     ck_assert_int_eq(pool_create(&p, 4096, "no_such_tp", &tp, &lg),
                      KVP_ERR_NOT_SUPPORTED);
     ck_assert_int_eq(pool_create(&p, 4096,
-                                 "a_name_longer_than_thirty_two_bytes_x",
-                                 &tp, &lg), KVP_ERR_INVALID);
+                                 "a_name_longer_than_thirty_two_bytes_x", &tp,
+                                 &lg),
+                     KVP_ERR_INVALID);
     ck_assert_ptr_null(p.base); /* everything undone */
 }
 END_TEST
