@@ -211,9 +211,33 @@ START_TEST(test_null_handles)
 }
 END_TEST
 
+/* Built without libibverbs: no module, and the loader says so. */
+START_TEST(test_module_not_built)
+{
+    const struct kvp_transport_ops *o = NULL;
+    struct kvp_logger lg = {.fn = capture_log, .user = NULL,
+                            .level = KVP_LOG_DEBUG};
+    log_text[0] = '\0';
+    ck_assert_int_eq(tp_module_load("verbs", &lg, &o), KVP_ERR_NOT_SUPPORTED);
+    ck_assert_ptr_null(o);
+    ck_assert_msg(strstr(log_text, "libkvplug_verbs.so") != NULL, "log: %s",
+                  log_text);
+}
+END_TEST
+
+#ifndef KVP_VERBS_BUILT
+#define KVP_VERBS_BUILT 1
+#endif
+
 static Suite *verbs_nodev_suite(void)
 {
     Suite *s = suite_create("verbs_nodev");
+    if (!KVP_VERBS_BUILT) {
+        TCase *nb = tcase_create("not_built");
+        tcase_add_test(nb, test_module_not_built);
+        suite_add_tcase(s, nb);
+        return s;
+    }
     TCase *tc = tcase_create("module");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_ops_table);
