@@ -13,9 +13,12 @@
 
 static struct verbs_conn_info conn_sample(void)
 {
-    struct verbs_conn_info c = {.qpn = 0x123456, .psn = 0xABCDEF,
-                                .lid = 0x1234, .mtu = 5,
-                                .link_layer = VERBS_LINK_ETH, .rd_atom = 16,
+    struct verbs_conn_info c = {.qpn = 0x123456,
+                                .psn = 0xABCDEF,
+                                .lid = 0x1234,
+                                .mtu = 5,
+                                .link_layer = VERBS_LINK_ETH,
+                                .rd_atom = 16,
                                 .flags = 1};
     for (int i = 0; i < 16; i++)
         c.gid[i] = (uint8_t)(0xF0 + i);
@@ -90,8 +93,7 @@ static void conn_expect_bad(uint32_t off, uint8_t val, const char *what)
     const char *why = NULL;
     ck_assert_int_eq(verbs_conn_decode(b, len, &d, &why), -1);
     ck_assert_msg(why != NULL && strstr(why, what) != NULL,
-                  "off %u: reason '%s' lacks '%s'", off, why ? why : "-",
-                  what);
+                  "off %u: reason '%s' lacks '%s'", off, why ? why : "-", what);
 }
 
 START_TEST(test_conn_bad_fields)
@@ -100,8 +102,8 @@ START_TEST(test_conn_bad_fields)
     conn_expect_bad(4, 2, "version");
     conn_expect_bad(6, 39, "length field smaller");
     conn_expect_bad(6, 41, "length field larger");
-    conn_expect_bad(11, 1, "qpn");      /* qpn > 24 bits */
-    conn_expect_bad(15, 1, "psn");      /* psn > 24 bits */
+    conn_expect_bad(11, 1, "qpn"); /* qpn > 24 bits */
+    conn_expect_bad(15, 1, "psn"); /* psn > 24 bits */
     conn_expect_bad(18, 0, "mtu");
     conn_expect_bad(18, 6, "mtu");
     conn_expect_bad(19, 3, "link_layer");
@@ -134,7 +136,8 @@ START_TEST(test_rkey_roundtrip_and_bad)
 {
     struct verbs_rkey_info r = {.rkey = 0xDEADBEEF,
                                 .addr = 0x00007F0012345000ull,
-                                .len = 1ull << 33}, d;
+                                .len = 1ull << 33},
+                           d;
     uint8_t b[VERBS_RKEY_BLOB_LEN];
     uint32_t len;
     const char *why = NULL;

@@ -37,11 +37,10 @@ static void setup(void)
     log_text[0] = '\0';
     ck_assert_ptr_nonnull(mkdtemp(empty_sysfs));
     setenv("SYSFS_PATH", empty_sysfs, 1);
-    struct kvp_logger lg = {.fn = capture_log, .user = NULL,
-                            .level = KVP_LOG_DEBUG};
+    struct kvp_logger lg = {
+        .fn = capture_log, .user = NULL, .level = KVP_LOG_DEBUG};
     int32_t st = tp_module_load("verbs", &lg, &ops);
-    ck_assert_msg(st == KVP_OK, "tp_module_load(verbs) = %d: %s", st,
-                  log_text);
+    ck_assert_msg(st == KVP_OK, "tp_module_load(verbs) = %d: %s", st, log_text);
     log_text[0] = '\0';
 }
 
@@ -94,9 +93,9 @@ START_TEST(test_exports_only_entry)
     ck_assert_msg(h != NULL, "%s not loaded: %s", info.dli_fname, dlerror());
     ck_assert_ptr_nonnull(dlsym(h, KVP_TRANSPORT_ENTRY_SYMBOL));
     /* Internal functions stay hidden (version script + visibility). */
-    const char *internal[] = {"verbs_dev_open", "verbs_post_write",
+    const char *internal[] = {"verbs_dev_open",  "verbs_post_write",
                               "verbs_plan_next", "verbs_conn_decode",
-                              "kvp_logf", "tp_module_load"};
+                              "kvp_logf",        "tp_module_load"};
     for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++)
         ck_assert_msg(dlsym(h, internal[i]) == NULL, "%s is exported",
                       internal[i]);
@@ -193,16 +192,12 @@ START_TEST(test_null_handles)
                      KVP_ERR_INVALID);
     ck_assert_int_eq(ops->ep_create(NULL, buf, sizeof(buf), &len, &ep),
                      KVP_ERR_INVALID);
-    ck_assert_int_eq(ops->ep_accept(NULL, buf, 40, buf, sizeof(buf), &len,
-                                    &ep),
+    ck_assert_int_eq(ops->ep_accept(NULL, buf, 40, buf, sizeof(buf), &len, &ep),
                      KVP_ERR_INVALID);
     ck_assert_int_eq(ops->ep_connect(NULL, buf, 40), KVP_ERR_INVALID);
-    ck_assert_int_eq(ops->rkey_unpack(NULL, buf, 32, &rkey),
-                     KVP_ERR_INVALID);
-    ck_assert_int_eq(ops->write(NULL, NULL, 0, NULL, 0, NULL),
-                     KVP_ERR_INVALID);
-    ck_assert_int_eq(ops->read(NULL, buf, 1, NULL, 0, NULL),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->rkey_unpack(NULL, buf, 32, &rkey), KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->write(NULL, NULL, 0, NULL, 0, NULL), KVP_ERR_INVALID);
+    ck_assert_int_eq(ops->read(NULL, buf, 1, NULL, 0, NULL), KVP_ERR_INVALID);
     ck_assert_int_eq(ops->flush(NULL, 0), KVP_ERR_INVALID);
     ck_assert_int_eq(ops->stats(NULL, &stats), KVP_ERR_INVALID);
     ck_assert_ptr_null(mem);
@@ -215,8 +210,8 @@ END_TEST
 START_TEST(test_module_not_built)
 {
     const struct kvp_transport_ops *o = NULL;
-    struct kvp_logger lg = {.fn = capture_log, .user = NULL,
-                            .level = KVP_LOG_DEBUG};
+    struct kvp_logger lg = {
+        .fn = capture_log, .user = NULL, .level = KVP_LOG_DEBUG};
     log_text[0] = '\0';
     ck_assert_int_eq(tp_module_load("verbs", &lg, &o), KVP_ERR_NOT_SUPPORTED);
     ck_assert_ptr_null(o);

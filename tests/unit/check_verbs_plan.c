@@ -22,15 +22,14 @@ struct wr_out {
 
 /* Plans everything; returns the WR count (at most cap). */
 static uint32_t plan_all(const struct kvp_tp_iov *iov, uint32_t n_iov,
-                         uint32_t max_sge, uint32_t max_msg,
-                         struct wr_out *out, uint32_t cap)
+                         uint32_t max_sge, uint32_t max_msg, struct wr_out *out,
+                         uint32_t cap)
 {
     struct verbs_plan plan;
     verbs_plan_init(&plan, iov, n_iov, max_sge, max_msg);
     uint32_t k = 0;
     while (k < cap) {
-        out[k].n = verbs_plan_next(&plan, out[k].p, &out[k].roff,
-                                   &out[k].len);
+        out[k].n = verbs_plan_next(&plan, out[k].p, &out[k].roff, &out[k].len);
         if (out[k].n == 0)
             break;
         k++;
@@ -187,8 +186,7 @@ START_TEST(test_random_property)
                         voff = 0;
                     }
                     ck_assert_uint_lt(vi, n);
-                    ck_assert_uint_eq(addr,
-                                      (uintptr_t)v[vi].ptr + voff);
+                    ck_assert_uint_eq(addr, (uintptr_t)v[vi].ptr + voff);
                     uint64_t t = v[vi].len - voff;
                     if (t > left)
                         t = left;

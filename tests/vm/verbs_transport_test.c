@@ -25,23 +25,23 @@
 #include "util/tp_module.h"
 
 #define POOL_SIZE (16u << 20)
-#define BUF_SIZE (16u << 20)
-#define BIG (4u << 20)
+#define BUF_SIZE  (16u << 20)
+#define BIG       (4u << 20)
 
 static int passed, failed;
 static const struct kvp_transport_ops *ops;
 
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (cond) {                                                           \
-            passed++;                                                         \
-            printf("PASS: ");                                                 \
-        } else {                                                              \
-            failed++;                                                         \
-            printf("FAIL: ");                                                 \
-        }                                                                     \
-        printf(__VA_ARGS__);                                                  \
-        printf("\n");                                                         \
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (cond) {                                                            \
+            passed++;                                                          \
+            printf("PASS: ");                                                  \
+        } else {                                                               \
+            failed++;                                                          \
+            printf("FAIL: ");                                                  \
+        }                                                                      \
+        printf(__VA_ARGS__);                                                   \
+        printf("\n");                                                          \
     } while (0)
 
 /* ---- logging: echo to stderr, remember the text for assertions ------- */
@@ -99,8 +99,8 @@ struct side {
 };
 
 struct conn {
-    struct kvp_tp_ep *cep;  /* client */
-    struct kvp_tp_ep *sep;  /* server */
+    struct kvp_tp_ep *cep; /* client */
+    struct kvp_tp_ep *sep; /* server */
     struct kvp_tp_rkey *rkey;
 };
 
@@ -150,8 +150,7 @@ static int32_t conn_open(struct side *cli, struct side *srv, struct conn *c)
     uint8_t kblob[KVP_TP_BLOB_MAX];
     uint32_t clen = 0, slen = 0, klen = 0;
     memset(c, 0, sizeof(*c));
-    int32_t st = ops->ep_create(cli->ctx, cblob, sizeof(cblob), &clen,
-                                &c->cep);
+    int32_t st = ops->ep_create(cli->ctx, cblob, sizeof(cblob), &clen, &c->cep);
     if (st != KVP_OK)
         return st;
     st = ops->ep_accept(srv->ctx, cblob, clen, sblob, sizeof(sblob), &slen,
@@ -188,13 +187,12 @@ static void check_contiguous_write(struct side *cli, struct side *srv,
     memset(srv->buf, 0, BIG);
     struct kvp_tp_iov v = {cli->buf, BIG};
     double t0 = now_s();
-    int32_t st = ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, 0),
-                            c->rkey);
+    int32_t st = ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, 0), c->rkey);
     int32_t fs = ops->flush(c->cep, 0);
     double t1 = now_s();
     CHECK(st == KVP_OK && fs == KVP_OK && !memcmp(cli->buf, srv->buf, BIG),
-          "RDMA WRITE contiguous %u B (write %d, flush %d, %.1f MB/s)", BIG,
-          st, fs, BIG / (t1 - t0) / 1e6);
+          "RDMA WRITE contiguous %u B (write %d, flush %d, %.1f MB/s)", BIG, st,
+          fs, BIG / (t1 - t0) / 1e6);
 }
 
 static void check_small_write(struct side *cli, struct side *srv,
@@ -204,8 +202,8 @@ static void check_small_write(struct side *cli, struct side *srv,
     fill(cli->buf + 100, 64, 2);
     memset(srv->buf + 5000, 0xEE, 80);
     struct kvp_tp_iov v = {cli->buf + 100, 64};
-    int32_t st = ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, 5008),
-                            c->rkey);
+    int32_t st =
+        ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, 5008), c->rkey);
     int32_t fs = ops->flush(c->cep, 0);
     int around = srv->buf[5007] == 0xEE && srv->buf[5008 + 64] == 0xEE;
     CHECK(st == KVP_OK && fs == KVP_OK &&
@@ -231,8 +229,7 @@ static void check_strided_write(struct side *cli, struct side *srv,
     struct kvp_tp_stats after = {.struct_size = sizeof(after)};
     ops->stats(cli->ctx, &before);
     double t0 = now_s();
-    int32_t st = ops->write(c->cep, v, n, cli->mem, raddr_of(srv, 0),
-                            c->rkey);
+    int32_t st = ops->write(c->cep, v, n, cli->mem, raddr_of(srv, 0), c->rkey);
     int32_t fs = ops->flush(c->cep, 0);
     double t1 = now_s();
     ops->stats(cli->ctx, &after);
@@ -284,8 +281,10 @@ static void check_passive_ep_writes(struct side *cli, struct side *srv,
     int ok = ws == KVP_OK && fs == KVP_OK && cli->buf[N * CHUNK] == 0;
     for (int i = 0; ok && i < N; i++)
         ok = !memcmp(cli->buf + i * CHUNK, v[i].ptr, CHUNK);
-    CHECK(ok, "accepted ep writes back: %d strided chunks, 1 SGE per WR "
-              "through a short send queue (write %d, flush %d)", N, ws, fs);
+    CHECK(ok,
+          "accepted ep writes back: %d strided chunks, 1 SGE per WR "
+          "through a short send queue (write %d, flush %d)",
+          N, ws, fs);
     ops->rkey_destroy(crkey);
 }
 
@@ -321,10 +320,10 @@ static void check_zero_and_args(struct side *cli, struct side *srv,
     struct kvp_tp_stats b = {.struct_size = sizeof(b)};
     ops->stats(cli->ctx, &a);
     struct kvp_tp_iov z = {cli->buf, 0};
-    int32_t st1 = ops->write(c->cep, &z, 1, cli->mem, raddr_of(srv, 0),
-                             c->rkey);
-    int32_t st2 = ops->write(c->cep, NULL, 0, cli->mem, raddr_of(srv, 0),
-                             c->rkey);
+    int32_t st1 =
+        ops->write(c->cep, &z, 1, cli->mem, raddr_of(srv, 0), c->rkey);
+    int32_t st2 =
+        ops->write(c->cep, NULL, 0, cli->mem, raddr_of(srv, 0), c->rkey);
     int32_t fs = ops->flush(c->cep, 0);
     ops->stats(cli->ctx, &b);
     CHECK(st1 == KVP_OK && st2 == KVP_OK && fs == KVP_OK &&
@@ -334,11 +333,9 @@ static void check_zero_and_args(struct side *cli, struct side *srv,
     uint8_t outside[64];
     struct kvp_tp_iov v = {outside, sizeof(outside)};
     log_clear();
-    int32_t st = ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, 0),
-                            c->rkey);
+    int32_t st = ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, 0), c->rkey);
     CHECK(st == KVP_ERR_NOT_REGISTERED && log_has("not inside the local"),
-          "write from unregistered memory -> KVP_ERR_NOT_REGISTERED (%d)",
-          st);
+          "write from unregistered memory -> KVP_ERR_NOT_REGISTERED (%d)", st);
     v.ptr = cli->buf;
     st = ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, srv->size - 8),
                     c->rkey);
@@ -346,8 +343,7 @@ static void check_zero_and_args(struct side *cli, struct side *srv,
                            raddr_of(srv, 0) - 4096, c->rkey);
     CHECK(st == KVP_ERR_INVALID && rs == KVP_ERR_INVALID &&
               log_has("outside the peer region"),
-          "remote range past the region -> KVP_ERR_INVALID (%d, %d)", st,
-          rs);
+          "remote range past the region -> KVP_ERR_INVALID (%d, %d)", st, rs);
     fs = ops->flush(c->cep, 0);
     CHECK(fs == KVP_OK, "ep still healthy after refused args (flush %d)", fs);
 }
@@ -359,8 +355,8 @@ static void check_bad_blobs(struct side *cli, struct side *srv)
     uint32_t len = 0;
     struct kvp_tp_ep *ep = NULL;
     log_clear();
-    int32_t st = ops->ep_accept(srv->ctx, junk, sizeof(junk), out,
-                                sizeof(out), &len, &ep);
+    int32_t st = ops->ep_accept(srv->ctx, junk, sizeof(junk), out, sizeof(out),
+                                &len, &ep);
     CHECK(st == KVP_ERR_INVALID && ep == NULL &&
               log_has("malformed peer connect blob"),
           "ep_accept(garbage) -> KVP_ERR_INVALID (%d)", st);
@@ -404,7 +400,8 @@ static void check_wrong_rkey(struct side *cli, struct side *srv)
     CHECK(ws == KVP_OK && fs == KVP_ERR_TRANSPORT &&
               log_has("remote access error") && !memcmp(srv->buf, zero, 64),
           "wrong rkey -> KVP_ERR_TRANSPORT in %.2f s, not a hang (write %d, "
-          "flush %d)", dt, ws, fs);
+          "flush %d)",
+          dt, ws, fs);
     ws = ops->write(c.cep, &v, 1, cli->mem, raddr_of(srv, 0), c.rkey);
     fs = ops->flush(c.cep, 1000);
     CHECK(ws == KVP_ERR_TRANSPORT && fs == KVP_ERR_TRANSPORT,
@@ -430,8 +427,7 @@ static void check_peer_gone(struct side *cli, struct side *srv)
     int32_t fs = ops->flush(c.cep, 300);
     double dt = now_s() - t0;
     CHECK(ws == KVP_OK && fs == KVP_ERR_TIMEOUT && dt < 5.0,
-          "peer gone: flush(300 ms) -> KVP_ERR_TIMEOUT in %.2f s (%d)", dt,
-          fs);
+          "peer gone: flush(300 ms) -> KVP_ERR_TIMEOUT in %.2f s (%d)", dt, fs);
     conn_close(&c);
 
     /* Same, with time for the retries to run out: a transport error. */
@@ -487,13 +483,13 @@ static void check_max_msg_split(struct side *srv)
           (unsigned long long)(s1.ops_posted - s0.ops_posted));
     fill(srv->buf, n, 12);
     memset(cli.buf, 0, n);
-    int32_t rs = ops->read(c.cep, cli.buf, n, cli.mem, raddr_of(srv, 0),
-                           c.rkey);
+    int32_t rs =
+        ops->read(c.cep, cli.buf, n, cli.mem, raddr_of(srv, 0), c.rkey);
     fs = ops->flush(c.cep, 0);
     ops->stats(cli.ctx, &s0);
     CHECK(rs == KVP_OK && fs == KVP_OK && !memcmp(cli.buf, srv->buf, n) &&
-              s0.ops_posted - s1.ops_posted == 16 &&
-              s0.bytes_read == n && s0.bytes_written == n,
+              s0.ops_posted - s1.ops_posted == 16 && s0.bytes_read == n &&
+              s0.bytes_written == n,
           "READ 1 MiB split at 64 KiB per WR; stats bytes_read %llu "
           "bytes_written %llu",
           (unsigned long long)s0.bytes_read,
@@ -553,8 +549,10 @@ static void check_threads(struct side *cli, struct side *srv)
 
 static void usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [-s SERVER_DEV] [-c CLIENT_DEV] [-g GID_INDEX]"
-                    " [-v]\n", argv0);
+    fprintf(stderr,
+            "usage: %s [-s SERVER_DEV] [-c CLIENT_DEV] [-g GID_INDEX]"
+            " [-v]\n",
+            argv0);
 }
 
 int main(int argc, char **argv)
@@ -563,11 +561,21 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "s:c:g:vh")) != -1) {
         switch (opt) {
-        case 's': server_dev = optarg; break;
-        case 'c': client_dev = optarg; break;
-        case 'g': gid_index = atoi(optarg); break;
-        case 'v': verbose = 1; break;
-        default: usage(argv[0]); return 2;
+        case 's':
+            server_dev = optarg;
+            break;
+        case 'c':
+            client_dev = optarg;
+            break;
+        case 'g':
+            gid_index = atoi(optarg);
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        default:
+            usage(argv[0]);
+            return 2;
         }
     }
     if (client_dev == NULL)

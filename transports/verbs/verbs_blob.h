@@ -21,18 +21,18 @@
 
 #include <stdint.h>
 
-#define VERBS_CONN_MAGIC 0x5650564Bu /* "KVPV" little-endian */
-#define VERBS_RKEY_MAGIC 0x5250564Bu /* "KVPR" little-endian */
-#define VERBS_BLOB_VERSION 1
+#define VERBS_CONN_MAGIC    0x5650564Bu /* "KVPV" little-endian */
+#define VERBS_RKEY_MAGIC    0x5250564Bu /* "KVPR" little-endian */
+#define VERBS_BLOB_VERSION  1
 #define VERBS_CONN_BLOB_LEN 40
 #define VERBS_RKEY_BLOB_LEN 32
 
-#define VERBS_LINK_IB 1
+#define VERBS_LINK_IB  1
 #define VERBS_LINK_ETH 2
 
 struct verbs_conn_info {
-    uint32_t qpn;       /* 24 bits */
-    uint32_t psn;       /* 24 bits */
+    uint32_t qpn; /* 24 bits */
+    uint32_t psn; /* 24 bits */
     uint16_t lid;
     uint8_t mtu;        /* enum ibv_mtu value */
     uint8_t link_layer; /* VERBS_LINK_* */

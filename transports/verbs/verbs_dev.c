@@ -44,7 +44,8 @@ static int gid_is_zero(const union ibv_gid *g)
 
 static int gid_is_v4mapped(const union ibv_gid *g)
 {
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0,    0,
+                                       0, 0, 0, 0, 0xff, 0xff};
     return memcmp(g->raw, prefix, 12) == 0;
 }
 
@@ -104,8 +105,8 @@ static int32_t gid_choose(struct kvp_tp_ctx *ctx,
             KVP_LOG_E(&ctx->lg,
                       "verbs: gid_index %d of %s port %u is empty (see "
                       "/sys/class/infiniband/%s/ports/%u/gids/%d)",
-                      want, ctx->dev_name, ctx->port, ctx->dev_name,
-                      ctx->port, want);
+                      want, ctx->dev_name, ctx->port, ctx->dev_name, ctx->port,
+                      want);
             return KVP_ERR_INVALID;
         }
         ctx->gid_index = want;
@@ -114,8 +115,8 @@ static int32_t gid_choose(struct kvp_tp_ctx *ctx,
         return KVP_OK;
     }
     int best = 0, best_index = -1, best_type = -1;
-    int limit = pa->gid_tbl_len < VERBS_GID_SCAN ? pa->gid_tbl_len
-                                                 : VERBS_GID_SCAN;
+    int limit =
+        pa->gid_tbl_len < VERBS_GID_SCAN ? pa->gid_tbl_len : VERBS_GID_SCAN;
     for (int i = 0; i < limit && best < 3; i++) {
         if (gid_read(ctx->dev, ctx->port, i, &g, &type) != 0)
             continue;
@@ -149,8 +150,8 @@ static int32_t port_try(struct kvp_tp_ctx *ctx, uint8_t port,
     }
     int eth = pa.link_layer == IBV_LINK_LAYER_ETHERNET;
     if (pa.state != IBV_PORT_ACTIVE) {
-        found_add(found, found_cap, "%s port %u %s (%s)", ctx->dev_name,
-                  port, ibv_port_state_str(pa.state),
+        found_add(found, found_cap, "%s port %u %s (%s)", ctx->dev_name, port,
+                  ibv_port_state_str(pa.state),
                   eth ? "Ethernet" : "InfiniBand");
         return KVP_ERR_NO_DEVICE;
     }
@@ -196,16 +197,16 @@ static int32_t port_try(struct kvp_tp_ctx *ctx, uint8_t port,
         if (v > 0 && v < ctx->max_msg)
             ctx->max_msg = (uint32_t)v;
     }
-    ctx->max_sge = da->max_sge < VERBS_MAX_SGE ? (uint32_t)da->max_sge
-                                               : VERBS_MAX_SGE;
+    ctx->max_sge =
+        da->max_sge < VERBS_MAX_SGE ? (uint32_t)da->max_sge : VERBS_MAX_SGE;
     if (ctx->max_sge == 0)
         ctx->max_sge = 1;
     ctx->sq_depth = da->max_qp_wr < VERBS_SQ_DEPTH ? (uint32_t)da->max_qp_wr
                                                    : VERBS_SQ_DEPTH;
     ctx->max_cqe = da->max_cqe;
-    ctx->rd_atom_resp = (uint8_t)(da->max_qp_rd_atom < VERBS_RD_ATOM_MAX
-                                      ? da->max_qp_rd_atom
-                                      : VERBS_RD_ATOM_MAX);
+    ctx->rd_atom_resp =
+        (uint8_t)(da->max_qp_rd_atom < VERBS_RD_ATOM_MAX ? da->max_qp_rd_atom
+                                                         : VERBS_RD_ATOM_MAX);
     ctx->rd_atom_init = (uint8_t)(da->max_qp_init_rd_atom < VERBS_RD_ATOM_MAX
                                       ? da->max_qp_init_rd_atom
                                       : VERBS_RD_ATOM_MAX);
@@ -216,8 +217,8 @@ static int32_t port_try(struct kvp_tp_ctx *ctx, uint8_t port,
               "verbs: using %s port %u (%s, mtu %d, max_msg %u, max_sge %u) "
               "gid[%d] %s %s%s",
               ctx->dev_name, port, eth ? "Ethernet/RoCE" : "InfiniBand",
-              128 << ctx->mtu, ctx->max_msg, ctx->max_sge, ctx->gid_index,
-              gs, ctx->use_grh ? gid_type_name(type) : "LID",
+              128 << ctx->mtu, ctx->max_msg, ctx->max_sge, ctx->gid_index, gs,
+              ctx->use_grh ? gid_type_name(type) : "LID",
               ctx->use_grh ? "" : " routing");
     return KVP_OK;
 }
@@ -248,8 +249,8 @@ static int32_t dev_try(struct kvp_tp_ctx *ctx, struct ibv_device *d,
                       ctx->dev_name, da.phys_port_cnt, params->port);
             goto close_dev;
         }
-        st = port_try(ctx, (uint8_t)params->port, &da, params, found,
-                      found_cap);
+        st =
+            port_try(ctx, (uint8_t)params->port, &da, params, found, found_cap);
     } else {
         for (uint8_t p = 1; p <= da.phys_port_cnt; p++) {
             st = port_try(ctx, p, &da, params, found, found_cap);

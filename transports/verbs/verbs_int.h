@@ -20,34 +20,34 @@
 #include "verbs_blob.h"
 #include "verbs_plan.h"
 
-#define VERBS_MAX_SGE 32        /* per WR, capped below device max */
-#define VERBS_SQ_DEPTH 512      /* send queue WRs, capped by device */
-#define VERBS_PASSIVE_SQ_DEPTH 16 /* accepted (server) eps only respond */
-#define VERBS_MAX_INLINE 256    /* inline bytes asked for at QP create */
-#define VERBS_BATCH 16          /* WRs per ibv_post_send() call */
-#define VERBS_GID_SCAN 8        /* GID entries read when gid_index = -1 */
+#define VERBS_MAX_SGE            32  /* per WR, capped below device max */
+#define VERBS_SQ_DEPTH           512 /* send queue WRs, capped by device */
+#define VERBS_PASSIVE_SQ_DEPTH   16  /* accepted (server) eps only respond */
+#define VERBS_MAX_INLINE         256 /* inline bytes asked for at QP create */
+#define VERBS_BATCH              16  /* WRs per ibv_post_send() call */
+#define VERBS_GID_SCAN           8   /* GID entries read when gid_index = -1 */
 #define VERBS_DEFAULT_TIMEOUT_MS 10000
-#define VERBS_RD_ATOM_MAX 16
+#define VERBS_RD_ATOM_MAX        16
 
 struct kvp_tp_ctx {
     struct kvp_logger lg;
     uint32_t role;
-    uint32_t timeout_ms;        /* flush() default, never 0 */
+    uint32_t timeout_ms; /* flush() default, never 0 */
     struct ibv_context *dev;
     struct ibv_pd *pd;
     char dev_name[64];
     uint8_t port;
     int gid_index;
     union ibv_gid gid;
-    uint8_t link_layer;         /* VERBS_LINK_* */
-    uint8_t use_grh;            /* RoCE always; IB when gid_index was given */
+    uint8_t link_layer; /* VERBS_LINK_* */
+    uint8_t use_grh;    /* RoCE always; IB when gid_index was given */
     uint16_t lid;
-    uint8_t mtu;                /* enum ibv_mtu: the port's active MTU */
-    uint8_t rd_atom_resp;       /* READs we accept in flight as responder */
-    uint8_t rd_atom_init;       /* READs we may issue in flight */
-    uint32_t max_msg;           /* bytes per WR */
-    uint32_t max_sge;           /* SGEs per WR asked for at QP create */
-    uint32_t sq_depth;          /* send WRs asked for at QP create */
+    uint8_t mtu;          /* enum ibv_mtu: the port's active MTU */
+    uint8_t rd_atom_resp; /* READs we accept in flight as responder */
+    uint8_t rd_atom_init; /* READs we may issue in flight */
+    uint32_t max_msg;     /* bytes per WR */
+    uint32_t max_sge;     /* SGEs per WR asked for at QP create */
+    uint32_t sq_depth;    /* send WRs asked for at QP create */
     int max_cqe;
     _Atomic uint64_t bytes_written;
     _Atomic uint64_t bytes_read;
@@ -64,7 +64,7 @@ struct kvp_tp_mem {
 struct kvp_tp_rkey {
     struct kvp_tp_ep *ep;
     uint32_t rkey;
-    uint64_t addr;              /* region start, as the owner registered it */
+    uint64_t addr; /* region start, as the owner registered it */
     uint64_t len;
 };
 
@@ -72,20 +72,20 @@ struct kvp_tp_ep {
     struct kvp_tp_ctx *ctx;
     struct ibv_cq *cq;
     struct ibv_qp *qp;
-    uint32_t psn;               /* our starting send PSN */
-    int connected;              /* QP in RTS */
+    uint32_t psn;  /* our starting send PSN */
+    int connected; /* QP in RTS */
     struct verbs_conn_info peer;
     /* Actual QP capabilities (what create_qp granted). */
     uint32_t sq_depth;
     uint32_t max_sge;
     uint32_t max_inline;
-    uint32_t signal_every;      /* at least one signalled WR per this many */
+    uint32_t signal_every; /* at least one signalled WR per this many */
     /* Sequence numbers (wr_id) of work requests. */
-    uint64_t next_seq;          /* given to the next queued WR */
-    uint64_t posted_seq;        /* last WR handed to ibv_post_send */
-    uint64_t done_seq;          /* last WR known complete */
-    uint64_t last_sig_seq;      /* last signalled WR */
-    int32_t fail_status;        /* KVP_OK, or why the ep is unusable */
+    uint64_t next_seq;     /* given to the next queued WR */
+    uint64_t posted_seq;   /* last WR handed to ibv_post_send */
+    uint64_t done_seq;     /* last WR known complete */
+    uint64_t last_sig_seq; /* last signalled WR */
+    int32_t fail_status;   /* KVP_OK, or why the ep is unusable */
     /* Batch of WRs being built, posted with one ibv_post_send(). */
     uint32_t n_batch;
     struct ibv_send_wr wrs[VERBS_BATCH];

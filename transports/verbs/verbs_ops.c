@@ -9,11 +9,11 @@
 
 #include "verbs_int.h"
 
-#define VERBS_ACCESS                                                          \
+#define VERBS_ACCESS                                                           \
     (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 
 /* Smallest params struct we understand: up to and including log_user. */
-#define PARAMS_MIN_SIZE                                                       \
+#define PARAMS_MIN_SIZE                                                        \
     (offsetof(struct kvp_tp_params, log_user) + sizeof(void *))
 
 static int32_t verbs_ctx_create(const struct kvp_tp_params *params,
@@ -37,18 +37,24 @@ static int32_t verbs_ctx_create(const struct kvp_tp_params *params,
     lg.level = params->log_level;
     if (params->role != KVP_TP_ROLE_CLIENT &&
         params->role != KVP_TP_ROLE_SERVER) {
-        KVP_LOG_E(&lg, "verbs: ctx_create: role %u is neither client nor "
-                       "server", params->role);
+        KVP_LOG_E(&lg,
+                  "verbs: ctx_create: role %u is neither client nor "
+                  "server",
+                  params->role);
         return KVP_ERR_INVALID;
     }
     if (params->port < 0 || params->port > 255) {
-        KVP_LOG_E(&lg, "verbs: ctx_create: port %d out of range (0 = first "
-                       "active, else 1..255)", params->port);
+        KVP_LOG_E(&lg,
+                  "verbs: ctx_create: port %d out of range (0 = first "
+                  "active, else 1..255)",
+                  params->port);
         return KVP_ERR_INVALID;
     }
     if (params->gid_index < -1 || params->gid_index > 255) {
-        KVP_LOG_E(&lg, "verbs: ctx_create: gid_index %d out of range (-1 = "
-                       "auto, else 0..255)", params->gid_index);
+        KVP_LOG_E(&lg,
+                  "verbs: ctx_create: gid_index %d out of range (-1 = "
+                  "auto, else 0..255)",
+                  params->gid_index);
         return KVP_ERR_INVALID;
     }
     struct kvp_tp_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -58,8 +64,8 @@ static int32_t verbs_ctx_create(const struct kvp_tp_params *params,
     }
     ctx->lg = lg;
     ctx->role = params->role;
-    ctx->timeout_ms = params->timeout_ms > 0 ? params->timeout_ms
-                                             : VERBS_DEFAULT_TIMEOUT_MS;
+    ctx->timeout_ms =
+        params->timeout_ms > 0 ? params->timeout_ms : VERBS_DEFAULT_TIMEOUT_MS;
     int32_t st = verbs_dev_open(ctx, params);
     if (st != KVP_OK) {
         free(ctx);
@@ -83,8 +89,9 @@ static int32_t verbs_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
     if (ctx == NULL || mem_p == NULL)
         return KVP_ERR_INVALID;
     if (ptr == NULL || len == 0 || len > SIZE_MAX) {
-        KVP_LOG_E(&ctx->lg, "verbs: mem_reg: ptr %p len %llu: need a non-NULL"
-                            " pointer and a length > 0",
+        KVP_LOG_E(&ctx->lg,
+                  "verbs: mem_reg: ptr %p len %llu: need a non-NULL"
+                  " pointer and a length > 0",
                   ptr, (unsigned long long)len);
         return KVP_ERR_INVALID;
     }
@@ -170,9 +177,8 @@ static int32_t ep_new(struct kvp_tp_ctx *ctx, int passive, void *blob,
     return KVP_OK;
 }
 
-static int32_t verbs_ep_create(struct kvp_tp_ctx *ctx, void *blob,
-                               uint32_t cap, uint32_t *len_p,
-                               struct kvp_tp_ep **ep_p)
+static int32_t verbs_ep_create(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
+                               uint32_t *len_p, struct kvp_tp_ep **ep_p)
 {
     if (ctx == NULL || blob == NULL || len_p == NULL || ep_p == NULL)
         return KVP_ERR_INVALID;
@@ -184,8 +190,10 @@ static int32_t peer_decode(struct kvp_tp_ctx *ctx, const void *peer_blob,
 {
     const char *why = "?";
     if (verbs_conn_decode(peer_blob, peer_len, peer, &why) != 0) {
-        KVP_LOG_E(&ctx->lg, "verbs: malformed peer connect blob (%u bytes): "
-                            "%s", peer_len, why);
+        KVP_LOG_E(&ctx->lg,
+                  "verbs: malformed peer connect blob (%u bytes): "
+                  "%s",
+                  peer_len, why);
         return KVP_ERR_INVALID;
     }
     return KVP_OK;
@@ -295,8 +303,8 @@ static int32_t verbs_flush(struct kvp_tp_ep *ep, uint32_t timeout_ms)
 static int32_t verbs_stats(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats)
 {
     if (ctx == NULL || stats == NULL ||
-        stats->struct_size < offsetof(struct kvp_tp_stats, ops_posted) +
-                                 sizeof(uint64_t))
+        stats->struct_size <
+            offsetof(struct kvp_tp_stats, ops_posted) + sizeof(uint64_t))
         return KVP_ERR_INVALID;
     stats->bytes_written =
         atomic_load_explicit(&ctx->bytes_written, memory_order_relaxed);

@@ -18,8 +18,7 @@ void verbs_plan_init(struct verbs_plan *plan, const struct kvp_tp_iov *iov,
 /* Moves the cursor past consumed and empty entries. */
 static void plan_skip_empty(struct verbs_plan *plan)
 {
-    while (plan->idx < plan->n_iov &&
-           plan->off >= plan->iov[plan->idx].len) {
+    while (plan->idx < plan->n_iov && plan->off >= plan->iov[plan->idx].len) {
         plan->idx++;
         plan->off = 0;
     }

@@ -24,11 +24,11 @@ struct verbs_piece {
 struct verbs_plan {
     const struct kvp_tp_iov *iov; /* borrowed */
     uint32_t n_iov;
-    uint32_t idx;        /* current entry */
-    uint64_t off;        /* bytes of iov[idx] already planned */
-    uint64_t planned;    /* bytes planned so far = next WR's remote offset */
-    uint32_t max_sge;    /* >= 1 */
-    uint32_t max_msg;    /* >= 1, bytes per WR */
+    uint32_t idx;     /* current entry */
+    uint64_t off;     /* bytes of iov[idx] already planned */
+    uint64_t planned; /* bytes planned so far = next WR's remote offset */
+    uint32_t max_sge; /* >= 1 */
+    uint32_t max_msg; /* >= 1, bytes per WR */
 };
 
 /* max_sge and max_msg are clamped to at least 1. */

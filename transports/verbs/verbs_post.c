@@ -80,8 +80,8 @@ static int ep_poll(struct kvp_tp_ep *ep)
                       wc[i].vendor_err);
             ep_fail(ep, KVP_ERR_TRANSPORT);
         } else {
-            KVP_LOG_D(&ep->ctx->lg, "verbs: qpn %u: then %s",
-                      ep->qp->qp_num, ibv_wc_status_str(wc[i].status));
+            KVP_LOG_D(&ep->ctx->lg, "verbs: qpn %u: then %s", ep->qp->qp_num,
+                      ibv_wc_status_str(wc[i].status));
         }
     }
     return n;
@@ -89,8 +89,7 @@ static int ep_poll(struct kvp_tp_ep *ep)
 
 /* Polls until done_seq >= target or the deadline. KVP_OK or
  * KVP_ERR_TIMEOUT; the caller checks ep->fail_status. */
-static int32_t ep_wait(struct kvp_tp_ep *ep, uint64_t target,
-                       uint64_t deadline)
+static int32_t ep_wait(struct kvp_tp_ep *ep, uint64_t target, uint64_t deadline)
 {
     unsigned idle = 0;
     while (ep->done_seq < target) {
@@ -159,8 +158,8 @@ static int32_t ep_reserve(struct kvp_tp_ep *ep, uint32_t *slot_p)
             KVP_LOG_E(&ep->ctx->lg,
                       "verbs: %s qpn %u: send queue full for %u ms "
                       "(%" PRIu64 " WRs in flight)",
-                      ep->ctx->dev_name, ep->qp->qp_num,
-                      ep->ctx->timeout_ms, ep->posted_seq - ep->done_seq);
+                      ep->ctx->dev_name, ep->qp->qp_num, ep->ctx->timeout_ms,
+                      ep->posted_seq - ep->done_seq);
             ep_fail(ep, KVP_ERR_TIMEOUT);
             return KVP_ERR_TIMEOUT;
         }
@@ -203,8 +202,7 @@ static int32_t ep_check_usable(struct kvp_tp_ep *ep, struct kvp_tp_mem *lmem,
     }
     if (lmem == NULL || lmem->ctx != ep->ctx) {
         KVP_LOG_E(&ep->ctx->lg,
-                  "verbs: %s: lmem is NULL or registered on another ctx",
-                  what);
+                  "verbs: %s: lmem is NULL or registered on another ctx", what);
         return KVP_ERR_INVALID;
     }
     if (rkey == NULL || rkey->ep != ep) {
@@ -218,8 +216,8 @@ static int32_t ep_check_usable(struct kvp_tp_ep *ep, struct kvp_tp_mem *lmem,
 
 /* [raddr, raddr+len) must lie inside the peer's region. */
 static int32_t rkey_check_range(struct kvp_tp_ep *ep,
-                                const struct kvp_tp_rkey *rkey,
-                                uint64_t raddr, uint64_t len, const char *what)
+                                const struct kvp_tp_rkey *rkey, uint64_t raddr,
+                                uint64_t len, const char *what)
 {
     if (raddr < rkey->addr || raddr - rkey->addr > rkey->len ||
         len > rkey->len - (raddr - rkey->addr)) {
@@ -353,8 +351,7 @@ int32_t verbs_post_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
         if (st != KVP_OK)
             return st;
     }
-    atomic_fetch_add_explicit(&ep->ctx->bytes_read, len,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&ep->ctx->bytes_read, len, memory_order_relaxed);
     return KVP_OK;
 }
 

@@ -15,11 +15,11 @@
  * retry and never reports a dead peer (seen in the VM lane); 7 x 268 ms
  * gives IBV_WC_RETRY_EXC_ERR about 2 s after a peer vanished. RNR retry
  * is moot: we post no receives and use only RDMA WRITE/READ. */
-#define VERBS_ACK_TIMEOUT 16
-#define VERBS_RETRY_CNT 6
-#define VERBS_RNR_RETRY 7
+#define VERBS_ACK_TIMEOUT   16
+#define VERBS_RETRY_CNT     6
+#define VERBS_RNR_RETRY     7
 #define VERBS_MIN_RNR_TIMER 12
-#define VERBS_HOP_LIMIT 64
+#define VERBS_HOP_LIMIT     64
 
 static uint32_t psn_random(void)
 {
@@ -34,9 +34,8 @@ static uint32_t psn_random(void)
 
 /* Creates the QP, shrinking inline data, then SGEs, then depth until the
  * device accepts: providers differ in how these limits trade off. */
-static struct ibv_qp *qp_create_fitting(struct kvp_tp_ep *ep,
-                                        uint32_t depth, uint32_t sge,
-                                        uint32_t inl,
+static struct ibv_qp *qp_create_fitting(struct kvp_tp_ep *ep, uint32_t depth,
+                                        uint32_t sge, uint32_t inl,
                                         struct ibv_qp_init_attr *qa)
 {
     struct kvp_tp_ctx *ctx = ep->ctx;
@@ -188,11 +187,10 @@ static int32_t qp_to_rtr(struct kvp_tp_ep *ep,
         a.ah_attr.grh.sgid_index = (uint8_t)ctx->gid_index;
         a.ah_attr.grh.hop_limit = VERBS_HOP_LIMIT;
     }
-    int rc = ibv_modify_qp(ep->qp, &a,
-                           IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-                               IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-                               IBV_QP_MAX_DEST_RD_ATOMIC |
-                               IBV_QP_MIN_RNR_TIMER);
+    int rc = ibv_modify_qp(
+        ep->qp, &a,
+        IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+            IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
     if (rc != 0) {
         KVP_LOG_E(&ctx->lg,
                   "verbs: %s qpn %u -> RTR (peer qpn %u, gid_index %d) "
@@ -216,15 +214,15 @@ static int32_t qp_to_rts(struct kvp_tp_ep *ep,
     a.retry_cnt = VERBS_RETRY_CNT;
     a.rnr_retry = VERBS_RNR_RETRY;
     /* Never more READs in flight than the peer accepts as responder. */
-    a.max_rd_atomic = peer->rd_atom < ctx->rd_atom_init ? peer->rd_atom
-                                                        : ctx->rd_atom_init;
+    a.max_rd_atomic =
+        peer->rd_atom < ctx->rd_atom_init ? peer->rd_atom : ctx->rd_atom_init;
     int rc = ibv_modify_qp(ep->qp, &a,
                            IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT |
                                IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
                                IBV_QP_MAX_QP_RD_ATOMIC);
     if (rc != 0) {
-        KVP_LOG_E(&ctx->lg, "verbs: %s qpn %u -> RTS failed: %s",
-                  ctx->dev_name, ep->qp->qp_num, strerror(rc));
+        KVP_LOG_E(&ctx->lg, "verbs: %s qpn %u -> RTS failed: %s", ctx->dev_name,
+                  ep->qp->qp_num, strerror(rc));
         return KVP_ERR_TRANSPORT;
     }
     return KVP_OK;
@@ -239,11 +237,9 @@ int32_t verbs_qp_connect(struct kvp_tp_ep *ep,
                   "verbs: peer qpn %u is on %s, %s port %u on %s: an RC "
                   "connection needs one fabric",
                   peer->qpn,
-                  peer->link_layer == VERBS_LINK_IB ? "InfiniBand"
-                                                    : "Ethernet",
+                  peer->link_layer == VERBS_LINK_IB ? "InfiniBand" : "Ethernet",
                   ctx->dev_name, ctx->port,
-                  ctx->link_layer == VERBS_LINK_IB ? "InfiniBand"
-                                                   : "Ethernet");
+                  ctx->link_layer == VERBS_LINK_IB ? "InfiniBand" : "Ethernet");
         return KVP_ERR_INVALID;
     }
     int32_t st = qp_to_rtr(ep, peer);
