@@ -64,16 +64,23 @@ uint32_t eng_server_of(struct kvp_engine *e, const char *key)
     return router_pick(e->seeds, e->n_servers, key);
 }
 
-void eng_lock_servers(struct kvp_engine *e, const uint8_t *used)
+struct eng_server *eng_acquire(struct kvp_engine *e, uint32_t s)
 {
-    for (uint32_t s = 0; s < e->n_servers; s++)
-        if (used[s])
-            pthread_mutex_lock(&e->servers[s].lock);
+    struct eng_server *slots = &e->servers[(size_t)s * ENG_CONNS_PER_SERVER];
+    /* lowest free slot first: extra connections open only under load */
+    for (uint32_t k = 0; k < ENG_CONNS_PER_SERVER; k++)
+        if (pthread_mutex_trylock(&slots[k].lock) == 0)
+            return &slots[k];
+    /* all busy: queue on one chosen by thread, spreading the waiters */
+    uintptr_t t = (uintptr_t)pthread_self();
+    struct eng_server *sv = &slots[(t >> 12) % ENG_CONNS_PER_SERVER];
+    pthread_mutex_lock(&sv->lock);
+    return sv;
 }
 
-void eng_unlock_one(struct kvp_engine *e, uint32_t s)
+void eng_release(struct kvp_engine *e, struct eng_server *sv)
 {
-    struct eng_server *sv = &e->servers[s];
+    (void)e;
     if (sv->reset && sv->conn != NULL) {
         store_conn_close(sv->conn);
         sv->conn = NULL;
@@ -82,16 +89,24 @@ void eng_unlock_one(struct kvp_engine *e, uint32_t s)
     pthread_mutex_unlock(&sv->lock);
 }
 
-void eng_unlock_servers(struct kvp_engine *e, const uint8_t *used)
+void eng_acquire_servers(struct kvp_engine *e, const uint8_t *used,
+                         struct eng_server **held)
 {
-    for (uint32_t s = e->n_servers; s-- > 0;)
-        if (used[s])
-            eng_unlock_one(e, s);
+    for (uint32_t s = 0; s < e->n_servers; s++)
+        held[s] = used[s] ? eng_acquire(e, s) : NULL;
 }
 
-int32_t eng_conn(struct kvp_engine *e, uint32_t s, struct store_conn **c_p)
+void eng_release_servers(struct kvp_engine *e, const uint8_t *used,
+                         struct eng_server **held)
 {
-    struct eng_server *sv = &e->servers[s];
+    for (uint32_t s = e->n_servers; s-- > 0;)
+        if (used[s] && held[s] != NULL)
+            eng_release(e, held[s]);
+}
+
+int32_t eng_conn(struct kvp_engine *e, struct eng_server *sv,
+                 struct store_conn **c_p)
+{
     if (sv->conn != NULL && !store_conn_alive(sv->conn)) {
         store_conn_close(sv->conn);
         sv->conn = NULL;
@@ -120,13 +135,12 @@ int32_t eng_conn(struct kvp_engine *e, uint32_t s, struct store_conn **c_p)
     return KVP_OK;
 }
 
-int32_t eng_request(struct kvp_engine *e, uint32_t s, eng_req_fn fn, void *arg,
-                    struct store_conn **c_p)
+int32_t eng_request(struct kvp_engine *e, struct eng_server *sv, eng_req_fn fn,
+                    void *arg, struct store_conn **c_p)
 {
-    struct eng_server *sv = &e->servers[s];
     int reused = sv->conn != NULL && store_conn_alive(sv->conn);
     struct store_conn *c;
-    int32_t st = eng_conn(e, s, &c);
+    int32_t st = eng_conn(e, sv, &c);
     if (st == KVP_OK)
         st = fn(c, arg);
     if (st == KVP_ERR_DISCONNECTED && reused) {
@@ -136,7 +150,7 @@ int32_t eng_request(struct kvp_engine *e, uint32_t s, eng_req_fn fn, void *arg,
                   sv->addr.host, sv->addr.port);
         store_conn_close(sv->conn);
         sv->conn = NULL;
-        st = eng_conn(e, s, &c);
+        st = eng_conn(e, sv, &c);
         if (st == KVP_OK)
             st = fn(c, arg);
     }
@@ -237,7 +251,6 @@ static int32_t start_embedded(struct kvp_engine *e)
         e->embedded = NULL;
         return st;
     }
-    e->n_servers = 1;
     e->cfg.n_servers = 1;
     snprintf(e->cfg.servers[0].host, sizeof(e->cfg.servers[0].host), "%s",
              "127.0.0.1");
@@ -249,24 +262,29 @@ static int32_t start_embedded(struct kvp_engine *e)
 
 static int32_t servers_init(struct kvp_engine *e)
 {
-    e->n_servers = e->cfg.n_servers;
-    e->servers = calloc(e->n_servers, sizeof(*e->servers));
-    e->seeds = calloc(e->n_servers, sizeof(*e->seeds));
+    const uint32_t K = ENG_CONNS_PER_SERVER;
+    e->servers = calloc((size_t)e->cfg.n_servers * K, sizeof(*e->servers));
+    e->seeds = calloc(e->cfg.n_servers, sizeof(*e->seeds));
     if (e->servers == NULL || e->seeds == NULL)
         return KVP_ERR_NO_MEMORY;
+    e->n_servers = e->cfg.n_servers;
     for (uint32_t s = 0; s < e->n_servers; s++) {
-        pthread_mutex_init(&e->servers[s].lock, NULL);
-        e->servers[s].addr = e->cfg.servers[s];
+        for (uint32_t k = 0; k < K; k++) {
+            struct eng_server *sv = &e->servers[(size_t)s * K + k];
+            pthread_mutex_init(&sv->lock, NULL);
+            sv->addr = e->cfg.servers[s];
+        }
         e->seeds[s] =
             router_server_seed(e->cfg.servers[s].host, e->cfg.servers[s].port);
     }
     /* Connect now so a wrong address fails engine_create, not the first
-     * put; a server lost later is reconnected lazily. */
+     * put; more slots connect under load; a lost server is reconnected
+     * lazily. */
     for (uint32_t s = 0; s < e->n_servers; s++) {
         struct store_conn *c;
-        pthread_mutex_lock(&e->servers[s].lock);
-        int32_t st = eng_conn(e, s, &c);
-        pthread_mutex_unlock(&e->servers[s].lock);
+        struct eng_server *sv = eng_acquire(e, s);
+        int32_t st = eng_conn(e, sv, &c);
+        eng_release(e, sv);
         if (st != KVP_OK)
             return st;
     }
@@ -275,10 +293,12 @@ static int32_t servers_init(struct kvp_engine *e)
 
 static void engine_free(struct kvp_engine *e)
 {
-    for (uint32_t s = 0; e->servers != NULL && s < e->n_servers; s++) {
-        if (e->servers[s].conn != NULL)
-            store_conn_close(e->servers[s].conn);
-        pthread_mutex_destroy(&e->servers[s].lock);
+    size_t n_slots =
+        e->servers != NULL ? (size_t)e->n_servers * ENG_CONNS_PER_SERVER : 0;
+    for (size_t i = 0; i < n_slots; i++) {
+        if (e->servers[i].conn != NULL)
+            store_conn_close(e->servers[i].conn);
+        pthread_mutex_destroy(&e->servers[i].lock);
     }
     void *h;
     if (e->tops != NULL) {

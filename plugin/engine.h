@@ -3,10 +3,12 @@
  * internal helpers the op files share: key validation, buffer lookup,
  * per-server connections.
  *
- * Locking: the registry has its own rwlock; each server has a mutex that
- * serialises its control connection and transport ep. A batch that spans
- * servers locks them in ascending index order (eng_lock_servers), so two
- * batches never deadlock.
+ * Locking: the registry has its own rwlock. Each server has
+ * ENG_CONNS_PER_SERVER connection slots (control connection + transport
+ * ep, opened lazily), each with a mutex held for the whole of one op or
+ * batch on that server, so threads overlap on one server up to that many.
+ * A batch that spans servers takes one slot per server in ascending
+ * server order (eng_acquire_servers), so two batches never deadlock.
  */
 #ifndef KVP_ENGINE_H
 #define KVP_ENGINE_H
@@ -24,6 +26,9 @@
 struct kvp_server;
 struct store_conn;
 
+#define ENG_CONNS_PER_SERVER 4
+
+/* One connection slot of one server. */
 struct eng_server {
     pthread_mutex_t lock;
     struct cfg_server addr;
@@ -39,8 +44,9 @@ struct kvp_engine {
     struct kvp_server *embedded; /* NULL with servers= */
     char *auth_token;            /* NULL = no auth */
     uint32_t n_servers;
-    struct eng_server *servers;
-    uint64_t *seeds; /* rendezvous seeds, one per server */
+    struct eng_server *servers; /* n_servers * ENG_CONNS_PER_SERVER slots:
+                                 * server s owns [s*K, s*K + K) */
+    uint64_t *seeds;            /* rendezvous seeds, one per server */
     struct registry reg;
     struct scratch scratch; /* registered slots for shard headers */
     atomic_uint_fast64_t host_copy_bytes; /* payload bytes memcpy'd by us */
@@ -57,24 +63,27 @@ int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
                      const void *ptr, uint64_t len, struct kvp_tp_mem **mem_p);
 
 uint32_t eng_server_of(struct kvp_engine *e, const char *key);
-/* Locks the servers with used[i] != 0, ascending. */
-void eng_lock_servers(struct kvp_engine *e, const uint8_t *used);
-/* Closes the connections marked reset, then unlocks. */
-void eng_unlock_servers(struct kvp_engine *e, const uint8_t *used);
-/* Unlocks one server (locked with pthread_mutex_lock on its lock),
- * closing its connection first if marked reset. */
-void eng_unlock_one(struct kvp_engine *e, uint32_t s);
-/* With s locked: the live connection, (re)connecting if needed. */
-int32_t eng_conn(struct kvp_engine *e, uint32_t s, struct store_conn **c_p);
+/* Takes a free connection slot of server s (blocking if all are busy). */
+struct eng_server *eng_acquire(struct kvp_engine *e, uint32_t s);
+/* Closes the slot's connection first if marked reset, then unlocks. */
+void eng_release(struct kvp_engine *e, struct eng_server *sv);
+/* One slot of every server with used[s] != 0, ascending, into held[s]. */
+void eng_acquire_servers(struct kvp_engine *e, const uint8_t *used,
+                         struct eng_server **held);
+void eng_release_servers(struct kvp_engine *e, const uint8_t *used,
+                         struct eng_server **held);
+/* With sv held: its live connection, (re)connecting if needed. */
+int32_t eng_conn(struct kvp_engine *e, struct eng_server *sv,
+                 struct store_conn **c_p);
 
-/* With s locked: fn(conn, arg) on the server's connection. If it fails
+/* With sv held: fn(conn, arg) on the slot's connection. If it fails
  * with KVP_ERR_DISCONNECTED on a connection an earlier op opened (the
  * server may have restarted meanwhile), reconnects once and repeats it:
  * only for requests safe to repeat (ALLOC, LOOKUP, REMOVE). *c_p = the
  * connection used, on KVP_OK. */
 typedef int32_t (*eng_req_fn)(struct store_conn *c, void *arg);
-int32_t eng_request(struct kvp_engine *e, uint32_t s, eng_req_fn fn, void *arg,
-                    struct store_conn **c_p);
+int32_t eng_request(struct kvp_engine *e, struct eng_server *sv, eng_req_fn fn,
+                    void *arg, struct store_conn **c_p);
 
 /* Logs "kvplug stats: ..." at `level`. */
 void eng_log_stats(struct kvp_engine *e, int32_t level);

@@ -27,11 +27,11 @@ static int32_t meta_lookup(struct kvp_engine *e, const char *what,
     if (st != KVP_OK)
         return st;
     uint32_t s = eng_server_of(e, key);
-    pthread_mutex_lock(&e->servers[s].lock);
+    struct eng_server *sv = eng_acquire(e, s);
     struct store_conn *c;
     struct store_lookup_item it = {.key = key};
-    st = eng_request(e, s, req_lookup1, &it, &c);
-    eng_unlock_one(e, s);
+    st = eng_request(e, sv, req_lookup1, &it, &c);
+    eng_release(e, sv);
     if (st == KVP_OK)
         st = it.status;
     if (st == KVP_OK)
@@ -72,11 +72,11 @@ int32_t kvp_op_remove(struct kvp_engine *e, const char *key)
     if (st != KVP_OK)
         return st;
     uint32_t s = eng_server_of(e, key);
-    pthread_mutex_lock(&e->servers[s].lock);
+    struct eng_server *sv = eng_acquire(e, s);
     struct store_conn *c;
     struct remove_req r = {key, KVP_ERR_INTERNAL};
-    st = eng_request(e, s, req_remove, &r, &c);
-    eng_unlock_one(e, s);
+    st = eng_request(e, sv, req_remove, &r, &c);
+    eng_release(e, sv);
     if (st == KVP_OK)
         st = r.status;
     if (st != KVP_OK)

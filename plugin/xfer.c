@@ -22,6 +22,7 @@ static void fail_item(int32_t *item_status, uint32_t item, int32_t st)
 /* Jobs (or get jobs) grouped by server: order[start[s] .. start[s+1]). */
 struct groups {
     uint8_t *used;
+    struct eng_server **held; /* the slot taken per used server */
     uint32_t *order;
     uint32_t *start;
 };
@@ -30,9 +31,11 @@ static int32_t groups_make(struct kvp_engine *e, const uint32_t *server,
                            uint32_t n, struct groups *g)
 {
     g->used = calloc(e->n_servers, 1);
+    g->held = calloc(e->n_servers, sizeof(*g->held));
     g->order = malloc((size_t)n * sizeof(uint32_t));
     g->start = calloc((size_t)e->n_servers + 1, sizeof(uint32_t));
-    if (g->used == NULL || g->order == NULL || g->start == NULL)
+    if (g->used == NULL || g->held == NULL || g->order == NULL ||
+        g->start == NULL)
         return KVP_ERR_NO_MEMORY;
     for (uint32_t j = 0; j < n; j++) {
         g->used[server[j]] = 1;
@@ -52,6 +55,7 @@ static int32_t groups_make(struct kvp_engine *e, const uint32_t *server,
 static void groups_free(struct groups *g)
 {
     free(g->used);
+    free(g->held);
     free(g->order);
     free(g->start);
 }
@@ -76,9 +80,9 @@ static int32_t req_lookup(struct store_conn *c, void *arg)
     return store_lookup(c, r->n, r->items, r->flags);
 }
 
-static void put_alloc(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
-                      const uint32_t *idx, uint32_t cnt, int32_t *item_status,
-                      uint32_t flags)
+static void put_alloc(struct kvp_engine *e, struct eng_server *sv,
+                      struct put_job *jobs, const uint32_t *idx, uint32_t cnt,
+                      int32_t *item_status, uint32_t flags)
 {
     struct store_conn *c;
     struct store_alloc_item *it = calloc(cnt, sizeof(*it));
@@ -89,7 +93,7 @@ static void put_alloc(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
             it[i].len = put_job_len(&jobs[idx[i]]);
         }
         struct batch_req r = {cnt, it, flags};
-        st = eng_request(e, s, req_alloc, &r, &c);
+        st = eng_request(e, sv, req_alloc, &r, &c);
     }
     for (uint32_t i = 0; i < cnt; i++) {
         struct put_job *j = &jobs[idx[i]];
@@ -100,12 +104,12 @@ static void put_alloc(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
             j->alloc_id = it[i].alloc_id;
         } else {
             /* EXISTS is an expected answer in a cache: debug, not error */
-            kvp_logf(
-                &e->log,
-                j->status == KVP_ERR_EXISTS ? KVP_LOG_DEBUG : KVP_LOG_ERROR,
-                "put: key '%.128s' (%llu bytes): alloc on %s:%u: %s", j->key,
-                (unsigned long long)put_job_len(j), e->servers[s].addr.host,
-                e->servers[s].addr.port, kvp_op_status_str(j->status));
+            kvp_logf(&e->log,
+                     j->status == KVP_ERR_EXISTS ? KVP_LOG_DEBUG
+                                                 : KVP_LOG_ERROR,
+                     "put: key '%.128s' (%llu bytes): alloc on %s:%u: %s",
+                     j->key, (unsigned long long)put_job_len(j), sv->addr.host,
+                     sv->addr.port, kvp_op_status_str(j->status));
             fail_item(item_status, j->item, j->status);
         }
     }
@@ -152,10 +156,10 @@ static int32_t put_post(struct kvp_engine *e, struct kvp_tp_ep *ep,
     return e->tops->write(ep, iov, (uint32_t)n_data, j->data_mem, raddr, rkey);
 }
 
-static void put_write(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
-                      const uint32_t *idx, uint32_t cnt, int32_t *item_status)
+static void put_write(struct kvp_engine *e, struct eng_server *sv,
+                      struct put_job *jobs, const uint32_t *idx, uint32_t cnt,
+                      int32_t *item_status)
 {
-    struct eng_server *sv = &e->servers[s];
     if (sv->conn == NULL)
         return;
     struct kvp_tp_ep *ep = store_conn_ep(sv->conn);
@@ -195,10 +199,10 @@ static void put_write(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
     }
 }
 
-static void put_finish(struct kvp_engine *e, uint32_t s, struct put_job *jobs,
-                       const uint32_t *idx, uint32_t cnt, int32_t *item_status)
+static void put_finish(struct kvp_engine *e, struct eng_server *sv,
+                       struct put_job *jobs, const uint32_t *idx, uint32_t cnt,
+                       int32_t *item_status)
 {
-    struct eng_server *sv = &e->servers[s];
     if (sv->conn == NULL)
         return;
     uint64_t *ids = malloc((size_t)cnt * sizeof(uint64_t));
@@ -250,15 +254,17 @@ out_free:
 
 /* An item failed after some of its objects were committed (a commit on
  * another server failed): remove them, leaving nothing behind. */
-static void put_rollback(struct kvp_engine *e, struct put_job *jobs,
-                         uint32_t n_jobs, const int32_t *item_status)
+static void put_rollback(struct kvp_engine *e, struct eng_server **held,
+                         struct put_job *jobs, uint32_t n_jobs,
+                         const int32_t *item_status)
 {
     for (uint32_t i = 0; i < n_jobs; i++) {
         struct put_job *j = &jobs[i];
         if (!j->committed || item_status[j->item] == KVP_OK)
             continue;
         struct store_conn *c;
-        int32_t rst = KVP_ERR_DISCONNECTED, st = eng_conn(e, j->server, &c);
+        int32_t rst = KVP_ERR_DISCONNECTED,
+                st = eng_conn(e, held[j->server], &c);
         if (st == KVP_OK)
             st = store_remove(c, j->key, &rst);
         if (st != KVP_OK || (rst != KVP_OK && rst != KVP_ERR_NOT_FOUND))
@@ -291,21 +297,21 @@ void xfer_put(struct kvp_engine *e, struct put_job *jobs, uint32_t n_jobs,
             fail_item(item_status, jobs[j].item, st);
         goto out_free;
     }
-    eng_lock_servers(e, g.used);
+    eng_acquire_servers(e, g.used, g.held);
     for (uint32_t s = 0; s < e->n_servers; s++)
         if (g.start[s + 1] > g.start[s])
-            put_alloc(e, s, jobs, g.order + g.start[s],
+            put_alloc(e, g.held[s], jobs, g.order + g.start[s],
                       g.start[s + 1] - g.start[s], item_status, flags);
     for (uint32_t s = 0; s < e->n_servers; s++)
         if (g.start[s + 1] > g.start[s])
-            put_write(e, s, jobs, g.order + g.start[s],
+            put_write(e, g.held[s], jobs, g.order + g.start[s],
                       g.start[s + 1] - g.start[s], item_status);
     for (uint32_t s = 0; s < e->n_servers; s++)
         if (g.start[s + 1] > g.start[s])
-            put_finish(e, s, jobs, g.order + g.start[s],
+            put_finish(e, g.held[s], jobs, g.order + g.start[s],
                        g.start[s + 1] - g.start[s], item_status);
-    put_rollback(e, jobs, n_jobs, item_status);
-    eng_unlock_servers(e, g.used);
+    put_rollback(e, g.held, jobs, n_jobs, item_status);
+    eng_release_servers(e, g.used, g.held);
 out_free:
     groups_free(&g);
     free(server);
@@ -318,10 +324,9 @@ struct get_state {
     int posted;
 };
 
-static void get_server(struct kvp_engine *e, uint32_t s, struct get_job *jobs,
-                       const uint32_t *idx, uint32_t cnt)
+static void get_server(struct kvp_engine *e, struct eng_server *sv,
+                       struct get_job *jobs, const uint32_t *idx, uint32_t cnt)
 {
-    struct eng_server *sv = &e->servers[s];
     struct store_conn *c = NULL;
     struct store_lookup_item *it = calloc(cnt, sizeof(*it));
     int32_t st = it == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
@@ -329,7 +334,7 @@ static void get_server(struct kvp_engine *e, uint32_t s, struct get_job *jobs,
         for (uint32_t i = 0; i < cnt; i++)
             it[i].key = jobs[idx[i]].key;
         struct batch_req r = {cnt, it, 0};
-        st = eng_request(e, s, req_lookup, &r, &c);
+        st = eng_request(e, sv, req_lookup, &r, &c);
     }
     if (st != KVP_OK) {
         for (uint32_t i = 0; i < cnt; i++) {
@@ -420,12 +425,12 @@ void xfer_get(struct kvp_engine *e, struct get_job *jobs, uint32_t n_jobs)
             jobs[j].result = st;
         goto out_free;
     }
-    eng_lock_servers(e, g.used);
+    eng_acquire_servers(e, g.used, g.held);
     for (uint32_t s = 0; s < e->n_servers; s++)
         if (g.start[s + 1] > g.start[s])
-            get_server(e, s, jobs, g.order + g.start[s],
+            get_server(e, g.held[s], jobs, g.order + g.start[s],
                        g.start[s + 1] - g.start[s]);
-    eng_unlock_servers(e, g.used);
+    eng_release_servers(e, g.used, g.held);
 out_free:
     groups_free(&g);
     free(server);
