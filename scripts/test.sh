@@ -24,7 +24,7 @@ asan_tests() {
         -DKVP_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug &&
         (cd "$root/build-asan" &&
          ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
-         ctest --output-on-failure --timeout 600 -j2 -LE 'bench|vm')
+         ctest --output-on-failure --timeout 600 -j2 -LE 'bench|vm|python|fuzz')
 }
 fuzz_tests() { # libFuzzer smoke runs of every untrusted-bytes parser (clang)
     CC=clang CXX=clang++ "$root/scripts/build.sh" "$root/build-fuzz" \

@@ -174,7 +174,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
             return -1;
         }
         char why[200];
-        uint32_t u;
+        uint32_t u = 0;
         int bad = 0;
         switch (which) {
         case 0:

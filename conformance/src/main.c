@@ -192,5 +192,6 @@ int main(int argc, char **argv)
     free(o);
     free(run.v);
     free(all.v);
+    conf_vector_cases_free(vec_cases, vec_n);
     return failed ? 1 : 0;
 }

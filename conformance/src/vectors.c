@@ -137,12 +137,14 @@ size_t conf_vector_cases(const char *cli_dir, const char *argv0,
             continue;
         }
         if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            out = realloc(out, cap * sizeof(*out));
-            if (out == NULL) {
-                fclose(f);
-                return 0;
+            size_t ncap = cap ? 2 * cap : 64;
+            struct conf_case *grown = realloc(out, ncap * sizeof(*out));
+            if (grown == NULL) {
+                free(v);
+                break; /* run what was read; the count shows the loss */
             }
+            out = grown;
+            cap = ncap;
         }
         out[n++] = (struct conf_case){
             "tensor-header", v->case_name, v->rule, CONF_NEED_ENGINE,
@@ -151,6 +153,15 @@ size_t conf_vector_cases(const char *cli_dir, const char *argv0,
     fclose(f);
     *cases = out;
     return n;
+}
+
+void conf_vector_cases_free(const struct conf_case *cases, size_t n)
+{
+    if (cases == NULL || cases->fn == vectors_missing_case)
+        return; /* the static "missing" case */
+    for (size_t i = 0; i < n; i++)
+        free((void *)cases[i].arg);
+    free((void *)cases);
 }
 
 static void vectors_missing_case(struct conf_ctx *ctx)
