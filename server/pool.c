@@ -1,4 +1,5 @@
-/* pool.c - pre-faulted pool mapping + per-transport registration. */
+/* pool.c - the pre-faulted pool (allocated by the first transport when it
+ * offers mem_alloc, else mapped here) + per-transport registration. */
 #include "pool.h"
 
 #include <errno.h>
@@ -14,19 +15,66 @@ static void log_bridge(void *user, int32_t level, const char *msg)
     kvp_logf(lg, level, "%s", msg);
 }
 
+/* Writing one byte per page guarantees every page is resident before the
+ * first client write (MAP_POPULATE is best effort, and memory a transport
+ * allocates comes unfaulted). */
+static void prefault(void *base, uint64_t size)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    volatile uint8_t *b = base;
+    for (uint64_t off = 0; off < size; off += (uint64_t)pg)
+        b[off] = 0;
+}
+
 static void *map_prefaulted(uint64_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    /* MAP_POPULATE is best effort; writing one byte per page guarantees
-     * every page is resident before the first client write. */
-    long pg = sysconf(_SC_PAGESIZE);
-    volatile uint8_t *b = p;
-    for (uint64_t off = 0; off < size; off += (uint64_t)pg)
-        b[off] = 0;
+    prefault(p, size);
     return p;
+}
+
+/* The pool's memory. Allocated by the first transport when it offers
+ * mem_alloc (t->mem then owns it: UCX allocates shared memory, so clients
+ * on this host put/get with one memcpy and no server work); else an
+ * anonymous mapping every transport registers. t == NULL: no transport. */
+static int32_t pool_map(struct pool *p, struct pool_tp *t,
+                        const struct kvp_logger *log)
+{
+    if (t != NULL && t->ops->mem_alloc != NULL) {
+        void *base = NULL;
+        int32_t st = t->ops->mem_alloc(t->ctx, p->size, &base, &t->mem);
+        if (st != KVP_OK) {
+            KVP_LOG_E(log,
+                      "server: transport '%s' could not allocate the "
+                      "%llu-byte pool: %d",
+                      t->name, (unsigned long long)p->size, st);
+            return st;
+        }
+        prefault(base, p->size);
+        p->base = base;
+        p->tp_allocated = 1;
+        KVP_LOG_I(log,
+                  "server: pool of %llu bytes allocated by transport '%s' "
+                  "(pre-faulted)",
+                  (unsigned long long)p->size, t->name);
+        return KVP_OK;
+    }
+    p->base = map_prefaulted(p->size);
+    if (p->base == NULL) {
+        KVP_LOG_E(log, "server: cannot map a pool of %llu bytes: %s",
+                  (unsigned long long)p->size, strerror(errno));
+        return KVP_ERR_NO_MEMORY;
+    }
+    KVP_LOG_I(log,
+              "server: pool of %llu bytes mapped by the server "
+              "(pre-faulted; %s)",
+              (unsigned long long)p->size,
+              t != NULL ? "the first transport offers no mem_alloc"
+                        : "no transport");
+    return KVP_OK;
 }
 
 static int32_t tp_open(struct pool *p, struct pool_tp *t, const char *name,
@@ -52,13 +100,21 @@ static int32_t tp_open(struct pool *p, struct pool_tp *t, const char *name,
                   st);
         return st;
     }
-    st = t->ops->mem_reg(t->ctx, p->base, p->size, &t->mem);
-    if (st != KVP_OK) {
-        KVP_LOG_E(log,
-                  "server: transport '%s': registering the %llu-byte "
-                  "pool failed: %d",
-                  t->name, (unsigned long long)p->size, st);
-        goto err_ctx;
+    t->mem = NULL;
+    if (p->base == NULL) {
+        st = pool_map(p, t, log);
+        if (st != KVP_OK)
+            goto err_ctx;
+    }
+    if (t->mem == NULL) {
+        st = t->ops->mem_reg(t->ctx, p->base, p->size, &t->mem);
+        if (st != KVP_OK) {
+            KVP_LOG_E(log,
+                      "server: transport '%s': registering the %llu-byte "
+                      "pool failed: %d",
+                      t->name, (unsigned long long)p->size, st);
+            goto err_ctx;
+        }
     }
     st = t->ops->mem_rkey_pack(t->mem, t->rkey, sizeof(t->rkey), &t->rkey_len);
     if (st != KVP_OK) {
@@ -70,6 +126,10 @@ static int32_t tp_open(struct pool *p, struct pool_tp *t, const char *name,
 
 err_mem:
     t->ops->mem_dereg(t->mem);
+    if (p->tp_allocated && p->n_tp == 0) { /* that freed the pool */
+        p->base = NULL;
+        p->tp_allocated = 0;
+    }
 err_ctx:
     t->ops->ctx_destroy(t->ctx);
     return st;
@@ -87,12 +147,6 @@ int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
         return KVP_ERR_INVALID;
     }
     p->size = (size + (uint64_t)pg - 1) & ~((uint64_t)pg - 1);
-    p->base = map_prefaulted(p->size);
-    if (p->base == NULL) {
-        KVP_LOG_E(log, "server: cannot map a pool of %llu bytes: %s",
-                  (unsigned long long)p->size, strerror(errno));
-        return KVP_ERR_NO_MEMORY;
-    }
     int32_t st = KVP_OK;
     const char *s = transports != NULL ? transports : "";
     while (*s != '\0') {
@@ -119,6 +173,11 @@ int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
         if (*s == ',')
             s++;
     }
+    if (p->base == NULL) { /* control only: no transport mapped it */
+        st = pool_map(p, NULL, log);
+        if (st != KVP_OK)
+            goto err;
+    }
     return KVP_OK;
 
 err:
@@ -128,15 +187,18 @@ err:
 
 void pool_destroy(struct pool *p)
 {
+    /* Reverse order: when tp[0] allocated the pool, every other transport
+     * deregisters it before tp[0]'s mem_dereg frees it. */
     for (uint32_t i = p->n_tp; i-- > 0;) {
         struct pool_tp *t = &p->tp[i];
         t->ops->mem_dereg(t->mem);
         t->ops->ctx_destroy(t->ctx);
     }
     p->n_tp = 0;
-    if (p->base != NULL)
+    if (p->base != NULL && !p->tp_allocated)
         munmap(p->base, p->size);
     p->base = NULL;
+    p->tp_allocated = 0;
 }
 
 struct pool_tp *pool_find_tp(struct pool *p, const void *name,

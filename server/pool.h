@@ -1,8 +1,10 @@
 /*
- * pool.h - the store's memory pool: one anonymous mapping, pre-faulted at
- * start (first touch of a page costs ~13 us here, so never on the data
- * path), registered with every configured transport module, whose packed
- * rkeys are kept for the CONNECT reply.
+ * pool.h - the store's memory pool: allocated by the first configured
+ * transport when it offers mem_alloc (UCX: shared memory, so same-host
+ * clients' puts/gets are direct copies), else one anonymous mapping;
+ * pre-faulted at start (first touch of a page costs ~13 us here, so never
+ * on the data path), registered with every configured transport module,
+ * whose packed rkeys are kept for the CONNECT reply.
  */
 #ifndef KVP_SERVER_POOL_H
 #define KVP_SERVER_POOL_H
@@ -27,6 +29,8 @@ struct pool_tp {
 struct pool {
     void *base;
     uint64_t size; /* mapped bytes (>= requested) */
+    /* 1: tp[0]'s mem_alloc allocated base; its mem_dereg frees it. */
+    int tp_allocated;
     uint32_t n_tp;
     struct pool_tp tp[POOL_MAX_TRANSPORTS];
 };

@@ -15,6 +15,8 @@
  *     server: ep_accept(client blob) -> server blob --reply--> client
  *     client: ep_connect(server blob)
  * Then the client posts write()/read() on its ep and waits with flush().
+ * A module may offer mem_alloc (memory it allocates itself, the best RMA
+ * target it can serve); the server then allocates its pool with it.
  *
  * Threads: every op may be called from any thread. ctx-level ops (mem_reg,
  * mem_dereg, ep_create, ep_accept) may run concurrently with each other and
@@ -138,6 +140,16 @@ struct kvp_transport_ops {
 
     /* Counters; stats->struct_size set by the caller. */
     int32_t (*stats)(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats);
+
+    /* Added after v1 (optional, NULL = not offered): allocate len bytes of
+     * memory that this transport serves best as an RMA target and register
+     * it; *ptr_p = its address. UCX: ucp_mem_map(ALLOCATE), i.e. shared
+     * memory a peer on this host maps, so a put/get is one memcpy by the
+     * initiator and the target does nothing (memory the caller mmap()ed is
+     * reached over shm only by emulating RMA with messages). The memory is
+     * not pre-faulted. mem_dereg(*mem_p) frees it. */
+    int32_t (*mem_alloc)(struct kvp_tp_ctx *ctx, uint64_t len, void **ptr_p,
+                         struct kvp_tp_mem **mem_p);
 };
 
 typedef const struct kvp_transport_ops *(*kvp_transport_get_ops_fn)(void);

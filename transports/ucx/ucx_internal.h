@@ -71,6 +71,7 @@ struct kvp_tp_mem {
     ucp_mem_h memh;
     uintptr_t base;
     uint64_t len;
+    int allocated; /* by mem_alloc: ucp_mem_unmap also frees it */
 };
 
 /* A registered bounce chunk; [0, used) holds packed data of posted puts
@@ -119,6 +120,8 @@ uint64_t ucx_now_ns(void);
 int32_t ucx_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
                     struct kvp_tp_mem **mem_p);
 void ucx_mem_dereg(struct kvp_tp_mem *mem);
+int32_t ucx_mem_alloc(struct kvp_tp_ctx *ctx, uint64_t len, void **ptr_p,
+                      struct kvp_tp_mem **mem_p);
 int32_t ucx_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
                           uint32_t *len_p);
 

@@ -1,5 +1,6 @@
 /* ucx_mem.c - registration of caller memory (ucp_mem_map on the caller's
- * pointer, never an allocation) and the packed rkey blob. */
+ * pointer), memory UCX allocates itself (mem_alloc) and the packed rkey
+ * blob. */
 #include "ucx_internal.h"
 
 #include <inttypes.h>
@@ -54,9 +55,74 @@ void ucx_mem_dereg(struct kvp_tp_mem *mem)
     ucs_status_t st = ucp_mem_unmap(ctx->context, mem->memh);
     pthread_mutex_unlock(&ctx->lock);
     if (st != UCS_OK)
-        KVP_LOG_W(&ctx->log, "ucx: mem_dereg %#" PRIxPTR ": %s", mem->base,
+        KVP_LOG_W(&ctx->log, "ucx: mem_dereg %#" PRIxPTR " (%s): %s",
+                  mem->base, mem->allocated ? "allocated" : "registered",
                   ucs_status_string(st));
     free(mem);
+}
+
+/* UCX allocates (ucp_mem_map ALLOCATE): with posix/sysv in UCX_TLS it picks
+ * shared memory, which a peer on this host maps, so a put/get into it is
+ * one memcpy by the initiator and the target's worker does nothing. Memory
+ * the caller mmap()ed is registered only, and UCX 1.13 can then reach it
+ * over shm solely by emulating RMA with messages (docs/transports.md). */
+int32_t ucx_mem_alloc(struct kvp_tp_ctx *ctx, uint64_t len, void **ptr_p,
+                      struct kvp_tp_mem **mem_p)
+{
+    if (ctx == NULL || ptr_p == NULL || mem_p == NULL) {
+        kvp_logf(NULL, KVP_LOG_ERROR,
+                 "ucx: mem_alloc: ctx, ptr_p or mem_p is NULL");
+        return KVP_ERR_INVALID;
+    }
+    if (len == 0 || len > (uint64_t)SIZE_MAX) {
+        KVP_LOG_E(&ctx->log, "ucx: mem_alloc: invalid length %" PRIu64, len);
+        return KVP_ERR_INVALID;
+    }
+    struct kvp_tp_mem *mem = calloc(1, sizeof(*mem));
+    if (mem == NULL) {
+        KVP_LOG_E(&ctx->log, "ucx: mem_alloc: out of memory");
+        return KVP_ERR_NO_MEMORY;
+    }
+    ucp_mem_map_params_t mp = {
+        .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
+                      UCP_MEM_MAP_PARAM_FIELD_LENGTH |
+                      UCP_MEM_MAP_PARAM_FIELD_FLAGS,
+        .address = NULL,
+        .length = (size_t)len,
+        .flags = UCP_MEM_MAP_ALLOCATE,
+    };
+    ucp_mem_attr_t attr = {.field_mask = UCP_MEM_ATTR_FIELD_ADDRESS |
+                                         UCP_MEM_ATTR_FIELD_LENGTH};
+    pthread_mutex_lock(&ctx->lock);
+    ucs_status_t st = ucp_mem_map(ctx->context, &mp, &mem->memh);
+    if (st == UCS_OK) {
+        st = ucp_mem_query(mem->memh, &attr);
+        if (st != UCS_OK || attr.address == NULL || attr.length < len) {
+            ucp_mem_unmap(ctx->context, mem->memh);
+            if (st == UCS_OK)
+                st = UCS_ERR_NO_MEMORY;
+        }
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    if (st != UCS_OK) {
+        KVP_LOG_E(&ctx->log,
+                  "ucx: mem_alloc %" PRIu64 " bytes: ucp_mem_map(ALLOCATE): %s",
+                  len, ucs_status_string(st));
+        free(mem);
+        return ucx_status_map(st);
+    }
+    mem->ctx = ctx;
+    mem->base = (uintptr_t)attr.address;
+    mem->len = len;
+    mem->allocated = 1;
+    KVP_LOG_I(&ctx->log,
+              "ucx: mem_alloc: %" PRIu64 " bytes at %p allocated by UCX "
+              "(%zu mapped, UCX_TLS=%s)",
+              len, attr.address, attr.length,
+              ctx->tls[0] != '\0' ? ctx->tls : "default");
+    *ptr_p = attr.address;
+    *mem_p = mem;
+    return KVP_OK;
 }
 
 int32_t ucx_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf, uint32_t cap,

@@ -20,6 +20,7 @@ static const struct kvp_transport_ops ucx_ops = {
     .read = ucx_read,
     .flush = ucx_flush,
     .stats = ucx_stats,
+    .mem_alloc = ucx_mem_alloc,
 };
 
 __attribute__((visibility("default"))) const struct kvp_transport_ops *

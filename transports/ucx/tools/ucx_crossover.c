@@ -14,7 +14,12 @@
  * Also measures what a UCP call costs under UCS_THREAD_MODE_MULTI versus
  * UCS_THREAD_MODE_SINGLE + our mutex (the choice in ucx_internal.h).
  *
+ * target: "user" (default) registers the caller's memory as the target
+ * (mem_reg); "alloc" lets the module allocate it (mem_alloc: UCX shared
+ * memory, what the server's pool uses since mem_alloc exists).
+ *
  * usage: kvplug-ucx-crossover [total_MiB=16] [ucx_tls=default] [min_s=0.3]
+ *                             [target=user|alloc]
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -189,24 +194,40 @@ int main(int argc, char **argv)
     struct kvp_logger lg = {log_cb, NULL, KVP_LOG_WARN};
     die_if(tp_module_load("ucx", &lg, &ops) != KVP_OK, "tp_module_load");
 
-    uint8_t *pool = aligned_alloc(4096, total);
+    int alloc_target = argc > 4 && strcmp(argv[4], "alloc") == 0;
+    uint8_t *pool = NULL;
     uint8_t *buf = aligned_alloc(4096, 2 * total);
-    die_if(pool == NULL || buf == NULL, "allocation");
-    memset(pool, 0, total); /* pre-fault, as the server does */
+    die_if(buf == NULL, "allocation");
     memset(buf, 1, 2 * total);
 
     struct kvp_tp_params sp = params(KVP_TP_ROLE_SERVER, tls, 0);
     struct kvp_tp_ctx *sctx = NULL;
     struct kvp_tp_mem *pool_mem = NULL;
     die_if(ops->ctx_create(&sp, &sctx) != KVP_OK, "server ctx_create");
-    die_if(ops->mem_reg(sctx, pool, total, &pool_mem) != KVP_OK, "pool reg");
+    if (alloc_target) {
+        void *p = NULL;
+        die_if(ops->mem_alloc == NULL ||
+                   ops->mem_alloc(sctx, total, &p, &pool_mem) != KVP_OK,
+               "pool mem_alloc");
+        pool = p;
+    } else {
+        pool = aligned_alloc(4096, total);
+        die_if(pool == NULL, "allocation");
+    }
+    memset(pool, 0, total); /* pre-fault, as the server does */
+    if (!alloc_target)
+        die_if(ops->mem_reg(sctx, pool, total, &pool_mem) != KVP_OK,
+               "pool reg");
     struct client zc, pk;
     client_open(&zc, sctx, pool_mem, tls, 1, buf, 2 * total);
     client_open(&pk, sctx, pool_mem, tls, UINT64_MAX, buf, 2 * total);
 
     printf("UCX_TLS=%s, %llu MiB per write, strided source (stride 2*S), "
-           "median of >= %.1f s per point\n\n",
-           tls ? tls : "(default)", (unsigned long long)(total >> 20), min_s);
+           "target %s, median of >= %.1f s per point\n\n",
+           tls ? tls : "(default)", (unsigned long long)(total >> 20),
+           alloc_target ? "allocated by UCX (mem_alloc)"
+                        : "caller memory (mem_reg)",
+           min_s);
     printf("| extent S | extents N | per-extent puts GB/s | pack+put GB/s "
            "| puts/pack time |\n|---:|---:|---:|---:|---:|\n");
     static const uint64_t sizes[] = {64,    128,    256,    512,   1024,
@@ -252,9 +273,10 @@ int main(int argc, char **argv)
 
     client_close(&zc);
     client_close(&pk);
-    ops->mem_dereg(pool_mem);
+    ops->mem_dereg(pool_mem); /* frees pool when mem_alloc made it */
     ops->ctx_destroy(sctx);
-    free(pool);
+    if (!alloc_target)
+        free(pool);
     free(buf);
 
     printf("\nUCP call overhead (idle ucp_worker_progress): SINGLE %.1f ns, "
