@@ -393,3 +393,22 @@ int bench_case_run(const struct bench_opts *o, const struct bench_case_ops *ops,
     bench_lat_free(&lat);
     return rc;
 }
+
+void bench_csv_first_touch(FILE *f, const char *system, const char *variant,
+                           uint64_t len, uint64_t ns, const char *note)
+{
+    uint64_t pages = len / BENCH_PAGE;
+    struct bench_row r = {.system = system,
+                          .variant = variant,
+                          .op = "first_touch",
+                          .value_bytes = len,
+                          .batch = 1,
+                          .tp = 1,
+                          .split_dim = -1,
+                          .calls = pages,
+                          .rounds = 1,
+                          .gbps = (double)len / (double)ns,
+                          .p50_us = (double)ns / 1e3 / (double)pages,
+                          .note = note};
+    bench_csv_row(f, &r);
+}

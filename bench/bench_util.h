@@ -90,6 +90,11 @@ struct bench_row {
 FILE *bench_csv_open(const char *path);
 void bench_csv_row(FILE *f, const struct bench_row *r);
 
+/* One "first_touch" row: len bytes pre-faulted in ns nanoseconds
+ * (gbps over the region, p50_us = microseconds per page). */
+void bench_csv_first_touch(FILE *f, const char *system, const char *variant,
+                           uint64_t len, uint64_t ns, const char *note);
+
 /* One progress line on stderr ("[tag] ..."), overwritten in place on a
  * terminal, one line per call otherwise. */
 void bench_progress(const char *tag, const char *fmt, ...)

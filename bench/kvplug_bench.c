@@ -516,20 +516,8 @@ int main(int argc, char **argv)
     }
     bench_progress("bench", "pre-faulting the working set");
     uint64_t ft = bench_prefault(ws.base, ws.len, 1);
-    struct bench_row ftr = {.system = "kvplug",
-                            .variant = "host",
-                            .op = "first_touch",
-                            .value_bytes = ws.len,
-                            .batch = 1,
-                            .tp = 1,
-                            .split_dim = -1,
-                            .calls = ws.len / BENCH_PAGE,
-                            .rounds = 1,
-                            .gbps = (double)ws.len / (double)ft,
-                            .p50_us = (double)ft / 1e3 /
-                                      (double)(ws.len / BENCH_PAGE),
-                            .note = "user buffers; p50_us = us per page"};
-    bench_csv_row(csv, &ftr);
+    bench_csv_first_touch(csv, "kvplug", "host", ws.len, ft,
+                          "user buffers; p50_us = us per page");
 
     bench_memcpy_run(&m.b, &ws, csv);
     run_kvplug(&m, &ws, csv);

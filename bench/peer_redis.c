@@ -347,20 +347,8 @@ int main(int argc, char **argv)
     if (!b.ws)
         return 1;
     uint64_t ft = bench_prefault(b.ws, o.ws_bytes, 1);
-    struct bench_row ftr = {.system = "redis",
-                            .variant = "client",
-                            .op = "first_touch",
-                            .value_bytes = o.ws_bytes,
-                            .batch = 1,
-                            .tp = 1,
-                            .split_dim = -1,
-                            .calls = o.ws_bytes / BENCH_PAGE,
-                            .rounds = 1,
-                            .gbps = (double)o.ws_bytes / (double)ft,
-                            .p50_us = (double)ft / 1e3 /
-                                      (double)(o.ws_bytes / BENCH_PAGE),
-                            .note = "user buffers"};
-    bench_csv_row(csv, &ftr);
+    bench_csv_first_touch(csv, "redis", "client", o.ws_bytes, ft,
+                          "user buffers");
 
     for (int purge_off = 0; purge_off < 2; purge_off++) {
         struct redis_server rs = {0};

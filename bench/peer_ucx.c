@@ -327,24 +327,10 @@ int main(int argc, char **argv)
         goto out;
     uint64_t ft_ws = bench_prefault(b.ws, b.ws_len, 1);
     uint64_t ft_tgt = bench_prefault(b.tgt_base, b.tgt_len, 2);
-    struct bench_row ft = {.system = "ucx-raw",
-                           .variant = label,
-                           .op = "first_touch",
-                           .value_bytes = b.ws_len,
-                           .batch = 1,
-                           .tp = 1,
-                           .split_dim = -1,
-                           .calls = b.ws_len / BENCH_PAGE,
-                           .rounds = 1,
-                           .gbps = (double)b.ws_len / (double)ft_ws,
-                           .p50_us = (double)ft_ws / 1e3 /
-                                     (double)(b.ws_len / BENCH_PAGE),
-                           .note = "user buffers"};
-    bench_csv_row(csv, &ft);
-    ft.gbps = (double)b.tgt_len / (double)ft_tgt;
-    ft.p50_us = (double)ft_tgt / 1e3 / (double)(b.tgt_len / BENCH_PAGE);
-    ft.note = "target region (UCX allocated)";
-    bench_csv_row(csv, &ft);
+    bench_csv_first_touch(csv, "ucx-raw", label, b.ws_len, ft_ws,
+                          "user buffers");
+    bench_csv_first_touch(csv, "ucx-raw", label, b.tgt_len, ft_tgt,
+                          "target region (UCX allocated)");
 
     if (pthread_create(&b.progress, NULL, target_progress, &b) != 0)
         goto out;
