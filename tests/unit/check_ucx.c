@@ -718,8 +718,7 @@ static void alloc_roundtrip(const char *tls)
     ck_assert_uint_eq(p.pool[POOL_LEN - 1], 0x5a);
     p.buf = calloc(1, BUF_LEN);
     ck_assert_ptr_nonnull(p.buf);
-    ck_assert_int_eq(ops->mem_reg(p.cctx, p.buf, BUF_LEN, &p.buf_mem),
-                     KVP_OK);
+    ck_assert_int_eq(ops->mem_reg(p.cctx, p.buf, BUF_LEN, &p.buf_mem), KVP_OK);
     pair_connect(&p, &p.cep, &p.sep, &p.rkey);
     roundtrip(&p, 1u << 20, 41);
     roundtrip(&p, 3, 42);

@@ -55,8 +55,8 @@ void ucx_mem_dereg(struct kvp_tp_mem *mem)
     ucs_status_t st = ucp_mem_unmap(ctx->context, mem->memh);
     pthread_mutex_unlock(&ctx->lock);
     if (st != UCS_OK)
-        KVP_LOG_W(&ctx->log, "ucx: mem_dereg %#" PRIxPTR " (%s): %s",
-                  mem->base, mem->allocated ? "allocated" : "registered",
+        KVP_LOG_W(&ctx->log, "ucx: mem_dereg %#" PRIxPTR " (%s): %s", mem->base,
+                  mem->allocated ? "allocated" : "registered",
                   ucs_status_string(st));
     free(mem);
 }
