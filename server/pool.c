@@ -46,21 +46,22 @@ static int32_t pool_map(struct pool *p, struct pool_tp *t,
     if (t != NULL && t->ops->mem_alloc != NULL) {
         void *base = NULL;
         int32_t st = t->ops->mem_alloc(t->ctx, p->size, &base, &t->mem);
-        if (st != KVP_OK) {
-            KVP_LOG_E(log,
-                      "server: transport '%s' could not allocate the "
-                      "%llu-byte pool: %d",
-                      t->name, (unsigned long long)p->size, st);
-            return st;
+        if (st == KVP_OK) {
+            prefault(base, p->size);
+            p->base = base;
+            p->tp_allocated = 1;
+            KVP_LOG_I(log,
+                      "server: pool of %llu bytes allocated by transport "
+                      "'%s' (pre-faulted)",
+                      (unsigned long long)p->size, t->name);
+            return KVP_OK;
         }
-        prefault(base, p->size);
-        p->base = base;
-        p->tp_allocated = 1;
-        KVP_LOG_I(log,
-                  "server: pool of %llu bytes allocated by transport '%s' "
-                  "(pre-faulted)",
-                  (unsigned long long)p->size, t->name);
-        return KVP_OK;
+        /* Still serviceable from our own mapping, only slower. */
+        t->mem = NULL;
+        KVP_LOG_W(log,
+                  "server: transport '%s' could not allocate the %llu-byte "
+                  "pool (%d); mapping it here instead",
+                  t->name, (unsigned long long)p->size, st);
     }
     p->base = map_prefaulted(p->size);
     if (p->base == NULL) {
@@ -72,8 +73,10 @@ static int32_t pool_map(struct pool *p, struct pool_tp *t,
               "server: pool of %llu bytes mapped by the server "
               "(pre-faulted; %s)",
               (unsigned long long)p->size,
-              t != NULL ? "the first transport offers no mem_alloc"
-                        : "no transport");
+              t == NULL                   ? "no transport"
+              : t->ops->mem_alloc == NULL ? "the first transport offers no "
+                                            "mem_alloc"
+                                          : "its mem_alloc failed");
     return KVP_OK;
 }
 

@@ -1,7 +1,8 @@
 /*
  * pool.h - the store's memory pool: allocated by the first configured
- * transport when it offers mem_alloc (UCX: shared memory, so same-host
- * clients' puts/gets are direct copies), else one anonymous mapping;
+ * transport when it offers mem_alloc and that succeeds (UCX: shared
+ * memory, so same-host clients' puts/gets are direct copies), else one
+ * anonymous mapping;
  * pre-faulted at start (first touch of a page costs ~13 us here, so never
  * on the data path), registered with every configured transport module,
  * whose packed rkeys are kept for the CONNECT reply.
