@@ -40,8 +40,8 @@ static void emit(const char *name, const uint8_t *obj, size_t len,
     write_obj(name, obj, len);
     fprintf(index_f, "%-34s %s.bin %-16s 1 0 %s\n", name, name, expect, rule);
     if (strcmp(expect, "KVP_OK") != 0) {
-        char tp2[96];
-        snprintf(tp2, sizeof(tp2), "%s-tp2", name);
+        char tp2[128]; /* names are < 96 bytes (the index's case name) */
+        snprintf(tp2, sizeof(tp2), "%.100s-tp2", name);
         fprintf(index_f, "%-34s %s.bin %-16s 2 0 %s\n", tp2, name, expect,
                 rule);
     }
