@@ -1,6 +1,10 @@
 /* bench_util.c - shared command line, working set, timing, CSV. */
 #include "bench_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -411,4 +415,20 @@ void bench_csv_first_touch(FILE *f, const char *system, const char *variant,
                           .p50_us = (double)ns / 1e3 / (double)pages,
                           .note = note};
     bench_csv_row(f, &r);
+}
+
+int bench_free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int port = -1;
+    if (s < 0)
+        return -1;
+    if (bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(s, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(s);
+    return port;
 }

@@ -53,6 +53,9 @@ void bench_unmap(void *p, uint64_t len);
  * system moves the same bytes. */
 uint64_t bench_prefault(void *p, uint64_t len, uint32_t seed);
 
+/* A loopback TCP port nobody listens on right now, or -1. */
+int bench_free_port(void);
+
 /* Latency samples (ns) of one case; grown as needed. */
 struct bench_lat {
     uint64_t *v;

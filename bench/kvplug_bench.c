@@ -199,22 +199,6 @@ static int ws_alloc(struct kvp_ws *ws, const struct main_opts *m)
     return ws->base ? 0 : -1;
 }
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (s < 0)
-        return -1;
-    if (bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(s, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(s);
-    return port;
-}
-
 /* Waits for pid, at most timeout_s seconds, then kills it. Returns its
  * exit status or -1. */
 static int wait_child(pid_t pid, int timeout_s)
@@ -238,7 +222,7 @@ static pid_t server_start(const struct main_opts *m, const char *transport,
                           int *port_p)
 {
     char bin[PATH_MAX + 32], listen_s[64], pool[32], log[PATH_MAX];
-    int port = free_port();
+    int port = bench_free_port();
     if (m->server_bin)
         snprintf(bin, sizeof(bin), "%s", m->server_bin);
     else

@@ -44,23 +44,6 @@ struct redis_bench {
     int is_put;
 };
 
-/* A loopback TCP port nobody listens on right now. */
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (s < 0)
-        return -1;
-    if (bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(s, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(s);
-    return port;
-}
-
 static int server_start(struct redis_server *rs, int purge_off)
 {
     char port[16], log[160];
@@ -69,7 +52,7 @@ static int server_start(struct redis_server *rs, int purge_off)
         return -1;
     snprintf(rs->sock, sizeof(rs->sock), "%s/redis.sock", rs->dir);
     snprintf(log, sizeof(log), "%s/redis.log", rs->dir);
-    rs->port = free_port();
+    rs->port = bench_free_port();
     snprintf(port, sizeof(port), "%d", rs->port);
     rs->pid = fork();
     if (rs->pid < 0)
