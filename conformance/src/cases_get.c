@@ -6,27 +6,11 @@
 
 #define CANARY 0x5A
 
-static unsigned char *put_n(struct conf_ctx *ctx, const char *key, size_t len,
-                            uint32_t seed)
-{
-    unsigned char *p = conf_alloc(ctx, len);
-    if (p == NULL)
-        return NULL;
-    conf_pattern_fill(p, len, seed);
-    int32_t st = ctx->ops->put_from(ctx->engine, key, p, len, NULL);
-    if (st != KVP_OK) {
-        conf_fail(ctx, "observed put_from(%zu bytes) = %s, expected KVP_OK",
-                  len, conf_st(st));
-        return NULL;
-    }
-    return p;
-}
-
 static void returns_size(struct conf_ctx *ctx)
 {
     char key[256];
     conf_key(ctx, key, sizeof(key), "g");
-    unsigned char *src = put_n(ctx, key, 777, 3);
+    unsigned char *src = conf_put_pattern(ctx, key, 777, 3, NULL);
     unsigned char *dst = conf_alloc(ctx, 4096);
     if (src == NULL || dst == NULL)
         return;
@@ -44,7 +28,7 @@ static void too_small_untouched(struct conf_ctx *ctx)
     char key[256];
     conf_key(ctx, key, sizeof(key), "s");
     const size_t len = 100000;
-    if (put_n(ctx, key, len, 4) == NULL)
+    if (conf_put_pattern(ctx, key, len, 4, NULL) == NULL)
         return;
     unsigned char *dst = conf_alloc(ctx, len);
     unsigned char *canary = conf_alloc(ctx, len);
@@ -80,7 +64,7 @@ static void not_found(struct conf_ctx *ctx)
     /* a key that only shares a prefix with a stored one is still missing */
     char longer[300];
     snprintf(longer, sizeof(longer), "%s-not", key);
-    if (put_n(ctx, longer, 10, 1) == NULL)
+    if (conf_put_pattern(ctx, longer, 10, 1, NULL) == NULL)
         return;
     CONF_EXPECT(ctx, "get_into(prefix of a stored key)",
                 ctx->ops->get_into(ctx->engine, key, dst, 64),

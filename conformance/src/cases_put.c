@@ -5,25 +5,6 @@
 
 #include "conf.h"
 
-/* Puts len pattern bytes (seed) under key from the arena; returns the
- * source buffer or NULL after recording a failure. */
-static unsigned char *put_pattern(struct conf_ctx *ctx, const char *key,
-                                  size_t len, uint32_t seed,
-                                  const struct kvp_put_opts *opts)
-{
-    unsigned char *p = conf_alloc(ctx, len ? len : 1);
-    if (p == NULL)
-        return NULL;
-    conf_pattern_fill(p, len, seed);
-    int32_t st = ctx->ops->put_from(ctx->engine, key, p, len, opts);
-    if (st != KVP_OK) {
-        conf_fail(ctx, "observed put_from(%zu bytes) = %s, expected KVP_OK",
-                  len, conf_st(st));
-        return NULL;
-    }
-    return p;
-}
-
 /* get_into must return len and the bytes of pattern seed. */
 static int expect_pattern(struct conf_ctx *ctx, const char *key, size_t len,
                           uint32_t seed, const char *when)
@@ -57,7 +38,7 @@ static void roundtrip(struct conf_ctx *ctx)
         char key[256], name[32];
         snprintf(name, sizeof(name), "rt%zu", i);
         conf_key(ctx, key, sizeof(key), name);
-        if (put_pattern(ctx, key, sizes[i], (uint32_t)i + 1, NULL) == NULL)
+        if (conf_put_pattern(ctx, key, sizes[i], (uint32_t)i + 1, NULL) == NULL)
             return;
         CONF_TRY(
             expect_pattern(ctx, key, sizes[i], (uint32_t)i + 1, "after put"));
@@ -71,7 +52,7 @@ static void exists_keeps_old(struct conf_ctx *ctx)
 {
     char key[256];
     conf_key(ctx, key, sizeof(key), "e");
-    if (put_pattern(ctx, key, 1000, 1, NULL) == NULL)
+    if (conf_put_pattern(ctx, key, 1000, 1, NULL) == NULL)
         return;
     unsigned char *b = conf_alloc(ctx, 2000);
     if (b == NULL)
@@ -91,12 +72,12 @@ static void overwrite_replaces(struct conf_ctx *ctx)
 {
     char key[256];
     conf_key(ctx, key, sizeof(key), "o");
-    if (put_pattern(ctx, key, 1000, 1, &conf_opts_overwrite) == NULL)
+    if (conf_put_pattern(ctx, key, 1000, 1, &conf_opts_overwrite) == NULL)
         return; /* overwrite of a missing key simply stores it */
-    if (put_pattern(ctx, key, 3000, 2, &conf_opts_overwrite) == NULL)
+    if (conf_put_pattern(ctx, key, 3000, 2, &conf_opts_overwrite) == NULL)
         return;
     CONF_TRY(expect_pattern(ctx, key, 3000, 2, "after a longer overwrite"));
-    if (put_pattern(ctx, key, 10, 3, &conf_opts_overwrite) == NULL)
+    if (conf_put_pattern(ctx, key, 10, 3, &conf_opts_overwrite) == NULL)
         return;
     CONF_TRY(expect_pattern(ctx, key, 10, 3, "after a shorter overwrite"));
     CONF_EXPECT(ctx, "stat after overwrite", ctx->ops->stat(ctx->engine, key),
@@ -165,7 +146,7 @@ static void buffer_reusable(struct conf_ctx *ctx)
     char key[256];
     conf_key(ctx, key, sizeof(key), "r");
     const size_t len = 256 * 1024;
-    unsigned char *p = put_pattern(ctx, key, len, 5, NULL);
+    unsigned char *p = conf_put_pattern(ctx, key, len, 5, NULL);
     if (p == NULL)
         return;
     memset(p, 0xEE, len); /* the put returned: the buffer is ours again */
@@ -182,7 +163,7 @@ static void remove_key(struct conf_ctx *ctx)
                 KVP_ERR_NOT_FOUND);
     CONF_EXPECT(ctx, "remove(missing)", ctx->ops->remove(ctx->engine, key),
                 KVP_ERR_NOT_FOUND);
-    if (put_pattern(ctx, key, 100, 1, NULL) == NULL)
+    if (conf_put_pattern(ctx, key, 100, 1, NULL) == NULL)
         return;
     CONF_EXPECT(ctx, "remove(stored)", ctx->ops->remove(ctx->engine, key),
                 KVP_OK);
@@ -193,7 +174,7 @@ static void remove_key(struct conf_ctx *ctx)
     CONF_EXPECT(ctx, "get_into(removed)",
                 ctx->ops->get_into(ctx->engine, key, p, 100),
                 KVP_ERR_NOT_FOUND);
-    if (put_pattern(ctx, key, 50, 2, NULL) == NULL)
+    if (conf_put_pattern(ctx, key, 50, 2, NULL) == NULL)
         return;
     CONF_TRY(expect_pattern(ctx, key, 50, 2, "after put-remove-put"));
 }

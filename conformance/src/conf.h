@@ -124,6 +124,11 @@ const char *conf_key(struct conf_ctx *ctx, char *buf, size_t cap,
                      const char *name);
 /* Deterministic bytes for a (seed, length); conf_pattern_check compares. */
 void conf_pattern_fill(void *p, size_t len, uint32_t seed);
+/* Puts len pattern bytes (seed) under key from the arena (opts may be
+ * NULL); returns the source buffer, or NULL after failing the case. */
+unsigned char *conf_put_pattern(struct conf_ctx *ctx, const char *key,
+                                size_t len, uint32_t seed,
+                                const struct kvp_put_opts *opts);
 /* Same put options every case uses. */
 extern const struct kvp_put_opts conf_opts_overwrite;
 extern const struct kvp_put_opts conf_opts_default;

@@ -127,3 +127,20 @@ int64_t conf_memdiff(const void *a, const void *b, size_t len)
             return (int64_t)i;
     return -1;
 }
+
+unsigned char *conf_put_pattern(struct conf_ctx *ctx, const char *key,
+                                size_t len, uint32_t seed,
+                                const struct kvp_put_opts *opts)
+{
+    unsigned char *p = conf_alloc(ctx, len ? len : 1);
+    if (p == NULL)
+        return NULL;
+    conf_pattern_fill(p, len, seed);
+    int32_t st = ctx->ops->put_from(ctx->engine, key, p, len, opts);
+    if (st != KVP_OK) {
+        conf_fail(ctx, "observed put_from(%zu bytes) = %s, expected KVP_OK",
+                  len, conf_st(st));
+        return NULL;
+    }
+    return p;
+}
