@@ -118,7 +118,7 @@ static const char *const type_names[PROTO_TYPE_MAX + 1] = {
     "?",       "HELLO",    "HELLO_R",  "CONNECT",  "CONNECT_R",
     "ALLOC",   "ALLOC_R",  "COMMIT",   "COMMIT_R", "ABORT",
     "ABORT_R", "LOOKUP",   "LOOKUP_R", "RELEASE",  "RELEASE_R",
-    "REMOVE",  "REMOVE_R", "STATS",    "STATS_R"};
+    "REMOVE",  "REMOVE_R", "STATS",    "STATS_R",  "RELEASE_NOREPLY"};
 
 const char *proto_type_name(uint16_t type)
 {
@@ -250,6 +250,7 @@ static int decode_body(struct rd *r, struct proto_msg *m)
     case PROTO_COMMIT:
     case PROTO_ABORT:
     case PROTO_RELEASE:
+    case PROTO_RELEASE_NOREPLY:
         if ((st = rd_items(r, m, 8)) != PROTO_OK)
             break;
         for (uint32_t i = 0; i < m->n; i++)
@@ -345,7 +346,8 @@ static int enc_blob(struct proto_buf *b, const uint8_t *p, uint32_t len)
 static int encode_body(const struct proto_msg *m, struct proto_buf *b)
 {
     int rc = 0;
-    int batched = m->type >= PROTO_ALLOC && m->type <= PROTO_REMOVE_R;
+    int batched = (m->type >= PROTO_ALLOC && m->type <= PROTO_REMOVE_R) ||
+                  m->type == PROTO_RELEASE_NOREPLY;
     if (batched && (m->n > PROTO_MAX_ITEMS || (m->n > 0 && !m->items)))
         return -1;
     switch (m->type) {
@@ -385,6 +387,7 @@ static int encode_body(const struct proto_msg *m, struct proto_buf *b)
     case PROTO_COMMIT:
     case PROTO_ABORT:
     case PROTO_RELEASE:
+    case PROTO_RELEASE_NOREPLY:
         rc = wr_le(b, m->n, 4);
         for (uint32_t i = 0; i < m->n && rc == 0; i++)
             rc |= wr_le(b, m->items[i].id, 8);

@@ -301,6 +301,7 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
                                     now, &it->addr, &it->len, &it->id);
             break;
         case PROTO_RELEASE:
+        case PROTO_RELEASE_NOREPLY:
             it->status = kvs_release(kvs, c->id, it->id);
             break;
         case PROTO_REMOVE:
@@ -317,6 +318,16 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
     case PROTO_LOOKUP:
     case PROTO_RELEASE:
     case PROTO_REMOVE:
+        return 0;
+    case PROTO_RELEASE_NOREPLY:
+        for (uint32_t i = 0; i < m->n; i++)
+            if (m->items[i].status != KVP_OK)
+                KVP_LOG_D(&c->srv->log,
+                          "server: conn %llu: release of lease %llu: %d",
+                          (unsigned long long)c->id,
+                          (unsigned long long)m->items[i].id,
+                          m->items[i].status);
+        r->type = 0; /* nothing to send */
         return 0;
     case PROTO_STATS:
         do_stats(c, r);
@@ -345,7 +356,7 @@ static void serve(struct srv_conn *c)
             proto_msg_free(&m);
             return;
         }
-        int sent = conn_send(c, &r);
+        int sent = r.type != 0 ? conn_send(c, &r) : 0;
         proto_msg_free(&m);
         if (sent != 0)
             return;

@@ -74,6 +74,9 @@ struct store_lookup_item {
  * release (or lease timeout on the server). */
 int32_t store_lookup(struct store_conn *conn, uint32_t n,
                      struct store_lookup_item *items, uint32_t flags);
+/* One RELEASE_NOREPLY frame: sent, not answered (the server releases in
+ * order with this connection's later frames). KVP_OK once sent; an unknown
+ * or expired lease is logged by the server only. */
 int32_t store_release(struct store_conn *conn, uint32_t n,
                       const uint64_t *lease_ids);
 /* KVP_OK or KVP_ERR_NOT_FOUND in *status. Memory is freed when the last

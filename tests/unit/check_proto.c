@@ -112,8 +112,9 @@ START_TEST(roundtrip_batches)
         free(body);
     }
     struct proto_item ids[2] = {{.id = 1}, {.id = UINT64_MAX}};
-    uint16_t idt[] = {PROTO_COMMIT, PROTO_ABORT, PROTO_RELEASE};
-    for (int t = 0; t < 3; t++) {
+    uint16_t idt[] = {PROTO_COMMIT, PROTO_ABORT, PROTO_RELEASE,
+                      PROTO_RELEASE_NOREPLY};
+    for (int t = 0; t < 4; t++) {
         struct proto_msg m = {.type = idt[t], .n = 2, .items = ids};
         struct proto_msg o;
         uint8_t *body;
@@ -274,6 +275,11 @@ static const struct bad_case bad_cases[] = {
      "larger"},
     {"release n > frame",
      PROTO_RELEASE,
+     12,
+     {U32(3), 0, 0, 0, 0, 0, 0, 0, 0},
+     "larger"},
+    {"release-noreply n > frame",
+     PROTO_RELEASE_NOREPLY,
      12,
      {U32(3), 0, 0, 0, 0, 0, 0, 0, 0},
      "larger"},
