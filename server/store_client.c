@@ -52,13 +52,10 @@ static int32_t net_status(int r)
     }
 }
 
-/* Sends req, receives and decodes the reply of type req->type + 1 into rep
- * (items malloc'd; free with proto_msg_free). Kills the connection on any
- * failure; the failure is logged here, once. */
-static int32_t rpc(struct store_conn *c, struct proto_msg *req,
-                   struct proto_msg *rep)
+/* Numbers, encodes and sends req. Kills the connection if the send fails;
+ * the failure is logged here, once. */
+static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
 {
-    memset(rep, 0, sizeof(*rep));
     if (c->fd < 0)
         return KVP_ERR_DISCONNECTED;
     req->req_id = ++c->next_req;
@@ -68,10 +65,29 @@ static int32_t rpc(struct store_conn *c, struct proto_msg *req,
         return KVP_ERR_INVALID; /* nothing sent: the connection is fine */
     }
     int r = net_send_all(c->fd, c->out.data, c->out.len, (int)c->timeout_ms);
+    if (r != NET_OK) {
+        KVP_LOG_E(c->log, "store %s: %s: %s; connection closed", c->peer,
+                  what, net_result_str(r));
+        conn_kill(c);
+        return net_status(r);
+    }
+    return KVP_OK;
+}
+
+/* Sends req, receives and decodes the reply of type req->type + 1 into rep
+ * (items malloc'd; free with proto_msg_free). Kills the connection on any
+ * failure; the failure is logged here, once. */
+static int32_t rpc(struct store_conn *c, struct proto_msg *req,
+                   struct proto_msg *rep)
+{
+    memset(rep, 0, sizeof(*rep));
+    int32_t sent = send_frame(c, req);
+    if (sent != KVP_OK)
+        return sent;
+    const char *what = proto_type_name(req->type);
     struct proto_hdr h;
     const char *why = "";
-    if (r == NET_OK)
-        r = net_recv_frame(c->fd, PROTO_MAX_BODY, (int)c->timeout_ms,
+    int r = net_recv_frame(c->fd, PROTO_MAX_BODY, (int)c->timeout_ms,
                            (int)c->timeout_ms, -1, &h, &c->in, &why);
     if (r != NET_OK) {
         KVP_LOG_E(c->log, "store %s: %s: %s%s%s; connection closed", c->peer,
@@ -453,27 +469,6 @@ int32_t store_abort(struct store_conn *conn, uint32_t n,
     return id_batch(conn, PROTO_ABORT, n, alloc_ids, NULL);
 }
 
-/* Sends one frame that has no reply. */
-static int32_t send_only(struct store_conn *c, struct proto_msg *req)
-{
-    if (c->fd < 0)
-        return KVP_ERR_DISCONNECTED;
-    req->req_id = ++c->next_req;
-    const char *what = proto_type_name(req->type);
-    if (proto_encode(req, &c->out) != 0) {
-        KVP_LOG_E(c->log, "store %s: cannot encode %s request", c->peer, what);
-        return KVP_ERR_INVALID;
-    }
-    int r = net_send_all(c->fd, c->out.data, c->out.len, (int)c->timeout_ms);
-    if (r != NET_OK) {
-        KVP_LOG_E(c->log, "store %s: %s: %s; connection closed", c->peer,
-                  what, net_result_str(r));
-        conn_kill(c);
-        return net_status(r);
-    }
-    return KVP_OK;
-}
-
 /* RELEASE_NOREPLY: the server releases in order with this connection's
  * other frames; waiting for an answer would only add a round trip to every
  * get. A lease the server does not know is its log line, not our error. */
@@ -490,7 +485,7 @@ int32_t store_release(struct store_conn *conn, uint32_t n,
         wire[i].id = lease_ids[i];
     struct proto_msg req = {
         .type = PROTO_RELEASE_NOREPLY, .n = n, .items = wire};
-    st = send_only(conn, &req);
+    st = send_frame(conn, &req);
     free(wire);
     return st;
 }
