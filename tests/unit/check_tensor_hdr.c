@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor_test_util.h"
 #include "tensor_hdr.h"
 
 /* ---- helpers: an independent little-endian writer ---------------------- */
@@ -27,30 +28,6 @@ static uint64_t rd(const uint8_t *b, size_t off, unsigned n)
     return v;
 }
 
-/* A valid FULL header of dtype/shape (ndim dims). */
-static struct kvp_tensor_hdr make_hdr(int32_t dtype, int32_t ndim,
-                                      const int64_t *shape)
-{
-    struct kvp_tensor_hdr h;
-    memset(&h, 0, sizeof h);
-    h.magic = KVP_TENSOR_MAGIC;
-    h.version = KVP_TENSOR_VERSION;
-    h.header_size = KVP_TENSOR_HDR_SIZE;
-    h.dtype = dtype;
-    h.ndim = ndim;
-    h.layout_kind = KVP_LAYOUT_FULL;
-    h.data_offset = KVP_TENSOR_HDR_SIZE;
-    uint64_t numel = 1;
-    for (int i = 0; i < KVP_TENSOR_MAX_DIMS; i++) {
-        int64_t d = i < ndim ? shape[i] : -1;
-        h.global_shape[i] = h.local_shape[i] = d;
-        if (i < ndim)
-            numel *= (uint64_t)d;
-    }
-    h.data_bytes = numel * kvp_dtype_size(dtype);
-    return h;
-}
-
 /* Encoded object [header][payload] in a malloc'd buffer. */
 static uint8_t *make_obj(const struct kvp_tensor_hdr *h, uint64_t *len_p)
 {
@@ -66,7 +43,7 @@ static uint8_t *make_obj(const struct kvp_tensor_hdr *h, uint64_t *len_p)
 static uint8_t *base_obj(uint64_t *len_p)
 {
     const int64_t shape[2] = {2, 3};
-    struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_F32, 2, shape);
+    struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_F32, 2, shape);
     return make_obj(&h, len_p);
 }
 
@@ -88,7 +65,7 @@ static int32_t parse(const uint8_t *b, uint64_t len)
 START_TEST(test_encode_offsets)
 {
     const int64_t shape[3] = {4, 5, 6};
-    struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_BF16, 3, shape);
+    struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_BF16, 3, shape);
     h.reserved_flags = 0xA1B2C3D4u;
     h.axis_count = 1;
     h.reserved0 = 0x01020304u;
@@ -129,7 +106,7 @@ END_TEST
 START_TEST(test_round_trip)
 {
     const int64_t shape[8] = {1, 2, 1, 3, 1, 2, 1, 2};
-    struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_I64, 8, shape);
+    struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_I64, 8, shape);
     h.layout_kind = KVP_LAYOUT_SHARD;
     h.reserved_flags = 9;
     h.axis_count = 4;
@@ -171,7 +148,7 @@ END_TEST
 START_TEST(test_rule_too_short)
 {
     const int64_t shape[1] = {0};
-    struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_U8, 1, shape);
+    struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_U8, 1, shape);
     uint64_t len;
     uint8_t *b = make_obj(&h, &len);
     ck_assert_uint_eq(len, 304);
@@ -237,7 +214,7 @@ END_TEST
 START_TEST(test_rule_ndim)
 {
     const int64_t shape[8] = {1, 1, 1, 1, 1, 1, 1, 2};
-    struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_U8, 8, shape);
+    struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_U8, 8, shape);
     uint64_t len;
     uint8_t *b = make_obj(&h, &len);
     EXPECT_RULE(b, len, TH_OK);
@@ -364,7 +341,7 @@ START_TEST(test_rule_overflow)
     /* [2^32, 2^32] f32 is 2^66 bytes. data_bytes 0 and len 304 agree, so
      * only the product can fail, and it must not wrap to 0. */
     const int64_t shape[2] = {INT64_C(1) << 32, INT64_C(1) << 32};
-    struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_F32, 2, shape);
+    struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_F32, 2, shape);
     h.data_bytes = 0;
     uint8_t b[304];
     tensor_hdr_encode(&h, b);
@@ -381,7 +358,7 @@ START_TEST(test_rule_overflow)
     EXPECT_RULE(b, 304, TH_OVERFLOW);
     /* Valid side: a zero dim after huge ones is 0 bytes, not overflow. */
     const int64_t zshape[3] = {INT64_C(1) << 40, INT64_C(1) << 40, 0};
-    h = make_hdr(KVP_DTYPE_F64, 3, zshape);
+    h = test_full_hdr(KVP_DTYPE_F64, 3, zshape);
     h.data_bytes = 0;
     tensor_hdr_encode(&h, b);
     EXPECT_RULE(b, 304, TH_OK);
@@ -465,7 +442,7 @@ START_TEST(test_all_dtypes)
     const int64_t shape[2] = {3, 5};
     for (int32_t dt = 0; dt < KVP_DTYPE_COUNT; dt++) {
         ck_assert_uint_eq(kvp_dtype_size(dt), sizes[dt]);
-        struct kvp_tensor_hdr h = make_hdr(dt, 2, shape);
+        struct kvp_tensor_hdr h = test_full_hdr(dt, 2, shape);
         uint64_t len, bytes;
         ck_assert_int_eq(tensor_hdr_payload_bytes(&h, &bytes), 0);
         ck_assert_uint_eq(bytes, 15u * sizes[dt]);
@@ -483,7 +460,7 @@ END_TEST
 
 START_TEST(test_ndim_0_scalar)
 {
-    struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_F64, 0, NULL);
+    struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_F64, 0, NULL);
     uint64_t len, bytes;
     ck_assert_int_eq(tensor_hdr_payload_bytes(&h, &bytes), 0);
     ck_assert_uint_eq(bytes, 8); /* numel 1 */
@@ -498,7 +475,7 @@ END_TEST
 START_TEST(test_ndim_8)
 {
     const int64_t shape[8] = {2, 1, 3, 1, 2, 1, 2, 3};
-    struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_U16, 8, shape);
+    struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_U16, 8, shape);
     uint64_t len;
     uint8_t *b = make_obj(&h, &len);
     ck_assert_uint_eq(len, 304 + 72 * 2);
@@ -513,7 +490,7 @@ START_TEST(test_zero_elements)
 {
     const int64_t shapes[3][3] = {{0, 5, 7}, {5, 0, 7}, {5, 7, 0}};
     for (int s = 0; s < 3; s++) {
-        struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_F32, 3, shapes[s]);
+        struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_F32, 3, shapes[s]);
         uint64_t len;
         uint8_t *b = make_obj(&h, &len);
         ck_assert_uint_eq(len, 304); /* a 304-byte object */
@@ -521,7 +498,7 @@ START_TEST(test_zero_elements)
         free(b);
     }
     /* An empty tensor claiming payload bytes is refused. */
-    struct kvp_tensor_hdr h = make_hdr(KVP_DTYPE_F32, 3, shapes[0]);
+    struct kvp_tensor_hdr h = test_full_hdr(KVP_DTYPE_F32, 3, shapes[0]);
     h.data_bytes = 4;
     uint8_t b[308] = {0};
     tensor_hdr_encode(&h, b);

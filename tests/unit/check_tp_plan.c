@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tensor_test_util.h"
 #include "kvplug/status.h"
 #include "tensor_hdr.h"
 #include "tp_plan.h"
@@ -62,29 +63,6 @@ static void rng_seed(void)
 }
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static struct kvp_tensor_hdr full_hdr(int32_t dtype, int32_t ndim,
-                                      const int64_t *shape)
-{
-    struct kvp_tensor_hdr h;
-    memset(&h, 0, sizeof h);
-    h.magic = KVP_TENSOR_MAGIC;
-    h.version = KVP_TENSOR_VERSION;
-    h.header_size = KVP_TENSOR_HDR_SIZE;
-    h.dtype = dtype;
-    h.ndim = ndim;
-    h.layout_kind = KVP_LAYOUT_FULL;
-    h.data_offset = KVP_TENSOR_HDR_SIZE;
-    uint64_t numel = 1;
-    for (int i = 0; i < KVP_TENSOR_MAX_DIMS; i++) {
-        int64_t v = i < ndim ? shape[i] : -1;
-        h.global_shape[i] = h.local_shape[i] = v;
-        if (i < ndim)
-            numel *= (uint64_t)v;
-    }
-    h.data_bytes = numel * kvp_dtype_size(dtype);
-    return h;
-}
 
 /* Advance a C-order multi-index; 0 when it wrapped past the end. */
 static int odometer_next(int64_t *idx, const int64_t *shape, int32_t ndim)
@@ -278,7 +256,7 @@ START_TEST(test_property_shards_concat_to_full)
         uint64_t max_bytes = 1 + rng_below(MAX_PAYLOAD);
         int64_t shape[KVP_TENSOR_MAX_DIMS];
         random_shape(ndim, elem, max_bytes, shape);
-        struct kvp_tensor_hdr full = full_hdr(dtype, ndim, shape);
+        struct kvp_tensor_hdr full = test_full_hdr(dtype, ndim, shape);
         REQUIRE(full.data_bytes <= MAX_PAYLOAD);
         for (uint64_t i = 0; i < full.data_bytes; i++)
             payload[i] = (uint8_t)rng_next();
@@ -314,7 +292,7 @@ END_TEST
 START_TEST(test_worked_example)
 {
     const int64_t shape[3] = {2, 4, 3};
-    struct kvp_tensor_hdr full = full_hdr(KVP_DTYPE_F32, 3, shape);
+    struct kvp_tensor_hdr full = test_full_hdr(KVP_DTYPE_F32, 3, shape);
     struct tp_plan p;
     ck_assert_int_eq(tp_plan_make(&full, 2, 1, &p), KVP_OK);
     ck_assert_uint_eq(p.n_extents, 2);
@@ -333,7 +311,7 @@ START_TEST(test_worked_example)
     ck_assert_uint_eq(e.len, 48);
     /* Leading dims of 1 merge too: [1, 1, 6] split_dim 2, tp 3. */
     const int64_t ones[3] = {1, 1, 6};
-    full = full_hdr(KVP_DTYPE_U8, 3, ones);
+    full = test_full_hdr(KVP_DTYPE_U8, 3, ones);
     ck_assert_int_eq(tp_plan_make(&full, 3, -1, &p), KVP_OK);
     ck_assert_uint_eq(p.n_extents, 1);
     ck_assert_uint_eq(p.extent_len, 2);
@@ -345,7 +323,7 @@ START_TEST(test_empty_split_dim)
 {
     /* D = 0: shards are empty, no extents, headers still well formed. */
     const int64_t shape[2] = {5, 0};
-    struct kvp_tensor_hdr full = full_hdr(KVP_DTYPE_F16, 2, shape);
+    struct kvp_tensor_hdr full = test_full_hdr(KVP_DTYPE_F16, 2, shape);
     struct tp_plan p;
     ck_assert_int_eq(tp_plan_make(&full, 4, 1, &p), KVP_OK);
     ck_assert_uint_eq(p.n_extents, 0);
@@ -356,7 +334,7 @@ START_TEST(test_empty_split_dim)
     ck_assert_int_eq(sh.local_shape[1], 0);
     /* A zero dim elsewhere with huge dims neither overflows nor fails. */
     const int64_t huge[3] = {0, INT64_C(1) << 40, INT64_C(1) << 40};
-    full = full_hdr(KVP_DTYPE_F64, 3, huge);
+    full = test_full_hdr(KVP_DTYPE_F64, 3, huge);
     full.data_bytes = 0;
     ck_assert_int_eq(tp_plan_make(&full, 8, 2, &p), KVP_OK);
     ck_assert_uint_eq(p.n_extents, 0);
@@ -366,7 +344,7 @@ END_TEST
 START_TEST(test_invalid_inputs)
 {
     const int64_t shape[2] = {4, 6};
-    struct kvp_tensor_hdr full = full_hdr(KVP_DTYPE_I32, 2, shape);
+    struct kvp_tensor_hdr full = test_full_hdr(KVP_DTYPE_I32, 2, shape);
     struct tp_plan p;
     ck_assert_int_eq(tp_plan_make(&full, 2, 0, &p), KVP_OK);
     /* tp_size < 2 */
@@ -386,7 +364,7 @@ START_TEST(test_invalid_inputs)
     ck_assert_int_eq(tp_plan_make(NULL, 2, 0, &p), KVP_ERR_INVALID);
     ck_assert_int_eq(tp_plan_make(&full, 2, 0, NULL), KVP_ERR_INVALID);
     /* ndim 0: a scalar cannot be split */
-    struct kvp_tensor_hdr scalar = full_hdr(KVP_DTYPE_I32, 0, NULL);
+    struct kvp_tensor_hdr scalar = test_full_hdr(KVP_DTYPE_I32, 0, NULL);
     ck_assert_int_eq(tp_plan_make(&scalar, 2, 0, &p), KVP_ERR_INVALID);
     ck_assert_int_eq(tp_plan_make(&scalar, 2, -1, &p), KVP_ERR_INVALID);
     /* a SHARD header is not a full tensor */
@@ -404,7 +382,7 @@ START_TEST(test_invalid_inputs)
     bad.ndim = 9;
     ck_assert_int_eq(tp_plan_make(&bad, 2, 0, &p), KVP_ERR_INVALID);
     const int64_t big[2] = {INT64_C(1) << 40, INT64_C(1) << 40};
-    bad = full_hdr(KVP_DTYPE_I32, 2, big); /* 2^82 bytes */
+    bad = test_full_hdr(KVP_DTYPE_I32, 2, big); /* 2^82 bytes */
     ck_assert_int_eq(tp_plan_make(&bad, 2, 0, &p), KVP_ERR_INVALID);
 }
 END_TEST
