@@ -66,8 +66,8 @@ static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
     }
     int r = net_send_all(c->fd, c->out.data, c->out.len, (int)c->timeout_ms);
     if (r != NET_OK) {
-        KVP_LOG_E(c->log, "store %s: %s: %s; connection closed", c->peer,
-                  what, net_result_str(r));
+        KVP_LOG_E(c->log, "store %s: %s: %s; connection closed", c->peer, what,
+                  net_result_str(r));
         conn_kill(c);
         return net_status(r);
     }
