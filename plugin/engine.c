@@ -120,6 +120,7 @@ int32_t eng_conn(struct kvp_engine *e, struct eng_server *sv,
             .auth_token = e->auth_token,
             .timeout_ms = e->cfg.timeout_ms,
             .log = &e->log,
+            .local = e->embedded, /* its frames go by function call */
         };
         int32_t st = store_conn_open(&p, &sv->conn);
         if (st != KVP_OK) {

@@ -43,13 +43,19 @@ _Static_assert(PROTO_KEY_MAX == INDEX_KEY_MAX, "key limits differ");
 #define SRV_FRAME_REST_MS 30000 /* rest of a frame once it started */
 #define SRV_SEND_MS       30000
 
+/* Where a connection is in its life: HELLO, then CONNECT, then requests. */
+enum conn_state { CONN_HELLO, CONN_CONNECT, CONN_READY, CONN_CLOSED };
+
 struct srv_conn {
     struct kvp_server *srv;
-    int fd;
+    int fd; /* -1: an in-process link (kvp_server_local_open) */
     uint64_t id;
     char peer[64];
     pthread_t thread;
     atomic_int done;
+    enum conn_state state;
+    uint8_t nonce[PROTO_NONCE_LEN]; /* HELLO_R's challenge */
+    uint8_t blob[KVP_TP_BLOB_MAX];  /* CONNECT_R's ep blob until encoded */
     struct pool_tp *tp; /* NULL: control-only connection */
     struct kvp_tp_ep *ep;
     struct proto_buf in, out;
@@ -137,115 +143,101 @@ static int conn_recv(struct srv_conn *c, uint32_t max_body, int first_ms,
 
 /* ---- handshake --------------------------------------------------------- */
 
-static int handshake_hello(struct srv_conn *c, uint8_t nonce[PROTO_NONCE_LEN])
+/* HELLO: the transport the client wants and, with auth, a fresh nonce.
+ * Fills reply r; -1 closes the connection once r is sent. */
+static int on_hello(struct srv_conn *c, struct proto_msg *m,
+                    struct proto_msg *r)
 {
     struct kvp_server *srv = c->srv;
-    struct proto_msg m;
-    if (conn_recv(c, PROTO_HANDSHAKE_MAX_BODY, SRV_HANDSHAKE_MS, &m) != 0)
-        return -1;
-    struct proto_msg r = {.type = PROTO_HELLO_R, .req_id = m.req_id};
-    int ok = 0;
-    if (m.type != PROTO_HELLO) {
+    if (m->type != PROTO_HELLO) {
         KVP_LOG_W(&srv->log,
                   "server: conn %llu (%s): expected HELLO, got "
                   "%s; closing",
-                  (unsigned long long)c->id, c->peer, proto_type_name(m.type));
-        proto_msg_free(&m);
+                  (unsigned long long)c->id, c->peer, proto_type_name(m->type));
         return -1;
     }
-    if (m.name_len > 0) {
-        c->tp = pool_find_tp(&srv->pool, m.name, m.name_len);
+    r->type = PROTO_HELLO_R;
+    r->req_id = m->req_id;
+    if (m->name_len > 0) {
+        c->tp = pool_find_tp(&srv->pool, m->name, m->name_len);
         if (c->tp == NULL) {
             KVP_LOG_W(&srv->log,
                       "server: conn %llu (%s): transport '%.*s' "
                       "is not served here",
-                      (unsigned long long)c->id, c->peer, (int)m.name_len,
-                      (const char *)m.name);
-            r.status = KVP_ERR_NOT_SUPPORTED;
+                      (unsigned long long)c->id, c->peer, (int)m->name_len,
+                      (const char *)m->name);
+            r->status = KVP_ERR_NOT_SUPPORTED;
+            return -1;
         }
     }
-    if (r.status == KVP_OK) {
-        ok = 1;
-        if (srv->auth_token != NULL) {
-            r.flags = PROTO_SERVER_AUTH_REQUIRED;
-            if (getrandom(nonce, PROTO_NONCE_LEN, 0) != PROTO_NONCE_LEN) {
-                KVP_LOG_E(&srv->log, "server: getrandom failed: %s",
-                          strerror(errno));
-                r.status = KVP_ERR_INTERNAL;
-                ok = 0;
-            }
-            memcpy(r.nonce, nonce, PROTO_NONCE_LEN);
+    if (srv->auth_token != NULL) {
+        r->flags = PROTO_SERVER_AUTH_REQUIRED;
+        if (getrandom(c->nonce, PROTO_NONCE_LEN, 0) != PROTO_NONCE_LEN) {
+            KVP_LOG_E(&srv->log, "server: getrandom failed: %s",
+                      strerror(errno));
+            r->status = KVP_ERR_INTERNAL;
+            return -1;
         }
+        memcpy(r->nonce, c->nonce, PROTO_NONCE_LEN);
     }
-    proto_msg_free(&m);
-    if (conn_send(c, &r) != 0)
-        return -1;
-    return ok ? 0 : -1;
+    c->state = CONN_CONNECT;
+    return 0;
 }
 
-static int handshake_connect(struct srv_conn *c,
-                             const uint8_t nonce[PROTO_NONCE_LEN])
+/* CONNECT: the auth proof, then the transport ep exchange. */
+static int on_connect(struct srv_conn *c, struct proto_msg *m,
+                      struct proto_msg *r)
 {
     struct kvp_server *srv = c->srv;
-    struct proto_msg m;
-    if (conn_recv(c, PROTO_HANDSHAKE_MAX_BODY, SRV_HANDSHAKE_MS, &m) != 0)
-        return -1;
-    struct proto_msg r = {.type = PROTO_CONNECT_R, .req_id = m.req_id};
-    uint8_t blob[KVP_TP_BLOB_MAX];
-    int ok = 0;
-    if (m.type != PROTO_CONNECT) {
+    if (m->type != PROTO_CONNECT) {
         KVP_LOG_W(&srv->log,
                   "server: conn %llu (%s): expected CONNECT, got "
                   "%s; closing",
-                  (unsigned long long)c->id, c->peer, proto_type_name(m.type));
-        goto out;
+                  (unsigned long long)c->id, c->peer, proto_type_name(m->type));
+        return -1;
     }
+    r->type = PROTO_CONNECT_R;
+    r->req_id = m->req_id;
     if (srv->auth_token != NULL) {
         uint8_t want[PROTO_MAC_LEN];
-        hmac_sha256(srv->auth_token, srv->auth_len, nonce, PROTO_NONCE_LEN,
+        hmac_sha256(srv->auth_token, srv->auth_len, c->nonce, PROTO_NONCE_LEN,
                     want);
-        if (m.mac_len != PROTO_MAC_LEN ||
-            !sha256_equal(want, m.mac, PROTO_MAC_LEN)) {
+        if (m->mac_len != PROTO_MAC_LEN ||
+            !sha256_equal(want, m->mac, PROTO_MAC_LEN)) {
             KVP_LOG_W(&srv->log,
                       "server: conn %llu (%s): authentication "
                       "failed (%s proof); closing",
                       (unsigned long long)c->id, c->peer,
-                      m.mac_len ? "wrong" : "missing");
-            r.status = KVP_ERR_AUTH;
-            conn_send(c, &r);
-            goto out;
+                      m->mac_len ? "wrong" : "missing");
+            r->status = KVP_ERR_AUTH;
+            return -1;
         }
     }
     if (c->tp != NULL) {
         uint32_t blob_len = 0;
-        int32_t st = c->tp->ops->ep_accept(c->tp->ctx, m.blob, m.blob_len, blob,
-                                           sizeof(blob), &blob_len, &c->ep);
+        int32_t st =
+            c->tp->ops->ep_accept(c->tp->ctx, m->blob, m->blob_len, c->blob,
+                                  sizeof(c->blob), &blob_len, &c->ep);
         if (st != KVP_OK) {
             KVP_LOG_W(&srv->log,
                       "server: conn %llu (%s): %s ep_accept "
                       "failed: %d",
                       (unsigned long long)c->id, c->peer, c->tp->name, st);
-            r.status = st;
-            conn_send(c, &r);
-            goto out;
+            r->status = st;
+            return -1;
         }
-        r.blob = blob;
-        r.blob_len = blob_len;
-        r.rkey = c->tp->rkey;
-        r.rkey_len = c->tp->rkey_len;
+        r->blob = c->blob;
+        r->blob_len = blob_len;
+        r->rkey = c->tp->rkey;
+        r->rkey_len = c->tp->rkey_len;
     }
-    r.pool_base = (uint64_t)(uintptr_t)srv->pool.base;
-    r.pool_size = srv->pool.size;
-    ok = conn_send(c, &r) == 0;
-    if (ok)
-        KVP_LOG_I(&srv->log,
-                  "server: conn %llu (%s) connected, transport "
-                  "%s",
-                  (unsigned long long)c->id, c->peer,
-                  c->tp != NULL ? c->tp->name : "none (control only)");
-out:
-    proto_msg_free(&m);
-    return ok ? 0 : -1;
+    r->pool_base = (uint64_t)(uintptr_t)srv->pool.base;
+    r->pool_size = srv->pool.size;
+    c->state = CONN_READY;
+    KVP_LOG_I(&srv->log, "server: conn %llu (%s) connected, transport %s",
+              (unsigned long long)c->id, c->peer,
+              c->tp != NULL ? c->tp->name : "none (control only)");
+    return 0;
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -337,28 +329,55 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
     }
 }
 
-static void serve(struct srv_conn *c)
+/* One frame in, at most one reply out (r->type 0: none): the connection's
+ * state machine, shared by the TCP carrier (serve) and the in-process one
+ * (kvp_server_local_call). -1: close the connection once r is sent. */
+static int conn_on_frame(struct srv_conn *c, struct proto_msg *m,
+                         struct proto_msg *r)
 {
-    uint8_t nonce[PROTO_NONCE_LEN] = {0};
-    if (handshake_hello(c, nonce) != 0 || handshake_connect(c, nonce) != 0)
-        return;
-    while (!atomic_load(&c->srv->stopping)) {
-        struct proto_msg m;
-        if (conn_recv(c, PROTO_MAX_BODY, -1, &m) != 0)
-            return;
-        struct proto_msg r = {0};
-        if (dispatch(c, &m, &r) != 0) {
+    memset(r, 0, sizeof(*r));
+    int go;
+    switch (c->state) {
+    case CONN_HELLO:
+        go = on_hello(c, m, r);
+        break;
+    case CONN_CONNECT:
+        go = on_connect(c, m, r);
+        break;
+    case CONN_READY:
+        go = dispatch(c, m, r);
+        if (go != 0) {
+            memset(r, 0, sizeof(*r)); /* not a request: nothing to answer */
             KVP_LOG_W(&c->srv->log,
                       "server: conn %llu (%s): unexpected %s "
                       "frame after the handshake; closing",
                       (unsigned long long)c->id, c->peer,
-                      proto_type_name(m.type));
-            proto_msg_free(&m);
-            return;
+                      proto_type_name(m->type));
         }
+        break;
+    default:
+        go = -1;
+        break;
+    }
+    if (go != 0)
+        c->state = CONN_CLOSED;
+    return go;
+}
+
+static void serve(struct srv_conn *c)
+{
+    while (c->state != CONN_CLOSED && !atomic_load(&c->srv->stopping)) {
+        /* a client must say HELLO and CONNECT promptly and briefly */
+        int ready = c->state == CONN_READY;
+        struct proto_msg m, r;
+        if (conn_recv(c, ready ? PROTO_MAX_BODY : PROTO_HANDSHAKE_MAX_BODY,
+                      ready ? -1 : SRV_HANDSHAKE_MS, &m) != 0)
+            return;
+        int go = conn_on_frame(c, &m, &r);
+        /* r's items point into m: encode before freeing m */
         int sent = r.type != 0 ? conn_send(c, &r) : 0;
         proto_msg_free(&m);
-        if (sent != 0)
+        if (go != 0 || sent != 0)
             return;
     }
 }
@@ -494,6 +513,107 @@ static void *accept_main(void *arg)
             accept_one(srv);
     }
     return NULL;
+}
+
+/* ---- in-process link ----------------------------------------------------- */
+
+/* The embedded server's clients live in the same process: their frames
+ * are handed over in the caller's thread instead of through a socket and
+ * two thread wake-ups. Same frames, same checks, same state machine. */
+struct kvp_server_local {
+    struct srv_conn c;
+};
+
+int32_t kvp_server_local_open(struct kvp_server *srv,
+                              struct kvp_server_local **lc_p)
+{
+    if (srv == NULL || lc_p == NULL) {
+        KVP_LOG_E(srv != NULL ? &srv->log : NULL,
+                  "server: local_open: srv and lc_p must not be NULL");
+        return KVP_ERR_INVALID;
+    }
+    if (atomic_load(&srv->stopping))
+        return KVP_ERR_DISCONNECTED;
+    struct kvp_server_local *lc = calloc(1, sizeof(*lc));
+    if (lc == NULL)
+        return KVP_ERR_NO_MEMORY;
+    struct srv_conn *c = &lc->c;
+    c->srv = srv;
+    c->fd = -1;
+    c->state = CONN_HELLO;
+    pthread_mutex_lock(&srv->lock);
+    if (srv->n_conns >= SRV_MAX_CONNS) {
+        pthread_mutex_unlock(&srv->lock);
+        KVP_LOG_W(&srv->log, "server: refusing a local link: %d connections "
+                  "open", SRV_MAX_CONNS);
+        free(lc);
+        return KVP_ERR_NO_SPACE;
+    }
+    c->id = ++srv->next_conn_id;
+    srv->n_conns++;
+    pthread_mutex_unlock(&srv->lock);
+    snprintf(c->peer, sizeof(c->peer), "local");
+    *lc_p = lc;
+    return KVP_OK;
+}
+
+int32_t kvp_server_local_call(struct kvp_server_local *lc,
+                              const uint8_t *frame, size_t len,
+                              struct proto_buf *reply)
+{
+    if (lc == NULL || frame == NULL || reply == NULL)
+        return KVP_ERR_INVALID;
+    struct srv_conn *c = &lc->c;
+    reply->len = 0;
+    if (c->state == CONN_CLOSED || atomic_load(&c->srv->stopping))
+        return KVP_ERR_DISCONNECTED;
+    struct proto_hdr h;
+    const char *why = "frame shorter than its header";
+    uint32_t max_body =
+        c->state == CONN_READY ? PROTO_MAX_BODY : PROTO_HANDSHAKE_MAX_BODY;
+    int ok = len >= PROTO_HDR_LEN &&
+             proto_hdr_parse(frame, max_body, &h, &why) == PROTO_OK;
+    if (ok && len - PROTO_HDR_LEN != h.body_len) {
+        why = "frame length differs from its header's body_len";
+        ok = 0;
+    }
+    struct proto_msg m, r;
+    if (ok && proto_decode(&h, frame + PROTO_HDR_LEN, &m, &why) != PROTO_OK)
+        ok = 0;
+    if (!ok) {
+        KVP_LOG_W(&c->srv->log,
+                  "server: conn %llu (%s): malformed frame: %s; closing",
+                  (unsigned long long)c->id, c->peer, why);
+        c->state = CONN_CLOSED;
+        return KVP_ERR_TRANSPORT;
+    }
+    conn_on_frame(c, &m, &r); /* a closing state still delivers r */
+    int32_t st = KVP_OK;
+    if (r.type != 0 && proto_encode(&r, reply) != 0) {
+        KVP_LOG_E(&c->srv->log, "server: conn %llu: cannot encode %s reply",
+                  (unsigned long long)c->id, proto_type_name(r.type));
+        c->state = CONN_CLOSED;
+        st = KVP_ERR_NO_MEMORY;
+    }
+    proto_msg_free(&m);
+    return st;
+}
+
+void kvp_server_local_close(struct kvp_server_local *lc)
+{
+    if (lc == NULL)
+        return;
+    struct srv_conn *c = &lc->c;
+    struct kvp_server *srv = c->srv;
+    kvs_owner_gone(srv->kvs, c->id);
+    if (c->ep != NULL)
+        c->tp->ops->ep_destroy(c->ep);
+    pthread_mutex_lock(&srv->lock);
+    srv->n_conns--;
+    pthread_mutex_unlock(&srv->lock);
+    KVP_LOG_D(&srv->log, "server: conn %llu (local) closed",
+              (unsigned long long)c->id);
+    free(lc);
 }
 
 /* ---- public ------------------------------------------------------------- */

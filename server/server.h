@@ -6,6 +6,7 @@
 #ifndef KVP_SERVER_H
 #define KVP_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kvp_transport.h"
@@ -32,5 +33,27 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
 uint16_t kvp_server_port(const struct kvp_server *srv);
 /* Stops threads, closes connections, frees the pool. */
 void kvp_server_stop(struct kvp_server *srv);
+
+/* ---- in-process link (the embedded server's own clients) -------------- */
+
+struct kvp_server_local;
+struct proto_buf;
+
+/* A connection that carries frames by function call instead of TCP: the
+ * same protocol, handshake and checks, without the socket round trip and
+ * the two thread wake-ups per request. Close every link before
+ * kvp_server_stop. */
+int32_t kvp_server_local_open(struct kvp_server *srv,
+                              struct kvp_server_local **lc_p);
+/* Hands one whole encoded frame (header + body) to the server, in the
+ * caller's thread, and returns its reply frame in *reply (len 0: the frame
+ * has no reply). Calls on one link must be serialised by the caller; links
+ * may be used from different threads at once. KVP_ERR_TRANSPORT: malformed
+ * frame; KVP_ERR_DISCONNECTED: the link was closed by a protocol violation
+ * or the server is stopping. */
+int32_t kvp_server_local_call(struct kvp_server_local *lc,
+                              const uint8_t *frame, size_t len,
+                              struct proto_buf *reply);
+void kvp_server_local_close(struct kvp_server_local *lc);
 
 #endif /* KVP_SERVER_H */

@@ -14,12 +14,14 @@
 
 #include "net.h"
 #include "proto.h"
+#include "server.h"
 #include "sha256.h"
 
 #define STORE_DEFAULT_TIMEOUT_MS 10000
 
 struct store_conn {
-    int fd; /* -1 once dead */
+    int fd; /* TCP carrier; -1 once dead or with a local link */
+    struct kvp_server_local *lc; /* in-process carrier; NULL once dead */
     uint32_t timeout_ms;
     uint32_t next_req;
     char peer[300];
@@ -36,6 +38,13 @@ static void conn_kill(struct store_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    kvp_server_local_close(c->lc);
+    c->lc = NULL;
+}
+
+static int conn_up(const struct store_conn *c)
+{
+    return c->fd >= 0 || c->lc != NULL;
 }
 
 static int32_t net_status(int r)
@@ -56,13 +65,24 @@ static int32_t net_status(int r)
  * the failure is logged here, once. */
 static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
 {
-    if (c->fd < 0)
+    if (!conn_up(c))
         return KVP_ERR_DISCONNECTED;
     req->req_id = ++c->next_req;
     const char *what = proto_type_name(req->type);
     if (proto_encode(req, &c->out) != 0) {
         KVP_LOG_E(c->log, "store %s: cannot encode %s request", c->peer, what);
         return KVP_ERR_INVALID; /* nothing sent: the connection is fine */
+    }
+    if (c->lc != NULL) {
+        /* the reply (if any) is in c->in when this returns */
+        int32_t st = kvp_server_local_call(c->lc, c->out.data, c->out.len,
+                                           &c->in);
+        if (st != KVP_OK) {
+            KVP_LOG_E(c->log, "store %s: %s: in-process call failed (%d); "
+                      "connection closed", c->peer, what, st);
+            conn_kill(c);
+        }
+        return st;
     }
     int r = net_send_all(c->fd, c->out.data, c->out.len, (int)c->timeout_ms);
     if (r != NET_OK) {
@@ -71,6 +91,39 @@ static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
         conn_kill(c);
         return net_status(r);
     }
+    return KVP_OK;
+}
+
+/* Receives the reply frame: from the socket, or already in c->in from a
+ * local call. KVP_ERR_TRANSPORT: malformed, *why says how (the caller logs
+ * it); any other failure is logged here and kills the connection. */
+static int32_t recv_reply(struct store_conn *c, const char *what,
+                          struct proto_hdr *h, const uint8_t **body,
+                          const char **why)
+{
+    if (c->lc != NULL) {
+        *why = "no reply frame";
+        if (c->in.len < PROTO_HDR_LEN ||
+            proto_hdr_parse(c->in.data, PROTO_MAX_BODY, h, why) != PROTO_OK)
+            return KVP_ERR_TRANSPORT;
+        if (c->in.len - PROTO_HDR_LEN != h->body_len) {
+            *why = "reply length differs from its header";
+            return KVP_ERR_TRANSPORT;
+        }
+        *body = c->in.data + PROTO_HDR_LEN;
+        return KVP_OK;
+    }
+    int r = net_recv_frame(c->fd, PROTO_MAX_BODY, (int)c->timeout_ms,
+                           (int)c->timeout_ms, -1, h, &c->in, why);
+    if (r == NET_MALFORMED)
+        return KVP_ERR_TRANSPORT;
+    if (r != NET_OK) {
+        KVP_LOG_E(c->log, "store %s: %s: %s%s%s; connection closed", c->peer,
+                  what, net_result_str(r), *why ? ": " : "", *why);
+        conn_kill(c);
+        return net_status(r);
+    }
+    *body = c->in.data;
     return KVP_OK;
 }
 
@@ -87,15 +140,12 @@ static int32_t rpc(struct store_conn *c, struct proto_msg *req,
     const char *what = proto_type_name(req->type);
     struct proto_hdr h;
     const char *why = "";
-    int r = net_recv_frame(c->fd, PROTO_MAX_BODY, (int)c->timeout_ms,
-                           (int)c->timeout_ms, -1, &h, &c->in, &why);
-    if (r != NET_OK) {
-        KVP_LOG_E(c->log, "store %s: %s: %s%s%s; connection closed", c->peer,
-                  what, net_result_str(r), *why ? ": " : "", why);
-        conn_kill(c);
-        return net_status(r);
-    }
-    int st = proto_decode(&h, c->in.data, rep, &why);
+    const uint8_t *body = NULL;
+    int32_t got = recv_reply(c, what, &h, &body, &why);
+    if (got != KVP_OK && got != KVP_ERR_TRANSPORT)
+        return got; /* logged, connection closed */
+    int st = got == KVP_OK ? proto_decode(&h, body, rep, &why)
+                           : PROTO_ERR_MALFORMED;
     if (st == PROTO_OK && (h.type != req->type + 1 || h.req_id != req->req_id))
         why = "reply of another type or request id";
     else if (st == PROTO_OK && req->type >= PROTO_ALLOC &&
@@ -236,8 +286,19 @@ int32_t store_conn_open(const struct store_conn_params *params,
              (unsigned)params->port);
     const char *err = NULL;
     int eno = 0;
-    c->fd = net_connect(params->host, params->port, c->timeout_ms, &err, &eno);
-    if (c->fd < 0) {
+    c->fd = -1;
+    if (params->local != NULL) {
+        st = kvp_server_local_open(params->local, &c->lc);
+        if (st != KVP_OK) {
+            KVP_LOG_E(c->log, "store %s: cannot open an in-process link (%d)",
+                      c->peer, st);
+            goto err;
+        }
+    } else {
+        c->fd = net_connect(params->host, params->port, c->timeout_ms, &err,
+                            &eno);
+    }
+    if (c->lc == NULL && c->fd < 0) {
         KVP_LOG_E(c->log, "store %s: %s%s%s", c->peer, err, eno ? ": " : "",
                   eno ? strerror(eno) : "");
         st = eno == ETIMEDOUT ? KVP_ERR_TIMEOUT : KVP_ERR_DISCONNECTED;
@@ -275,7 +336,7 @@ void store_conn_close(struct store_conn *conn)
 
 int store_conn_alive(const struct store_conn *conn)
 {
-    return conn != NULL && conn->fd >= 0;
+    return conn != NULL && conn_up(conn);
 }
 
 struct kvp_tp_ep *store_conn_ep(struct store_conn *conn)
@@ -310,7 +371,7 @@ static int32_t batch_args(struct store_conn *c, uint32_t n, const void *arr)
                   n, PROTO_MAX_ITEMS);
         return KVP_ERR_INVALID;
     }
-    return c->fd >= 0 ? KVP_OK : KVP_ERR_DISCONNECTED;
+    return conn_up(c) ? KVP_OK : KVP_ERR_DISCONNECTED;
 }
 
 /* A keyed batch: items with invalid keys fail alone (KVP_ERR_INVALID) and
@@ -498,7 +559,7 @@ int32_t store_remove(struct store_conn *conn, const char *key, int32_t *status)
                   "store: remove: NULL connection/status or invalid key");
         return KVP_ERR_INVALID;
     }
-    if (conn->fd < 0)
+    if (!conn_up(conn))
         return KVP_ERR_DISCONNECTED;
     struct proto_item it = {.key = (const uint8_t *)key, .key_len = len};
     struct proto_msg req = {.type = PROTO_REMOVE, .n = 1, .items = &it};

@@ -4,6 +4,8 @@
  *
  * The engine (plugin/) drives the data path itself with the transport ops;
  * this module only speaks the control protocol and owns the connection.
+ * The frames travel over TCP, or by function call to an in-process server
+ * (params->local): the same protocol either way.
  *
  * Every call is synchronous request/response and must be serialised per
  * connection by the caller. A negative return means the call itself failed
@@ -22,14 +24,19 @@
 
 struct store_conn;
 
+struct kvp_server;
+
 struct store_conn_params {
-    const char *host;           /* server address */
+    const char *host;           /* server address (names it in logs) */
     uint16_t port;
     const struct kvp_transport_ops *tops;
     struct kvp_tp_ctx *tctx;    /* client transport ctx */
     const char *auth_token;     /* NULL = none */
     uint32_t timeout_ms;
     const struct kvp_logger *log; /* borrowed for the connection's life */
+    /* An in-process server (the embedded one): frames go by function call
+     * (kvp_server_local_call) instead of TCP to host:port. NULL = TCP. */
+    struct kvp_server *local;
 };
 
 /* Connect, authenticate, exchange transport blobs, unpack the pool rkey. */

@@ -1,7 +1,9 @@
 /* check_server_conn.c - the store server and store_client in one process
  * over real TCP (and the real UCX module when it is built): the protocol
  * end to end, auth, malformed frames closing only their connection,
- * pending allocations of a dead connection, timeouts and disconnects. */
+ * pending allocations of a dead connection, timeouts and disconnects.
+ * The loop tests run once over TCP (_i 0) and once over the in-process
+ * link the embedded server uses (_i 1). */
 #include <check.h>
 #include <poll.h>
 #include <pthread.h>
@@ -34,6 +36,8 @@ static void quiet_log(void *user, int32_t level, const char *msg)
 
 static struct kvp_logger test_logger = {quiet_log, NULL, KVP_LOG_DEBUG};
 
+static int carrier_local; /* set from _i by the loop tests */
+
 static struct kvp_server *start(const char *transports, const char *token,
                                 uint64_t pool, uint32_t lease_ms)
 {
@@ -60,7 +64,8 @@ static int32_t open_ctl(struct kvp_server *srv, const char *token,
                                    .port = kvp_server_port(srv),
                                    .auth_token = token,
                                    .timeout_ms = TMO,
-                                   .log = &test_logger};
+                                   .log = &test_logger,
+                                   .local = carrier_local ? srv : NULL};
     return store_conn_open(&cp, c);
 }
 
@@ -88,6 +93,7 @@ static int32_t put1(struct store_conn *c, const char *key, uint64_t len,
 
 START_TEST(batched_cycle)
 {
+    carrier_local = _i;
     struct kvp_server *srv = start("", NULL, 1 << 20, 0);
     struct store_conn *c = ctl(srv);
     ck_assert_ptr_null(store_conn_ep(c));
@@ -221,6 +227,7 @@ END_TEST
 
 START_TEST(auth_challenge_response)
 {
+    carrier_local = _i;
     struct kvp_server *srv = start("", "sesame", 1 << 20, 0);
     struct store_conn *c = NULL;
     ck_assert_int_eq(open_ctl(srv, "sesame", &c), KVP_OK);
@@ -367,6 +374,7 @@ static int wait_pending_zero(struct store_conn *c)
 
 START_TEST(closed_connection_aborts_pending)
 {
+    carrier_local = _i;
     struct kvp_server *srv = start("", NULL, 1 << 20, 0);
     struct store_conn *watcher = ctl(srv);
     struct store_conn *c = ctl(srv);
@@ -384,6 +392,137 @@ START_TEST(closed_connection_aborts_pending)
                      KVP_OK);
     ck_assert_uint_eq(l.len, 3);
     store_conn_close(watcher);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* ---- the in-process link: malformed frames -------------------------------- */
+
+static size_t frame_of(uint8_t *out, uint16_t type, const void *body,
+                       uint32_t len)
+{
+    uint8_t h[PROTO_HDR_LEN] = {(uint8_t)len, (uint8_t)(len >> 8),
+                                (uint8_t)(len >> 16), (uint8_t)(len >> 24),
+                                PROTO_VERSION, 0, (uint8_t)type,
+                                (uint8_t)(type >> 8), 1, 0, 0, 0};
+    memcpy(out, h, sizeof(h));
+    if (len > 0)
+        memcpy(out + PROTO_HDR_LEN, body, len);
+    return PROTO_HDR_LEN + len;
+}
+
+/* Handshakes a control-only link with raw frames; the link is READY. */
+static struct kvp_server_local *raw_local(struct kvp_server *srv,
+                                          struct proto_buf *rep)
+{
+    struct kvp_server_local *lc = NULL;
+    ck_assert_int_eq(kvp_server_local_open(srv, &lc), KVP_OK);
+    uint8_t f[64], zero[5] = {0};
+    size_t n = frame_of(f, PROTO_HELLO, zero, sizeof(zero));
+    ck_assert_int_eq(kvp_server_local_call(lc, f, n, rep), KVP_OK);
+    ck_assert_uint_gt(rep->len, PROTO_HDR_LEN);
+    n = frame_of(f, PROTO_CONNECT, zero, sizeof(zero));
+    ck_assert_int_eq(kvp_server_local_call(lc, f, n, rep), KVP_OK);
+    ck_assert_uint_gt(rep->len, PROTO_HDR_LEN);
+    ck_assert_int_eq(rep->data[PROTO_HDR_LEN], 0); /* status OK */
+    return lc;
+}
+
+START_TEST(local_link_refuses_malformed_frames)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    carrier_local = 1;
+    struct store_conn *good = ctl(srv);
+    ck_assert_int_eq(put1(good, "kept", 5, 0), KVP_OK);
+    struct proto_buf rep = {0};
+    uint8_t f[64], body[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    int before = n_warnings;
+
+    /* a frame shorter than its header */
+    struct kvp_server_local *lc = raw_local(srv, &rep);
+    ck_assert_int_eq(kvp_server_local_call(lc, f, 5, &rep), KVP_ERR_TRANSPORT);
+    ck_assert_uint_eq(rep.len, 0);
+    /* the link is closed now: later frames are refused */
+    size_t n = frame_of(f, PROTO_STATS, NULL, 0);
+    ck_assert_int_eq(kvp_server_local_call(lc, f, n, &rep),
+                     KVP_ERR_DISCONNECTED);
+    kvp_server_local_close(lc);
+
+    /* bytes past the body the header announces */
+    lc = raw_local(srv, &rep);
+    n = frame_of(f, PROTO_STATS, NULL, 0);
+    ck_assert_int_eq(kvp_server_local_call(lc, f, n + 3, &rep),
+                     KVP_ERR_TRANSPORT);
+    kvp_server_local_close(lc);
+
+    /* a body the decoder cannot consume exactly */
+    lc = raw_local(srv, &rep);
+    n = frame_of(f, PROTO_LOOKUP, body, sizeof(body));
+    ck_assert_int_eq(kvp_server_local_call(lc, f, n, &rep), KVP_ERR_TRANSPORT);
+    kvp_server_local_close(lc);
+
+    /* a well-formed HELLO after the handshake: a protocol violation, no
+     * reply */
+    lc = raw_local(srv, &rep);
+    uint8_t zero[5] = {0};
+    n = frame_of(f, PROTO_HELLO, zero, sizeof(zero));
+    ck_assert_int_eq(kvp_server_local_call(lc, f, n, &rep), KVP_OK);
+    ck_assert_uint_eq(rep.len, 0);
+    n = frame_of(f, PROTO_STATS, NULL, 0);
+    ck_assert_int_eq(kvp_server_local_call(lc, f, n, &rep),
+                     KVP_ERR_DISCONNECTED);
+    kvp_server_local_close(lc);
+
+    /* a request before the handshake */
+    lc = NULL;
+    ck_assert_int_eq(kvp_server_local_open(srv, &lc), KVP_OK);
+    n = frame_of(f, PROTO_STATS, NULL, 0);
+    ck_assert_int_eq(kvp_server_local_call(lc, f, n, &rep), KVP_OK);
+    ck_assert_uint_eq(rep.len, 0);
+    ck_assert_int_eq(kvp_server_local_call(lc, f, n, &rep),
+                     KVP_ERR_DISCONNECTED);
+    kvp_server_local_close(lc);
+
+    ck_assert_int_eq(kvp_server_local_call(NULL, f, n, &rep),
+                     KVP_ERR_INVALID);
+    ck_assert_int_eq(kvp_server_local_open(NULL, &lc), KVP_ERR_INVALID);
+    ck_assert_int_gt(n_warnings, before); /* each one was logged */
+
+    /* none of that touched the other link or the store */
+    struct store_lookup_item l = {.key = "kept"};
+    ck_assert_int_eq(store_lookup(good, 1, &l, STORE_LOOKUP_NO_LEASE), KVP_OK);
+    ck_assert_int_eq(l.status, KVP_OK);
+    ck_assert_uint_eq(l.len, 5);
+    struct store_server_stats s;
+    ck_assert_int_eq(store_server_stats(good, &s), KVP_OK);
+    ck_assert_uint_eq(s.connections, 1); /* the closed links are gone */
+    proto_buf_free(&rep);
+    store_conn_close(good);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* A local link and a TCP client see the same store. */
+START_TEST(local_and_tcp_share_the_store)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    carrier_local = 1;
+    struct store_conn *lc = ctl(srv);
+    carrier_local = 0;
+    struct store_conn *tc = ctl(srv);
+    ck_assert_int_eq(put1(lc, "from-local", 11, 0), KVP_OK);
+    ck_assert_int_eq(put1(tc, "from-local", 11, 0), KVP_ERR_EXISTS);
+    struct store_lookup_item l = {.key = "from-local"};
+    ck_assert_int_eq(store_lookup(tc, 1, &l, STORE_LOOKUP_NO_LEASE), KVP_OK);
+    ck_assert_int_eq(l.status, KVP_OK);
+    ck_assert_uint_eq(l.len, 11);
+    struct store_server_stats s;
+    ck_assert_int_eq(store_server_stats(lc, &s), KVP_OK);
+    ck_assert_uint_eq(s.connections, 2);
+    store_conn_close(lc);
+    ck_assert_int_eq(store_server_stats(tc, &s), KVP_OK);
+    ck_assert_uint_eq(s.connections, 1);
+    store_conn_close(tc);
     kvp_server_stop(srv);
 }
 END_TEST
@@ -483,6 +622,7 @@ static void tp_log(void *user, int32_t level, const char *msg)
 
 START_TEST(ucx_put_get_through_the_pool)
 {
+    carrier_local = _i;
     const struct kvp_transport_ops *ops = NULL;
     struct kvp_logger lg = {quiet_log, NULL, KVP_LOG_WARN};
     if (tp_module_load("ucx", &lg, &ops) != KVP_OK) {
@@ -508,7 +648,8 @@ START_TEST(ucx_put_get_through_the_pool)
                                    .tctx = ctx,
                                    .auth_token = "tok",
                                    .timeout_ms = TMO,
-                                   .log = &test_logger};
+                                   .log = &test_logger,
+                                   .local = carrier_local ? srv : NULL};
     struct store_conn *c = NULL;
     ck_assert_int_eq(store_conn_open(&cp, &c), KVP_OK);
     ck_assert_ptr_nonnull(store_conn_ep(c));
@@ -598,19 +739,21 @@ int main(void)
     Suite *s = suite_create("server_conn");
     TCase *tp = tcase_create("protocol");
     tcase_set_timeout(tp, 60);
-    tcase_add_test(tp, batched_cycle);
+    tcase_add_loop_test(tp, batched_cycle, 0, 2);
     tcase_add_test(tp, concurrent_puts_one_wins);
-    tcase_add_test(tp, auth_challenge_response);
+    tcase_add_loop_test(tp, auth_challenge_response, 0, 2);
     tcase_add_test(tp, garbage_closes_only_that_connection);
-    tcase_add_test(tp, closed_connection_aborts_pending);
+    tcase_add_loop_test(tp, closed_connection_aborts_pending, 0, 2);
     tcase_add_test(tp, silent_server_times_out);
     tcase_add_test(tp, server_gone_disconnects);
     tcase_add_test(tp, lease_timeout_on_server);
     tcase_add_test(tp, start_refuses_bad_params);
+    tcase_add_test(tp, local_link_refuses_malformed_frames);
+    tcase_add_test(tp, local_and_tcp_share_the_store);
     suite_add_tcase(s, tp);
     TCase *tu = tcase_create("ucx");
     tcase_set_timeout(tu, 60);
-    tcase_add_test(tu, ucx_put_get_through_the_pool);
+    tcase_add_loop_test(tu, ucx_put_get_through_the_pool, 0, 2);
     suite_add_tcase(s, tu);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
