@@ -56,7 +56,7 @@ struct srv_conn {
     enum conn_state state;
     uint8_t nonce[PROTO_NONCE_LEN]; /* HELLO_R's challenge */
     uint8_t blob[KVP_TP_BLOB_MAX];  /* CONNECT_R's ep blob until encoded */
-    struct pool_tp *tp; /* NULL: control-only connection */
+    struct pool_tp *tp;             /* NULL: control-only connection */
     struct kvp_tp_ep *ep;
     struct proto_buf in, out;
     struct srv_conn *next;
@@ -544,8 +544,10 @@ int32_t kvp_server_local_open(struct kvp_server *srv,
     pthread_mutex_lock(&srv->lock);
     if (srv->n_conns >= SRV_MAX_CONNS) {
         pthread_mutex_unlock(&srv->lock);
-        KVP_LOG_W(&srv->log, "server: refusing a local link: %d connections "
-                  "open", SRV_MAX_CONNS);
+        KVP_LOG_W(&srv->log,
+                  "server: refusing a local link: %d connections "
+                  "open",
+                  SRV_MAX_CONNS);
         free(lc);
         return KVP_ERR_NO_SPACE;
     }
@@ -557,9 +559,8 @@ int32_t kvp_server_local_open(struct kvp_server *srv,
     return KVP_OK;
 }
 
-int32_t kvp_server_local_call(struct kvp_server_local *lc,
-                              const uint8_t *frame, size_t len,
-                              struct proto_buf *reply)
+int32_t kvp_server_local_call(struct kvp_server_local *lc, const uint8_t *frame,
+                              size_t len, struct proto_buf *reply)
 {
     if (lc == NULL || frame == NULL || reply == NULL)
         return KVP_ERR_INVALID;

@@ -75,11 +75,13 @@ static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
     }
     if (c->lc != NULL) {
         /* the reply (if any) is in c->in when this returns */
-        int32_t st = kvp_server_local_call(c->lc, c->out.data, c->out.len,
-                                           &c->in);
+        int32_t st =
+            kvp_server_local_call(c->lc, c->out.data, c->out.len, &c->in);
         if (st != KVP_OK) {
-            KVP_LOG_E(c->log, "store %s: %s: in-process call failed (%d); "
-                      "connection closed", c->peer, what, st);
+            KVP_LOG_E(c->log,
+                      "store %s: %s: in-process call failed (%d); "
+                      "connection closed",
+                      c->peer, what, st);
             conn_kill(c);
         }
         return st;
@@ -144,8 +146,8 @@ static int32_t rpc(struct store_conn *c, struct proto_msg *req,
     int32_t got = recv_reply(c, what, &h, &body, &why);
     if (got != KVP_OK && got != KVP_ERR_TRANSPORT)
         return got; /* logged, connection closed */
-    int st = got == KVP_OK ? proto_decode(&h, body, rep, &why)
-                           : PROTO_ERR_MALFORMED;
+    int st =
+        got == KVP_OK ? proto_decode(&h, body, rep, &why) : PROTO_ERR_MALFORMED;
     if (st == PROTO_OK && (h.type != req->type + 1 || h.req_id != req->req_id))
         why = "reply of another type or request id";
     else if (st == PROTO_OK && req->type >= PROTO_ALLOC &&
@@ -295,8 +297,8 @@ int32_t store_conn_open(const struct store_conn_params *params,
             goto err;
         }
     } else {
-        c->fd = net_connect(params->host, params->port, c->timeout_ms, &err,
-                            &eno);
+        c->fd =
+            net_connect(params->host, params->port, c->timeout_ms, &err, &eno);
     }
     if (c->lc == NULL && c->fd < 0) {
         KVP_LOG_E(c->log, "store %s: %s%s%s", c->peer, err, eno ? ": " : "",

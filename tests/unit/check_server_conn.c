@@ -396,15 +396,24 @@ START_TEST(closed_connection_aborts_pending)
 }
 END_TEST
 
-/* ---- the in-process link: malformed frames -------------------------------- */
+/* ---- the in-process link: malformed frames --------------------------------
+ */
 
 static size_t frame_of(uint8_t *out, uint16_t type, const void *body,
                        uint32_t len)
 {
-    uint8_t h[PROTO_HDR_LEN] = {(uint8_t)len, (uint8_t)(len >> 8),
-                                (uint8_t)(len >> 16), (uint8_t)(len >> 24),
-                                PROTO_VERSION, 0, (uint8_t)type,
-                                (uint8_t)(type >> 8), 1, 0, 0, 0};
+    uint8_t h[PROTO_HDR_LEN] = {(uint8_t)len,
+                                (uint8_t)(len >> 8),
+                                (uint8_t)(len >> 16),
+                                (uint8_t)(len >> 24),
+                                PROTO_VERSION,
+                                0,
+                                (uint8_t)type,
+                                (uint8_t)(type >> 8),
+                                1,
+                                0,
+                                0,
+                                0};
     memcpy(out, h, sizeof(h));
     if (len > 0)
         memcpy(out + PROTO_HDR_LEN, body, len);
@@ -483,8 +492,7 @@ START_TEST(local_link_refuses_malformed_frames)
                      KVP_ERR_DISCONNECTED);
     kvp_server_local_close(lc);
 
-    ck_assert_int_eq(kvp_server_local_call(NULL, f, n, &rep),
-                     KVP_ERR_INVALID);
+    ck_assert_int_eq(kvp_server_local_call(NULL, f, n, &rep), KVP_ERR_INVALID);
     ck_assert_int_eq(kvp_server_local_open(NULL, &lc), KVP_ERR_INVALID);
     ck_assert_int_gt(n_warnings, before); /* each one was logged */
 
