@@ -17,6 +17,7 @@ struct shared {
     pthread_barrier_t start;
     pthread_mutex_t lock;
     volatile int stop;
+    long hits; /* reads that found an object (atomic) */
 };
 
 static void thread_fail(struct shared *s, const char *fmt, ...)
@@ -211,8 +212,9 @@ static void mixed_ops(struct conf_ctx *ctx)
 }
 
 /* ---- overwrite under readers ------------------------------------------ */
-#define OW_LEN    (256 * 1024)
-#define OW_WRITES 150
+#define OW_LEN        (256 * 1024)
+#define OW_WRITES     150
+#define OW_MAX_WRITES 20000
 
 struct ow {
     struct shared *s;
@@ -226,7 +228,12 @@ static void *ow_writer(void *arg)
     struct ow *o = arg;
     struct conf_ctx *ctx = o->s->ctx;
     pthread_barrier_wait(&o->s->start);
-    for (int i = 1; i <= OW_WRITES && !o->s->stop; i++) {
+    /* on until the readers ran too (see vis_writer) */
+    for (int i = 1; !o->s->stop &&
+                    (i <= OW_WRITES ||
+                     (i <= OW_MAX_WRITES &&
+                      __atomic_load_n(&o->s->hits, __ATOMIC_RELAXED) < 100));
+         i++) {
         memcpy(o->buf, (i & 1) ? o->b : o->a, OW_LEN);
         int32_t st = ctx->ops->put_from(ctx->engine, o->key, o->buf, OW_LEN,
                                         &conf_opts_overwrite);
@@ -257,6 +264,7 @@ static void *ow_reader(void *arg)
             break;
         }
         o->reads++;
+        __atomic_add_fetch(&o->s->hits, 1, __ATOMIC_RELAXED);
         if (memcmp(o->buf, o->a, OW_LEN) != 0 &&
             memcmp(o->buf, o->b, OW_LEN) != 0) {
             long long da = conf_memdiff(o->buf, o->a, OW_LEN);
@@ -408,19 +416,30 @@ static void *vis_reader(void *arg)
                 return NULL;
             }
             v->hits++;
+            __atomic_add_fetch(&v->s->hits, 1, __ATOMIC_RELAXED);
         }
     }
     return NULL;
 }
 
 /* Puts, removes and re-puts the keys while churning other objects through
- * the same store, so freed memory is reused while readers are active. */
+ * the same store, so freed memory is reused while readers are active. At
+ * least VIS_ROUNDS rounds, and on until the readers found objects: a fast
+ * plugin on few cores can finish six rounds before a reader ran at all. */
+#define VIS_ROUNDS     6
+#define VIS_MAX_ROUNDS 2000
+
 static void *vis_writer(void *arg)
 {
     struct vis *v = arg;
     struct conf_ctx *ctx = v->s->ctx;
     pthread_barrier_wait(&v->s->start);
-    for (int round = 0; round < 6 && !v->s->stop; round++) {
+    for (int round = 0;
+         !v->s->stop &&
+         (round < VIS_ROUNDS ||
+          (round < VIS_MAX_ROUNDS &&
+           __atomic_load_n(&v->s->hits, __ATOMIC_RELAXED) < 100));
+         round++) {
         for (int k = 0; k < VIS_KEYS && !v->s->stop; k++) {
             int32_t st = ctx->ops->put_from(ctx->engine, v->keys[k], v->want[k],
                                             VIS_LEN, NULL);
