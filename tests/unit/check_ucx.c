@@ -757,6 +757,55 @@ START_TEST(test_mem_alloc_default_tls)
 }
 END_TEST
 
+/* The client's mapping of a UCX-allocated pool is warmed page by page on a
+ * thread of its own (KVPLUG_UCX_WARM_SYNC=0: all of it in the background)
+ * while the client writes: the warm touch must never change a byte. One
+ * pass of writes over 128 MiB, faster than the warm thread walks it, so
+ * the thread touches pages that already hold the client's bytes. */
+START_TEST(test_warm_keeps_concurrent_writes)
+{
+    enum { LEN = 128u << 20, CHUNK = 4u << 20 };
+    setenv("KVPLUG_UCX_WARM_SYNC", "0", 1);
+    struct pair p;
+    memset(&p, 0, sizeof(p));
+    load_module();
+    struct kvp_tp_params sp = params_for(KVP_TP_ROLE_SERVER, "posix,sysv", 0);
+    struct kvp_tp_params cp =
+        params_for(KVP_TP_ROLE_CLIENT, "posix,sysv", PACK_BELOW);
+    ck_assert_int_eq(ops->ctx_create(&sp, &p.sctx), KVP_OK);
+    ck_assert_int_eq(ops->ctx_create(&cp, &p.cctx), KVP_OK);
+    void *base = NULL;
+    ck_assert_int_eq(ops->mem_alloc(p.sctx, LEN, &base, &p.pool_mem), KVP_OK);
+    p.pool = base;
+    memset(p.pool, 0, LEN);
+    p.buf = malloc(CHUNK);
+    ck_assert_ptr_nonnull(p.buf);
+    ck_assert_int_eq(ops->mem_reg(p.cctx, p.buf, CHUNK, &p.buf_mem), KVP_OK);
+    pair_connect(&p, &p.cep, &p.sep, &p.rkey); /* starts the warm thread */
+    for (uint32_t i = 0; i < CHUNK; i++)
+        p.buf[i] = (uint8_t)(i * 7 + 13);
+    for (uint64_t off = 0; off < LEN; off += CHUNK) {
+        struct kvp_tp_iov iov = {p.buf, CHUNK};
+        ck_assert_int_eq(ops->write(p.cep, &iov, 1, p.buf_mem,
+                                    (uintptr_t)p.pool + off, p.rkey),
+                         KVP_OK);
+    }
+    ck_assert_int_eq(ops->flush(p.cep, FLUSH_MS), KVP_OK);
+    ops->rkey_destroy(p.rkey); /* joins the warm thread */
+    p.rkey = NULL;
+    for (uint64_t off = 0; off < LEN; off += CHUNK)
+        ck_assert_int_eq(memcmp(p.pool + off, p.buf, CHUNK), 0);
+    ops->ep_destroy(p.cep);
+    ops->mem_dereg(p.buf_mem);
+    ops->ctx_destroy(p.cctx);
+    ops->ep_destroy(p.sep);
+    ops->mem_dereg(p.pool_mem);
+    ops->ctx_destroy(p.sctx);
+    free(p.buf);
+    unsetenv("KVPLUG_UCX_WARM_SYNC");
+}
+END_TEST
+
 START_TEST(test_mem_alloc_bad_arguments)
 {
     load_module();
@@ -801,6 +850,7 @@ static Suite *ucx_suite(void)
         {"mem_alloc_shm", test_mem_alloc_shm},
         {"mem_alloc_default_tls", test_mem_alloc_default_tls},
         {"mem_alloc_bad_arguments", test_mem_alloc_bad_arguments},
+        {"warm_keeps_concurrent_writes", test_warm_keeps_concurrent_writes},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -6,7 +6,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_READ /* Linux 5.14; glibc headers may predate it */
@@ -240,35 +239,6 @@ void ucx_ep_destroy(struct kvp_tp_ep *ep)
     free(ep);
 }
 
-/* When the peer's region is shared memory UCX mapped into this process
- * (the server's pool comes from mem_alloc), a put/get is a memcpy into that
- * mapping, and the first touch of each page costs a fault (~13 us a page
- * here: 3 ms per fresh MiB). Populate the page tables once, here, so the
- * data path never faults; best effort (older kernels lack the advice). */
-static void prefault_mapped_peer(struct kvp_tp_ctx *ctx,
-                                 const struct kvp_tp_rkey *rk)
-{
-    void *lp = NULL;
-    pthread_mutex_lock(&ctx->lock);
-    ucs_status_t st = ucp_rkey_ptr(rk->rkey, rk->base, &lp);
-    pthread_mutex_unlock(&ctx->lock);
-    if (st != UCS_OK || lp == NULL)
-        return; /* not mapped here (emulated, tcp, another host) */
-    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t start = (uintptr_t)lp & ~(pg - 1);
-    size_t len = (size_t)((uintptr_t)lp + rk->len - start);
-    uint64_t t0 = ucx_now_ns();
-    int rc = madvise((void *)start, len, MADV_POPULATE_WRITE);
-    if (rc != 0)
-        rc = madvise((void *)start, len, MADV_POPULATE_READ);
-    KVP_LOG_D(&ctx->log,
-              "ucx: peer region %#" PRIx64 " + %" PRIu64
-              " mapped at %p: page tables %s in %.1f ms",
-              rk->base, rk->len, lp,
-              rc == 0 ? "populated" : "left to fault lazily",
-              (double)(ucx_now_ns() - t0) / 1e6);
-}
-
 int32_t ucx_rkey_unpack(struct kvp_tp_ep *ep, const void *blob, uint32_t len,
                         struct kvp_tp_rkey **rkey_p)
 {
@@ -315,7 +285,7 @@ int32_t ucx_rkey_unpack(struct kvp_tp_ep *ep, const void *blob, uint32_t len,
     rk->ep = ep;
     rk->base = base;
     rk->len = rlen;
-    prefault_mapped_peer(ctx, rk);
+    rk->warm = ucx_warm_start(ctx, rk->rkey, base, rlen);
     *rkey_p = rk;
     return KVP_OK;
 }
@@ -325,6 +295,7 @@ void ucx_rkey_destroy(struct kvp_tp_rkey *rkey)
     if (rkey == NULL)
         return;
     struct kvp_tp_ctx *ctx = rkey->ep->ctx;
+    ucx_warm_stop(rkey->warm); /* it touches the mapping the rkey owns */
     pthread_mutex_lock(&ctx->lock);
     ucp_rkey_destroy(rkey->rkey);
     rkey->ep->n_rkeys--;

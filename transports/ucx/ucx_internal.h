@@ -97,12 +97,24 @@ struct kvp_tp_ep {
     struct kvp_tp_ep *next_zombie;
 };
 
+struct ucx_warm;
+
 struct kvp_tp_rkey {
     struct kvp_tp_ep *ep;
     ucp_rkey_h rkey;
     uint64_t base; /* remote region, from the packed blob */
     uint64_t len;
+    struct ucx_warm *warm; /* NULL: region not mapped into this process */
 };
+
+/* ---- ucx_warm.c --------------------------------------------------------- */
+/* When UCX mapped the peer region [base, base+len) into this process,
+ * populates the mapping and touches every page on a thread of its own (see
+ * ucx_warm.c); NULL when it is not mapped here. Stop before the rkey is
+ * destroyed. */
+struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, ucp_rkey_h rkey,
+                                uint64_t base, uint64_t len);
+void ucx_warm_stop(struct ucx_warm *w);
 
 /* ---- ucx_ctx.c ---------------------------------------------------------- */
 int32_t ucx_ctx_create(const struct kvp_tp_params *params,
