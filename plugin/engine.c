@@ -169,13 +169,14 @@ void eng_log_stats(struct kvp_engine *e, int32_t level)
     kvp_logf(&e->log, level,
              "kvplug stats: bytes_written=%llu bytes_packed=%llu "
              "host_copy_bytes=%llu header_bytes=%llu bytes_read=%llu "
-             "ops_posted=%llu",
+             "ops_posted=%llu mapped_copies=%llu",
              (unsigned long long)st.bytes_written,
              (unsigned long long)st.bytes_packed,
              (unsigned long long)atomic_load(&e->host_copy_bytes),
              (unsigned long long)atomic_load(&e->header_bytes),
              (unsigned long long)st.bytes_read,
-             (unsigned long long)st.ops_posted);
+             (unsigned long long)st.ops_posted,
+             (unsigned long long)st.mapped_copies);
 }
 
 /* Reads the shared secret: the file's bytes without trailing whitespace. */

@@ -698,7 +698,7 @@ END_TEST
  * memory is writable over its whole length, a client's write/read into it
  * round-trips, and mem_dereg frees it (ASan/valgrind see no leak; the
  * address range is unmapped). */
-static void alloc_roundtrip(const char *tls)
+static void alloc_roundtrip(const char *tls, int mapped)
 {
     struct pair p;
     memset(&p, 0, sizeof(p));
@@ -720,8 +720,12 @@ static void alloc_roundtrip(const char *tls)
     ck_assert_ptr_nonnull(p.buf);
     ck_assert_int_eq(ops->mem_reg(p.cctx, p.buf, BUF_LEN, &p.buf_mem), KVP_OK);
     pair_connect(&p, &p.cep, &p.sep, &p.rkey);
+    uint64_t copies = stats_of(p.cctx).mapped_copies;
     roundtrip(&p, 1u << 20, 41);
     roundtrip(&p, 3, 42);
+    /* shared memory on one host: the pool is mapped here and the writes
+     * and reads are copies into it (4 of them), unless turned off */
+    ck_assert_uint_eq(stats_of(p.cctx).mapped_copies - copies, mapped ? 4 : 0);
     /* the rkey covers the whole allocation: the last byte is reachable */
     uint8_t *one = p.buf;
     one[0] = 0xa7;
@@ -747,13 +751,29 @@ static void alloc_roundtrip(const char *tls)
 
 START_TEST(test_mem_alloc_shm)
 {
-    alloc_roundtrip("posix,sysv");
+    alloc_roundtrip("posix,sysv", 1);
 }
 END_TEST
 
 START_TEST(test_mem_alloc_default_tls)
 {
-    alloc_roundtrip(NULL);
+    alloc_roundtrip(NULL, 1);
+}
+END_TEST
+
+/* KVPLUG_UCX_MAPPED=0: UCP's own shm RMA moves the same bytes; a value
+ * other than 0/1 is refused at ctx_create, naming the variable. */
+START_TEST(test_mem_alloc_shm_unmapped)
+{
+    setenv("KVPLUG_UCX_MAPPED", "0", 1);
+    alloc_roundtrip("posix,sysv", 0);
+    setenv("KVPLUG_UCX_MAPPED", "yes", 1);
+    struct kvp_tp_params cp = params_for(KVP_TP_ROLE_CLIENT, NULL, 0);
+    struct kvp_tp_ctx *ctx = NULL;
+    ck_assert_int_eq(ops->ctx_create(&cp, &ctx), KVP_ERR_INVALID);
+    ck_assert_ptr_null(ctx);
+    ck_assert_ptr_nonnull(strstr(last_error, "KVPLUG_UCX_MAPPED"));
+    unsetenv("KVPLUG_UCX_MAPPED");
 }
 END_TEST
 
@@ -849,6 +869,7 @@ static Suite *ucx_suite(void)
         {"unknown_tls", test_unknown_tls_is_no_device},
         {"mem_alloc_shm", test_mem_alloc_shm},
         {"mem_alloc_default_tls", test_mem_alloc_default_tls},
+        {"mem_alloc_shm_unmapped", test_mem_alloc_shm_unmapped},
         {"mem_alloc_bad_arguments", test_mem_alloc_bad_arguments},
         {"warm_keeps_concurrent_writes", test_warm_keeps_concurrent_writes},
     };

@@ -85,6 +85,9 @@ struct kvp_tp_stats {
     uint64_t bytes_read;     /* bytes posted by read() */
     uint64_t bytes_packed;   /* bytes copied into bounce buffers */
     uint64_t ops_posted;     /* RMA operations handed to the hardware/UCX */
+    /* appended: filled when struct_size covers it */
+    uint64_t mapped_copies;  /* writes/reads done as a memcpy into a peer
+                              * region mapped into this process */
 };
 
 struct kvp_transport_ops {

@@ -179,6 +179,22 @@ static int32_t pack_below_resolve(struct kvp_tp_ctx *ctx,
     return KVP_OK;
 }
 
+/* Direct copies into mapped peer regions: on unless KVPLUG_UCX_MAPPED=0
+ * (for A/B runs of UCP's own shm RMA; docs/transports.md). */
+static int32_t use_mapped_resolve(struct kvp_tp_ctx *ctx)
+{
+    const char *env = getenv("KVPLUG_UCX_MAPPED");
+    ctx->use_mapped = 1;
+    if (env == NULL || env[0] == '\0')
+        return KVP_OK;
+    if (strcmp(env, "0") != 0 && strcmp(env, "1") != 0) {
+        KVP_LOG_E(&ctx->log, "ucx: KVPLUG_UCX_MAPPED='%s' is not 0 or 1", env);
+        return KVP_ERR_INVALID;
+    }
+    ctx->use_mapped = env[0] == '1';
+    return KVP_OK;
+}
+
 static int32_t ucp_open(struct kvp_tp_ctx *ctx, const struct kvp_tp_params *p)
 {
     ucp_config_t *cfg = NULL;
@@ -279,6 +295,8 @@ int32_t ucx_ctx_create(const struct kvp_tp_params *params,
              params->ucx_tls ? params->ucx_tls : "");
     ctx->peer_err_mode = tls_allows_peer_mode(params->ucx_tls);
     int32_t status = pack_below_resolve(ctx, params);
+    if (status == KVP_OK)
+        status = use_mapped_resolve(ctx);
     if (status != KVP_OK)
         goto err_free;
     pthread_mutex_init(&ctx->lock, NULL);
@@ -340,5 +358,8 @@ int32_t ucx_stats(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats)
     stats->bytes_read = atomic_load(&ctx->bytes_read);
     stats->bytes_packed = atomic_load(&ctx->bytes_packed);
     stats->ops_posted = atomic_load(&ctx->ops_posted);
+    if (stats->struct_size >=
+        offsetof(struct kvp_tp_stats, mapped_copies) + sizeof(uint64_t))
+        stats->mapped_copies = atomic_load(&ctx->mapped_copies);
     return KVP_OK;
 }

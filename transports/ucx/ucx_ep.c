@@ -285,7 +285,15 @@ int32_t ucx_rkey_unpack(struct kvp_tp_ep *ep, const void *blob, uint32_t len,
     rk->ep = ep;
     rk->base = base;
     rk->len = rlen;
-    rk->warm = ucx_warm_start(ctx, rk->rkey, base, rlen);
+    /* Shared memory UCX mapped here: the data path copies into it
+     * directly (ucx_rma.c), and the mapping is warmed first. */
+    void *lp = NULL;
+    pthread_mutex_lock(&ctx->lock);
+    if (ucp_rkey_ptr(rk->rkey, base, &lp) != UCS_OK)
+        lp = NULL; /* emulated, tcp, another host */
+    pthread_mutex_unlock(&ctx->lock);
+    rk->local = ctx->use_mapped ? lp : NULL;
+    rk->warm = ucx_warm_start(ctx, lp, rlen);
     *rkey_p = rk;
     return KVP_OK;
 }

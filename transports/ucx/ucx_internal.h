@@ -38,6 +38,7 @@ struct kvp_tp_ctx {
     uint32_t role;
     uint32_t timeout_ms;
     uint64_t pack_below;
+    int use_mapped; /* copy straight into mapped peer regions (default 1) */
     struct kvp_logger log;
     char tls[128]; /* UCX_TLS in use ("" = UCX default), for messages */
     /* UCP_ERR_HANDLING_MODE_PEER only when no shared-memory transport may
@@ -65,6 +66,7 @@ struct kvp_tp_ctx {
     atomic_uint_fast64_t bytes_read;
     atomic_uint_fast64_t bytes_packed;
     atomic_uint_fast64_t ops_posted;
+    atomic_uint_fast64_t mapped_copies;
 };
 
 struct kvp_tp_mem {
@@ -104,16 +106,19 @@ struct kvp_tp_rkey {
     ucp_rkey_h rkey;
     uint64_t base; /* remote region, from the packed blob */
     uint64_t len;
-    struct ucx_warm *warm; /* NULL: region not mapped into this process */
+    /* The region mapped into this process (shared memory, ucp_rkey_ptr),
+     * or NULL: then every write/read goes through UCP. */
+    uint8_t *local;
+    struct ucx_warm *warm;
 };
 
 /* ---- ucx_warm.c --------------------------------------------------------- */
-/* When UCX mapped the peer region [base, base+len) into this process,
- * populates the mapping and touches every page on a thread of its own (see
- * ucx_warm.c); NULL when it is not mapped here. Stop before the rkey is
+/* Populates this process's mapping [local, local+len) of a peer region and
+ * touches every page, the first GiB now and the rest on a thread of its own
+ * (see ucx_warm.c). NULL if nothing runs. Stop before the rkey is
  * destroyed. */
-struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, ucp_rkey_h rkey,
-                                uint64_t base, uint64_t len);
+struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, void *local,
+                                uint64_t len);
 void ucx_warm_stop(struct ucx_warm *w);
 
 /* ---- ucx_ctx.c ---------------------------------------------------------- */

@@ -2,7 +2,12 @@
  * flush. ucp_put_nbx takes one contiguous buffer, so a write of n extents is
  * n puts completed together by flush(); below the measured crossover
  * (ctx->pack_below) the extents are packed into a registered bounce buffer
- * owned by the ep and sent as one put per bounce chunk. */
+ * owned by the ep and sent as one put per bounce chunk.
+ *
+ * When UCX mapped the peer's region into this process (shared memory on
+ * one host: rkey->local), a write or read is the memcpy UCX's shm RMA would
+ * do, done here: one copy per extent, without a UCP request per extent,
+ * which is what a TP shard of thousands of small strided extents needs. */
 #include "ucx_internal.h"
 
 #include <inttypes.h>
@@ -242,6 +247,22 @@ static int32_t write_direct(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
     return KVP_OK;
 }
 
+/* Copies the extents into the mapped region; complete on return. */
+static void write_mapped(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
+                         uint32_t n, uint64_t raddr, struct kvp_tp_rkey *rkey)
+{
+    uint8_t *dst = rkey->local + (raddr - rkey->base);
+    for (uint32_t i = 0; i < n; i++) {
+        if (iov[i].len == 0)
+            continue;
+        memcpy(dst, iov[i].ptr, iov[i].len);
+        dst += iov[i].len;
+    }
+    /* the object becomes visible by a control message sent after this */
+    atomic_thread_fence(memory_order_release);
+    atomic_fetch_add(&ep->ctx->mapped_copies, 1);
+}
+
 int32_t ucx_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
                   uint32_t n_iov, struct kvp_tp_mem *lmem, uint64_t raddr,
                   struct kvp_tp_rkey *rkey)
@@ -266,7 +287,9 @@ int32_t ucx_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
         return status;
     /* One extent is one put either way: packing only pays when it turns
      * many small puts into few. */
-    if (n_nz > 1 && total / n_nz < ep->ctx->pack_below)
+    if (rkey->local != NULL)
+        write_mapped(ep, iov, n_iov, raddr, rkey);
+    else if (n_nz > 1 && total / n_nz < ep->ctx->pack_below)
         status = write_packed(ep, iov, n_iov, total, raddr, rkey);
     else
         status = write_direct(ep, iov, n_iov, lmem, raddr, rkey);
@@ -295,6 +318,13 @@ int32_t ucx_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
     int32_t status = rma_check(ep, lmem, raddr, len, rkey, "read");
     if (status != KVP_OK || len == 0)
         return status;
+    if (rkey->local != NULL) {
+        atomic_thread_fence(memory_order_acquire); /* after the LOOKUP */
+        memcpy(dst, rkey->local + (raddr - rkey->base), len);
+        atomic_fetch_add(&ctx->mapped_copies, 1);
+        atomic_fetch_add(&ctx->bytes_read, len);
+        return KVP_OK;
+    }
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
                         UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMH,

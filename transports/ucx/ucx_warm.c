@@ -83,15 +83,11 @@ static void *warm_main(void *arg)
     return NULL;
 }
 
-struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, ucp_rkey_h rkey,
-                                uint64_t base, uint64_t len)
+struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, void *lp,
+                                uint64_t len)
 {
-    void *lp = NULL;
-    pthread_mutex_lock(&ctx->lock);
-    ucs_status_t st = ucp_rkey_ptr(rkey, base, &lp);
-    pthread_mutex_unlock(&ctx->lock);
-    if (st != UCS_OK || lp == NULL)
-        return NULL; /* not mapped here (emulated, tcp, another host) */
+    if (lp == NULL)
+        return NULL;
     struct ucx_warm *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return NULL; /* best effort: the data path works without it */
@@ -105,9 +101,9 @@ struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, ucp_rkey_h rkey,
     int populated =
         w->writable || madvise(w->start, w->len, MADV_POPULATE_READ) == 0;
     KVP_LOG_D(&ctx->log,
-              "ucx: peer region %#" PRIx64 " + %" PRIu64
-              " mapped at %p: page tables %s in %.1f ms",
-              base, len, lp, populated ? "populated" : "not populated",
+              "ucx: peer region of %" PRIu64
+              " bytes mapped at %p: page tables %s in %.1f ms",
+              len, lp, populated ? "populated" : "not populated",
               (double)(ucx_now_ns() - t0) / 1e6);
     uint64_t sync = sync_bytes(ctx);
     w->sync_len = w->len < sync ? w->len : (size_t)sync;
