@@ -399,16 +399,50 @@ START_TEST(many_shards_in_one_batch)
 }
 END_TEST
 
+/* Shards go out a block (64 KiB) of each in turn: a batch of tensors
+ * whose extents need several blocks, or none fits one block, keeps every
+ * shard's bytes in place. */
+START_TEST(mixed_shapes_in_blocks)
+{
+    enum { N = 3, TP = 4 };
+    static const int64_t shapes[N][3] = {
+        {256, 8, 128},  /* 512 B extents, 256 per shard: 2 blocks */
+        {64, 4, 1024},  /* 2 KiB extents, 64 per shard: 2 blocks */
+        {2, 4, 65536}}; /* 128 KiB extents: one per block */
+    const char *keys[N] = {"mix0", "mix1", "mix2"};
+    const void *ptrs[N];
+    uint64_t lens[N];
+    int32_t res[N];
+    for (int i = 0; i < N; i++) {
+        unsigned char *p = buf + (size_t)i * (2u << 20);
+        lens[i] = itest_make_tensor(p, KVP_DTYPE_BF16, 3, shapes[i],
+                                    (uint32_t)(40 + i));
+        ptrs[i] = p;
+    }
+    ck_assert_int_eq(ops->batch_put_tensor_with_tp_from(
+                         eng, N, keys, ptrs, lens, 0, TP, 1, NULL, res),
+                     KVP_OK);
+    for (int i = 0; i < N; i++)
+        for (int r = 0; r < TP; r++) {
+            int64_t got = ops->get_tensor_with_tp_into(eng, keys[i], OUT,
+                                                       2u << 20, r, TP);
+            check_shard(ptrs[i], KVP_DTYPE_BF16, 3, shapes[i], 1, TP, r, OUT,
+                        got);
+        }
+}
+END_TEST
+
 int main(void)
 {
     ops = itest_load(&plugin);
     if (ops == NULL)
         return EXIT_FAILURE;
     Suite *s = suite_create("tp");
-    const TTest *tests[] = {round_trip_all_ranks, negative_split_dim,
-                            all_or_nothing,       get_rank_and_mismatch,
-                            put_validation,       batch_tp,
-                            zero_copy_stats,      many_shards_in_one_batch};
+    const TTest *tests[] = {round_trip_all_ranks,  negative_split_dim,
+                            all_or_nothing,        get_rank_and_mismatch,
+                            put_validation,        batch_tp,
+                            zero_copy_stats,       many_shards_in_one_batch,
+                            mixed_shapes_in_blocks};
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         TCase *tc = tcase_create(tests[i]->name);
         tcase_add_checked_fixture(tc, setup, teardown);
