@@ -89,6 +89,15 @@ static int32_t put1(struct store_conn *c, const char *key, uint64_t len,
     return st;
 }
 
+/* The committed object `key` is visible through c with `len` bytes. */
+static void assert_stored(struct store_conn *c, const char *key, uint64_t len)
+{
+    struct store_lookup_item l = {.key = key};
+    ck_assert_int_eq(store_lookup(c, 1, &l, STORE_LOOKUP_NO_LEASE), KVP_OK);
+    ck_assert_int_eq(l.status, KVP_OK);
+    ck_assert_uint_eq(l.len, len);
+}
+
 /* ---- control protocol end to end ---------------------------------------- */
 
 START_TEST(batched_cycle)
@@ -497,10 +506,7 @@ START_TEST(local_link_refuses_malformed_frames)
     ck_assert_int_gt(n_warnings, before); /* each one was logged */
 
     /* none of that touched the other link or the store */
-    struct store_lookup_item l = {.key = "kept"};
-    ck_assert_int_eq(store_lookup(good, 1, &l, STORE_LOOKUP_NO_LEASE), KVP_OK);
-    ck_assert_int_eq(l.status, KVP_OK);
-    ck_assert_uint_eq(l.len, 5);
+    assert_stored(good, "kept", 5);
     struct store_server_stats s;
     ck_assert_int_eq(store_server_stats(good, &s), KVP_OK);
     ck_assert_uint_eq(s.connections, 1); /* the closed links are gone */
@@ -520,10 +526,7 @@ START_TEST(local_and_tcp_share_the_store)
     struct store_conn *tc = ctl(srv);
     ck_assert_int_eq(put1(lc, "from-local", 11, 0), KVP_OK);
     ck_assert_int_eq(put1(tc, "from-local", 11, 0), KVP_ERR_EXISTS);
-    struct store_lookup_item l = {.key = "from-local"};
-    ck_assert_int_eq(store_lookup(tc, 1, &l, STORE_LOOKUP_NO_LEASE), KVP_OK);
-    ck_assert_int_eq(l.status, KVP_OK);
-    ck_assert_uint_eq(l.len, 11);
+    assert_stored(tc, "from-local", 11);
     struct store_server_stats s;
     ck_assert_int_eq(store_server_stats(lc, &s), KVP_OK);
     ck_assert_uint_eq(s.connections, 2);

@@ -153,6 +153,20 @@ static int tls_allows_peer_mode(const char *tls)
     return 1;
 }
 
+int ucx_env_bytes(const char *name, uint64_t *v_p)
+{
+    const char *env = getenv(name);
+    if (env == NULL || env[0] == '\0')
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (errno != 0 || end == env || *end != '\0' || env[0] == '-')
+        return -1;
+    *v_p = v;
+    return 1;
+}
+
 /* Pack threshold: env KVPLUG_UCX_PACK_BELOW, else params, else default. */
 static int32_t pack_below_resolve(struct kvp_tp_ctx *ctx,
                                   const struct kvp_tp_params *params)
@@ -162,20 +176,13 @@ static int32_t pack_below_resolve(struct kvp_tp_ctx *ctx,
                                    sizeof(params->ucx_pack_below) &&
         params->ucx_pack_below != 0)
         ctx->pack_below = params->ucx_pack_below;
-    const char *env = getenv("KVPLUG_UCX_PACK_BELOW");
-    if (env == NULL || env[0] == '\0')
-        return KVP_OK;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(env, &end, 10);
-    if (errno != 0 || end == env || *end != '\0' || env[0] == '-') {
+    if (ucx_env_bytes("KVPLUG_UCX_PACK_BELOW", &ctx->pack_below) < 0) {
         KVP_LOG_E(&ctx->log,
                   "ucx: KVPLUG_UCX_PACK_BELOW='%s' is not a byte "
                   "count",
-                  env);
+                  getenv("KVPLUG_UCX_PACK_BELOW"));
         return KVP_ERR_INVALID;
     }
-    ctx->pack_below = v;
     return KVP_OK;
 }
 

@@ -122,6 +122,10 @@ struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, void *local,
 void ucx_warm_stop(struct ucx_warm *w);
 
 /* ---- ucx_ctx.c ---------------------------------------------------------- */
+/* A decimal byte count from env variable `name`: 1 and *v_p set, 0 when
+ * unset or empty (*v_p untouched), -1 when it is not a byte count. */
+int ucx_env_bytes(const char *name, uint64_t *v_p);
+
 int32_t ucx_ctx_create(const struct kvp_tp_params *params,
                        struct kvp_tp_ctx **ctx_p);
 void ucx_ctx_destroy(struct kvp_tp_ctx *ctx);

@@ -18,7 +18,6 @@
  */
 #include "ucx_internal.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -32,18 +31,13 @@
 
 static uint64_t sync_bytes(struct kvp_tp_ctx *ctx)
 {
-    const char *env = getenv("KVPLUG_UCX_WARM_SYNC");
-    if (env == NULL || env[0] == '\0')
-        return UCX_WARM_SYNC_BYTES;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(env, &end, 10);
-    if (errno != 0 || end == env || *end != '\0' || env[0] == '-') {
+    uint64_t v = UCX_WARM_SYNC_BYTES;
+    if (ucx_env_bytes("KVPLUG_UCX_WARM_SYNC", &v) < 0) {
         KVP_LOG_W(&ctx->log,
                   "ucx: KVPLUG_UCX_WARM_SYNC='%s' is not a byte count; "
                   "using %" PRIu64,
-                  env, UCX_WARM_SYNC_BYTES);
-        return UCX_WARM_SYNC_BYTES;
+                  getenv("KVPLUG_UCX_WARM_SYNC"), UCX_WARM_SYNC_BYTES);
+        v = UCX_WARM_SYNC_BYTES;
     }
     return v;
 }
@@ -83,8 +77,7 @@ static void *warm_main(void *arg)
     return NULL;
 }
 
-struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, void *lp,
-                                uint64_t len)
+struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, void *lp, uint64_t len)
 {
     if (lp == NULL)
         return NULL;
