@@ -121,8 +121,8 @@ const char *bench_fmt_size(uint64_t v, char *buf, size_t cap)
 void bench_opts_usage(FILE *f)
 {
     fprintf(f,
-            "  --quick            a run under a minute (1MiB,16MiB; batch 1,32;"
-            " 2 rounds)\n"
+            "  --quick            a short run (1MiB,16MiB; batch 1,32; 2 rounds;"
+            " ~2 min here)\n"
             "  --sizes LIST       value sizes, e.g. 64K,1M,16M\n"
             "  --batches LIST     batch sizes, e.g. 1,8,32\n"
             "  --ws BYTES         working set the ops rotate over "

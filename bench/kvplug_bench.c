@@ -305,6 +305,13 @@ static void run_engine(const struct main_opts *m, const struct kvp_ops *ops,
         bench_row_skip(csv, "kvplug", variant, "put", 0, why);
         goto destroy;
     }
+    /* Touch the working set again right before timing: engine_create
+     * (pool pre-fault, connect) left it idle for seconds, and on the CI VM
+     * idle pages go cold (DAMON clears their accessed bits; under shadow
+     * paging the next access is a hypervisor exit, ~3 us a page): the
+     * first put pass read its sources at 0.8-1 ms per MiB instead of 60 us
+     * (docs/performance.md). */
+    bench_prefault(ws->base, ws->len, 5);
     bench_kvplug_run(&m->b, &t, csv);
     if (!m->no_tp && m->n_tp_sizes > 0) {
         uint64_t max = 0;
