@@ -495,18 +495,26 @@ int32_t store_lookup(struct store_conn *conn, uint32_t n,
     return st;
 }
 
-/* COMMIT/ABORT/RELEASE: n ids in, n statuses out (status may be NULL). */
+/* The wire items of an id batch (COMMIT, ABORT, RELEASE); NULL: no
+ * memory. n > 0. */
+static struct proto_item *id_items(uint32_t n, const uint64_t *ids)
+{
+    struct proto_item *wire = calloc(n, sizeof(*wire));
+    for (uint32_t i = 0; wire != NULL && i < n; i++)
+        wire[i].id = ids[i];
+    return wire;
+}
+
+/* COMMIT/ABORT: n ids in, n statuses out (status may be NULL). */
 static int32_t id_batch(struct store_conn *conn, uint16_t type, uint32_t n,
                         const uint64_t *ids, int32_t *status)
 {
     int32_t st = batch_args(conn, n, ids);
     if (st != KVP_OK || n == 0)
         return st;
-    struct proto_item *wire = calloc(n, sizeof(*wire));
+    struct proto_item *wire = id_items(n, ids);
     if (wire == NULL)
         return KVP_ERR_NO_MEMORY;
-    for (uint32_t i = 0; i < n; i++)
-        wire[i].id = ids[i];
     struct proto_msg req = {.type = type, .n = n, .items = wire};
     struct proto_msg rep;
     st = rpc(conn, &req, &rep);
@@ -541,11 +549,9 @@ int32_t store_release(struct store_conn *conn, uint32_t n,
     int32_t st = batch_args(conn, n, lease_ids);
     if (st != KVP_OK || n == 0)
         return st;
-    struct proto_item *wire = calloc(n, sizeof(*wire));
+    struct proto_item *wire = id_items(n, lease_ids);
     if (wire == NULL)
         return KVP_ERR_NO_MEMORY;
-    for (uint32_t i = 0; i < n; i++)
-        wire[i].id = lease_ids[i];
     struct proto_msg req = {
         .type = PROTO_RELEASE_NOREPLY, .n = n, .items = wire};
     st = send_frame(conn, &req);

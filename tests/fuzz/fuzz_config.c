@@ -19,15 +19,10 @@
 #include <string.h>
 
 #include "config.h"
+#include "fuzz_check.h"
 #include "kvplug/status.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            __builtin_trap();                                                  \
-    } while (0)
 
 struct log_count {
     unsigned errors; /* lines at KVP_LOG_ERROR */

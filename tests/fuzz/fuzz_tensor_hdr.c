@@ -25,13 +25,9 @@
 #include "tensor_hdr.h"
 #include "tp_plan.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            __builtin_trap();                                                  \
-    } while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* One plan: extents inside [0, payload), each payload byte owned by exactly
  * one (rank, extent), and each rank's SHARD header valid for shard_bytes. */
