@@ -4,7 +4,7 @@
  * second, pre-faulted region of the same size. No batches: one copy is one
  * call.
  */
-#include "kvp_bench.h"
+#include "suites.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
  * measures each over TCP and over the unix socket. Batches > 1 are
  * pipelined (n requests written, then n replies read).
  */
-#include "bench_util.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>

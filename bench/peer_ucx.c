@@ -10,7 +10,7 @@
  * bytes. A batch of n slots is n puts (gets) then one flush, as kvplug
  * batches do.
  */
-#include "bench_util.h"
+#include "harness.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

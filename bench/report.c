@@ -3,7 +3,7 @@
  * latencies, TP) and a gnuplot plot of throughput vs value size per
  * system, put and get (throughput.png, or .svg if pngcairo is missing).
  */
-#include "kvp_bench.h"
+#include "suites.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

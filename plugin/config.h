@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "util/log.h"
+#include "log.h"
 
 #define CFG_MAX_SERVERS 64
 #define CFG_HOST_MAX    256

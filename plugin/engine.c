@@ -15,7 +15,7 @@
 #include "router.h"
 #include "server.h"
 #include "store_client.h"
-#include "util/tp_module.h"
+#include "kvp_transport.h"
 
 #define AUTH_TOKEN_MAX 4096
 
@@ -42,7 +42,7 @@ int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key)
 }
 
 int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
-                     const void *ptr, uint64_t len, struct kvp_tp_mem **mem_p)
+                     const void *ptr, uint64_t len, struct kvp_xport_mem **mem_p)
 {
     *mem_p = NULL;
     if (len == 0)
@@ -112,6 +112,9 @@ int32_t eng_conn(struct kvp_engine *e, struct eng_server *sv,
         sv->conn = NULL;
     }
     if (sv->conn == NULL) {
+        struct proto_local_link link;
+        if (e->embedded != NULL)
+            kvp_server_local_link(e->embedded, &link);
         struct store_conn_params p = {
             .host = sv->addr.host,
             .port = sv->addr.port,
@@ -120,7 +123,7 @@ int32_t eng_conn(struct kvp_engine *e, struct eng_server *sv,
             .auth_token = e->auth_token,
             .timeout_ms = e->cfg.timeout_ms,
             .log = &e->log,
-            .local = e->embedded, /* its frames go by function call */
+            .local = e->embedded ? &link : NULL, /* frames by call */
         };
         int32_t st = store_conn_open(&p, &sv->conn);
         if (st != KVP_OK) {
@@ -161,7 +164,7 @@ int32_t eng_request(struct kvp_engine *e, struct eng_server *sv, eng_req_fn fn,
 
 void eng_log_stats(struct kvp_engine *e, int32_t level)
 {
-    struct kvp_tp_stats st;
+    struct kvp_xport_stats st;
     memset(&st, 0, sizeof(st));
     st.struct_size = sizeof(st);
     if (e->tops->stats == NULL || e->tops->stats(e->tctx, &st) != KVP_OK)
@@ -215,7 +218,7 @@ static const char *transport_name(const struct kvp_config *cfg)
     return cfg->transport == CFG_TRANSPORT_VERBS ? "verbs" : "ucx";
 }
 
-static void tp_params_fill(struct kvp_engine *e, struct kvp_tp_params *p,
+static void xport_params_fill(struct kvp_engine *e, struct kvp_xport_params *p,
                            uint32_t role)
 {
     memset(p, 0, sizeof(*p));
@@ -240,7 +243,7 @@ static int32_t start_embedded(struct kvp_engine *e)
     sp.listen_port = 0;
     sp.pool_size = e->cfg.pool_size;
     sp.transports = transport_name(&e->cfg);
-    tp_params_fill(e, &sp.tp, KVP_TP_ROLE_SERVER);
+    xport_params_fill(e, &sp.xport, KVP_XPORT_ROLE_SERVER);
     sp.auth_token = e->auth_token;
     sp.lease_timeout_ms = e->cfg.lease_timeout_ms;
     sp.log = e->log;
@@ -356,11 +359,11 @@ int32_t kvp_op_engine_create(const char *config,
     if (e->cfg.auth_token_file[0] != '\0' &&
         (st = read_token(e, e->cfg.auth_token_file)) != KVP_OK)
         goto out_free;
-    st = tp_module_load(transport_name(&e->cfg), &e->log, &e->tops);
+    st = xport_module_load(transport_name(&e->cfg), &e->log, &e->tops);
     if (st != KVP_OK)
         goto out_free;
-    struct kvp_tp_params tp;
-    tp_params_fill(e, &tp, KVP_TP_ROLE_CLIENT);
+    struct kvp_xport_params tp;
+    xport_params_fill(e, &tp, KVP_XPORT_ROLE_CLIENT);
     st = e->tops->ctx_create(&tp, &e->tctx);
     if (st != KVP_OK) {
         e->tctx = NULL;
@@ -445,7 +448,7 @@ int32_t kvp_op_register_buffer(struct kvp_engine *e, void *ptr, uint64_t len)
                   ptr, (unsigned long long)len);
         return KVP_ERR_EXISTS;
     }
-    struct kvp_tp_mem *mem = NULL;
+    struct kvp_xport_mem *mem = NULL;
     int32_t st = e->tops->mem_reg(e->tctx, ptr, len, &mem);
     if (st != KVP_OK) {
         KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu): transport: %s", ptr,

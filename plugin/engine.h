@@ -21,7 +21,7 @@
 #include "kvp_transport.h"
 #include "registry.h"
 #include "scratch.h"
-#include "util/log.h"
+#include "log.h"
 
 struct kvp_server;
 struct store_conn;
@@ -40,7 +40,7 @@ struct kvp_engine {
     struct kvp_config cfg;
     struct kvp_logger log;
     const struct kvp_transport_ops *tops;
-    struct kvp_tp_ctx *tctx;
+    struct kvp_xport_ctx *tctx;
     struct kvp_server *embedded; /* NULL with servers= */
     char *auth_token;            /* NULL = no auth */
     uint32_t n_servers;
@@ -60,7 +60,7 @@ int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key);
 /* The transport mem handle of the registration holding [ptr, ptr+len);
  * len 0 needs none (*mem_p = NULL). Logs KVP_ERR_NOT_REGISTERED. */
 int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
-                     const void *ptr, uint64_t len, struct kvp_tp_mem **mem_p);
+                     const void *ptr, uint64_t len, struct kvp_xport_mem **mem_p);
 
 uint32_t eng_server_of(struct kvp_engine *e, const char *key);
 /* Takes a free connection slot of server s (blocking if all are busy). */

@@ -6,7 +6,7 @@
 
 #include "kvplug/abi.h"
 #include "ops.h"
-#include "util/log.h"
+#include "log.h"
 
 #ifndef KVP_PLUGIN_VERSION
 #define KVP_PLUGIN_VERSION "0.1.0"

@@ -12,7 +12,7 @@ static int32_t get_prepare(struct kvp_engine *e, const char *what,
     int32_t st = eng_check_key(e, what, key);
     if (st != KVP_OK)
         return st;
-    struct kvp_tp_mem *mem;
+    struct kvp_xport_mem *mem;
     st = eng_find_mem(e, what, key, ptr, cap, &mem);
     if (st != KVP_OK)
         return st;

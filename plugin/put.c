@@ -13,7 +13,7 @@ static int32_t put_prepare(struct kvp_engine *e, const char *what,
     int32_t st = eng_check_key(e, what, key);
     if (st != KVP_OK)
         return st;
-    struct kvp_tp_mem *mem;
+    struct kvp_xport_mem *mem;
     st = eng_find_mem(e, what, key, ptr, len, &mem);
     if (st != KVP_OK)
         return st;

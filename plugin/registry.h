@@ -4,7 +4,7 @@
  * A sorted array of non-overlapping [start, start+len) ranges under a
  * rwlock: lookups (every data op) take the read lock and binary-search;
  * register/unregister take the write lock. Each entry carries an opaque
- * handle (the transport's struct kvp_tp_mem *) owned by the caller.
+ * handle (the transport's struct kvp_xport_mem *) owned by the caller.
  */
 #ifndef KVP_REGISTRY_H
 #define KVP_REGISTRY_H

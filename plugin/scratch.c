@@ -5,7 +5,7 @@
 #include <string.h>
 
 int32_t scratch_init(struct scratch *s, const struct kvp_transport_ops *tops,
-                     struct kvp_tp_ctx *tctx)
+                     struct kvp_xport_ctx *tctx)
 {
     memset(s, 0, sizeof(*s));
     s->tops = tops;

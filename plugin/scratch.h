@@ -19,9 +19,9 @@
 struct scratch {
     pthread_mutex_t lock;
     const struct kvp_transport_ops *tops;
-    struct kvp_tp_ctx *tctx;
+    struct kvp_xport_ctx *tctx;
     unsigned char *base;
-    struct kvp_tp_mem *mem;
+    struct kvp_xport_mem *mem;
     uint32_t *free_idx;
     uint32_t n_free;
 };
@@ -30,13 +30,13 @@ struct scratch {
 struct scratch_lease {
     uint32_t k;
     unsigned char **slots;  /* k pointers */
-    struct kvp_tp_mem *mem; /* registration that holds every slot */
+    struct kvp_xport_mem *mem; /* registration that holds every slot */
     uint32_t *idx;          /* pooled slot indexes, NULL if temporary */
     unsigned char *temp;    /* temporary area, NULL if pooled */
 };
 
 int32_t scratch_init(struct scratch *s, const struct kvp_transport_ops *tops,
-                     struct kvp_tp_ctx *tctx);
+                     struct kvp_xport_ctx *tctx);
 void scratch_fini(struct scratch *s);
 int32_t scratch_get(struct scratch *s, uint32_t k, struct scratch_lease *l);
 void scratch_put(struct scratch *s, struct scratch_lease *l);

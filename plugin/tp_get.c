@@ -57,7 +57,7 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
     }
     uint32_t nj = 0;
     for (uint32_t i = 0; i < n; i++) {
-        struct kvp_tp_mem *mem;
+        struct kvp_xport_mem *mem;
         int32_t st = eng_check_key(e, what, keys[i]);
         if (st == KVP_OK)
             st = eng_find_mem(e, what, keys[i], ptrs[i], caps[i], &mem);

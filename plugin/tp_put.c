@@ -13,7 +13,7 @@
 struct tp_item {
     struct kvp_tensor_hdr full;
     struct tp_plan plan;
-    struct kvp_tp_mem *mem;
+    struct kvp_xport_mem *mem;
     uint32_t n_shards; /* 1 when tp_size <= 1 (stored unchanged) */
     char *keys;        /* n_shards * TP_SHARD_KEY_MAX */
 };

@@ -125,8 +125,8 @@ static void put_alloc(struct kvp_engine *e, struct eng_server *sv,
 
 /* Posts the header of one job from the scratch area and lays out its
  * payload extents in j->iovs[1..]; *n_data_p = extents to write. */
-static int32_t put_prepare(struct kvp_engine *e, struct kvp_tp_ep *ep,
-                           struct kvp_tp_rkey *rkey, struct put_job *j,
+static int32_t put_prepare(struct kvp_engine *e, struct kvp_xport_ep *ep,
+                           struct kvp_xport_rkey *rkey, struct put_job *j,
                            uint64_t *n_data_p)
 {
     uint64_t n_data = 0;
@@ -141,29 +141,29 @@ static int32_t put_prepare(struct kvp_engine *e, struct kvp_tp_ep *ep,
         return KVP_ERR_NO_MEMORY;
     int32_t st = KVP_OK;
     if (j->hdr != NULL) {
-        j->iovs[0] = (struct kvp_tp_iov){j->hdr, KVP_TENSOR_HDR_SIZE};
+        j->iovs[0] = (struct kvp_xport_iov){j->hdr, KVP_TENSOR_HDR_SIZE};
         /* A write of its own because the header lives in another
          * registration than the payload (write() takes one lmem). */
         st = e->tops->write(ep, &j->iovs[0], 1, j->hdr_mem, j->raddr, rkey);
         if (st == KVP_OK)
             atomic_fetch_add(&e->header_bytes, KVP_TENSOR_HDR_SIZE);
     }
-    struct kvp_tp_iov *iov = &j->iovs[1];
+    struct kvp_xport_iov *iov = &j->iovs[1];
     if (j->plan != NULL) {
         for (uint64_t i = 0; i < n_data; i++) {
             struct tp_extent x = tp_plan_extent(j->plan, j->rank, i);
-            iov[i] = (struct kvp_tp_iov){j->payload + x.off, x.len};
+            iov[i] = (struct kvp_xport_iov){j->payload + x.off, x.len};
         }
     } else if (n_data > 0) {
-        iov[0] = (struct kvp_tp_iov){j->data, j->data_len};
+        iov[0] = (struct kvp_xport_iov){j->data, j->data_len};
     }
     *n_data_p = n_data;
     return st;
 }
 
 /* Writes payload extents [first, first + n) of a prepared job. */
-static int32_t put_extents(struct kvp_engine *e, struct kvp_tp_ep *ep,
-                           struct kvp_tp_rkey *rkey, struct put_job *j,
+static int32_t put_extents(struct kvp_engine *e, struct kvp_xport_ep *ep,
+                           struct kvp_xport_rkey *rkey, struct put_job *j,
                            uint64_t first, uint64_t n)
 {
     uint64_t raddr = j->raddr + (j->hdr != NULL ? KVP_TENSOR_HDR_SIZE : 0);
@@ -187,8 +187,8 @@ static void put_write(struct kvp_engine *e, struct eng_server *sv,
 {
     if (sv->conn == NULL)
         return;
-    struct kvp_tp_ep *ep = store_conn_ep(sv->conn);
-    struct kvp_tp_rkey *rkey = store_conn_rkey(sv->conn);
+    struct kvp_xport_ep *ep = store_conn_ep(sv->conn);
+    struct kvp_xport_rkey *rkey = store_conn_rkey(sv->conn);
     /* per job: next extent to write, extents left */
     uint64_t *next = calloc(2 * (size_t)(cnt ? cnt : 1), sizeof(*next));
     uint64_t *left = next != NULL ? next + cnt : NULL;
@@ -396,8 +396,8 @@ static void get_server(struct kvp_engine *e, struct eng_server *sv,
         free(it);
         return;
     }
-    struct kvp_tp_ep *ep = store_conn_ep(c);
-    struct kvp_tp_rkey *rkey = store_conn_rkey(c);
+    struct kvp_xport_ep *ep = store_conn_ep(c);
+    struct kvp_xport_rkey *rkey = store_conn_rkey(c);
     uint32_t posted = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         struct get_job *j = &jobs[idx[i]];

@@ -23,13 +23,13 @@ struct put_job {
     const char *key;
     uint32_t item; /* index into the item status array */
     const void *hdr;
-    struct kvp_tp_mem *hdr_mem;
+    struct kvp_xport_mem *hdr_mem;
     const void *data;
     uint64_t data_len;
     const struct tp_plan *plan;
     int32_t rank;
     const unsigned char *payload;
-    struct kvp_tp_mem *data_mem; /* holds data or payload */
+    struct kvp_xport_mem *data_mem; /* holds data or payload */
     /* filled by xfer_put */
     uint32_t server;
     int32_t status;
@@ -37,7 +37,7 @@ struct put_job {
     uint64_t alloc_id;
     int allocated; /* ALLOC succeeded: commit or abort it */
     int committed;
-    struct kvp_tp_iov *iovs; /* posted iovs, alive until the flush */
+    struct kvp_xport_iov *iovs; /* posted iovs, alive until the flush */
 };
 
 /* item_status[j.item] must be KVP_OK on entry for items that take part;
@@ -53,7 +53,7 @@ struct get_job {
     const char *key;
     void *dst;
     uint64_t cap;
-    struct kvp_tp_mem *mem;
+    struct kvp_xport_mem *mem;
     /* filled by xfer_get */
     uint32_t server;
     int64_t result; /* size or negative status */

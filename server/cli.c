@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "kvplug/abi.h"
-#include "util/log.h"
+#include "log.h"
 
 int cli_parse_size(const char *s, uint64_t *out, char *err, size_t cap)
 {

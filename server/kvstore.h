@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "util/log.h"
+#include "log.h"
 
 #define KVS_ALLOC_OVERWRITE          (UINT32_C(1) << 0)
 #define KVS_LOOKUP_NO_LEASE          (UINT32_C(1) << 0)

@@ -60,10 +60,10 @@ int main(int argc, char **argv)
     p.listen_port = o.port;
     p.pool_size = o.pool_size;
     p.transports = strcmp(o.transports, "none") == 0 ? "" : o.transports;
-    p.tp.struct_size = sizeof(p.tp);
-    p.tp.device = o.device;
-    p.tp.gid_index = o.gid_index;
-    p.tp.ucx_tls = o.ucx_tls;
+    p.xport.struct_size = sizeof(p.xport);
+    p.xport.device = o.device;
+    p.xport.gid_index = o.gid_index;
+    p.xport.ucx_tls = o.ucx_tls;
     p.auth_token = token;
     p.lease_timeout_ms = o.lease_timeout_ms;
     kvp_logger_init_stderr(&p.log, o.log_level);

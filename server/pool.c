@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "util/tp_module.h"
+#include "kvp_transport.h"
 
 static void log_bridge(void *user, int32_t level, const char *msg)
 {
@@ -40,7 +40,7 @@ static void *map_prefaulted(uint64_t size)
  * mem_alloc (t->mem then owns it: UCX allocates shared memory, so clients
  * on this host put/get with one memcpy and no server work); else an
  * anonymous mapping every transport registers. t == NULL: no transport. */
-static int32_t pool_map(struct pool *p, struct pool_tp *t,
+static int32_t pool_map(struct pool *p, struct pool_xport *t,
                         const struct kvp_logger *log)
 {
     if (t != NULL && t->ops->mem_alloc != NULL) {
@@ -49,7 +49,7 @@ static int32_t pool_map(struct pool *p, struct pool_tp *t,
         if (st == KVP_OK) {
             prefault(base, p->size);
             p->base = base;
-            p->tp_allocated = 1;
+            p->xport_allocated = 1;
             KVP_LOG_I(log,
                       "server: pool of %llu bytes allocated by transport "
                       "'%s' (pre-faulted)",
@@ -80,20 +80,20 @@ static int32_t pool_map(struct pool *p, struct pool_tp *t,
     return KVP_OK;
 }
 
-static int32_t tp_open(struct pool *p, struct pool_tp *t, const char *name,
-                       size_t name_len, const struct kvp_tp_params *tpp,
+static int32_t xport_open(struct pool *p, struct pool_xport *t, const char *name,
+                       size_t name_len, const struct kvp_xport_params *xpp,
                        const struct kvp_logger *log)
 {
     memcpy(t->name, name, name_len);
     t->name[name_len] = '\0';
-    int32_t st = tp_module_load(t->name, log, &t->ops);
+    int32_t st = xport_module_load(t->name, log, &t->ops);
     if (st != KVP_OK) {
         KVP_LOG_E(log, "server: transport '%s' could not be loaded", t->name);
         return st;
     }
-    struct kvp_tp_params prm = *tpp;
+    struct kvp_xport_params prm = *xpp;
     prm.struct_size = sizeof(prm);
-    prm.role = KVP_TP_ROLE_SERVER;
+    prm.role = KVP_XPORT_ROLE_SERVER;
     prm.log = log_bridge;
     prm.log_user = (void *)log;
     prm.log_level = log != NULL ? log->level : KVP_LOG_WARN;
@@ -129,9 +129,9 @@ static int32_t tp_open(struct pool *p, struct pool_tp *t, const char *name,
 
 err_mem:
     t->ops->mem_dereg(t->mem);
-    if (p->tp_allocated && p->n_tp == 0) { /* that freed the pool */
+    if (p->xport_allocated && p->n_xport == 0) { /* that freed the pool */
         p->base = NULL;
-        p->tp_allocated = 0;
+        p->xport_allocated = 0;
     }
 err_ctx:
     t->ops->ctx_destroy(t->ctx);
@@ -139,7 +139,7 @@ err_ctx:
 }
 
 int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
-                    const struct kvp_tp_params *tpp,
+                    const struct kvp_xport_params *xpp,
                     const struct kvp_logger *log)
 {
     memset(p, 0, sizeof(*p));
@@ -154,7 +154,7 @@ int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
     const char *s = transports != NULL ? transports : "";
     while (*s != '\0') {
         size_t len = strcspn(s, ",");
-        if (len == 0 || len > POOL_NAME_MAX || p->n_tp == POOL_MAX_TRANSPORTS) {
+        if (len == 0 || len > POOL_NAME_MAX || p->n_xport == POOL_MAX_TRANSPORTS) {
             KVP_LOG_E(log,
                       "server: transports list '%s' is invalid "
                       "(empty/too long name or more than %d entries)",
@@ -162,16 +162,16 @@ int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
             st = KVP_ERR_INVALID;
             goto err;
         }
-        if (pool_find_tp(p, s, (uint32_t)len) != NULL) {
+        if (pool_find_xport(p, s, (uint32_t)len) != NULL) {
             KVP_LOG_E(log, "server: transport '%.*s' listed twice", (int)len,
                       s);
             st = KVP_ERR_INVALID;
             goto err;
         }
-        st = tp_open(p, &p->tp[p->n_tp], s, len, tpp, log);
+        st = xport_open(p, &p->xport[p->n_xport], s, len, xpp, log);
         if (st != KVP_OK)
             goto err;
-        p->n_tp++;
+        p->n_xport++;
         s += len;
         if (*s == ',')
             s++;
@@ -190,27 +190,27 @@ err:
 
 void pool_destroy(struct pool *p)
 {
-    /* Reverse order: when tp[0] allocated the pool, every other transport
-     * deregisters it before tp[0]'s mem_dereg frees it. */
-    for (uint32_t i = p->n_tp; i-- > 0;) {
-        struct pool_tp *t = &p->tp[i];
+    /* Reverse order: when xport[0] allocated the pool, every other transport
+     * deregisters it before xport[0]'s mem_dereg frees it. */
+    for (uint32_t i = p->n_xport; i-- > 0;) {
+        struct pool_xport *t = &p->xport[i];
         t->ops->mem_dereg(t->mem);
         t->ops->ctx_destroy(t->ctx);
     }
-    p->n_tp = 0;
-    if (p->base != NULL && !p->tp_allocated)
+    p->n_xport = 0;
+    if (p->base != NULL && !p->xport_allocated)
         munmap(p->base, p->size);
     p->base = NULL;
-    p->tp_allocated = 0;
+    p->xport_allocated = 0;
 }
 
-struct pool_tp *pool_find_tp(struct pool *p, const void *name,
+struct pool_xport *pool_find_xport(struct pool *p, const void *name,
                              uint32_t name_len)
 {
-    for (uint32_t i = 0; i < p->n_tp; i++) {
-        if (strlen(p->tp[i].name) == name_len &&
-            memcmp(p->tp[i].name, name, name_len) == 0)
-            return &p->tp[i];
+    for (uint32_t i = 0; i < p->n_xport; i++) {
+        if (strlen(p->xport[i].name) == name_len &&
+            memcmp(p->xport[i].name, name, name_len) == 0)
+            return &p->xport[i];
     }
     return NULL;
 }

@@ -27,14 +27,13 @@
 #include "pool.h"
 #include "proto.h"
 #include "sha256.h"
-#include "store_client.h"
 
-/* The wire flags are the client's and the store's flags, bit for bit. */
-_Static_assert(STORE_ALLOC_OVERWRITE == KVS_ALLOC_OVERWRITE,
+/* The wire flags are the store's flags, bit for bit. */
+_Static_assert(PROTO_ALLOC_OVERWRITE == KVS_ALLOC_OVERWRITE,
                "ALLOC overwrite flag differs between client and store");
-_Static_assert(STORE_LOOKUP_NO_LEASE == KVS_LOOKUP_NO_LEASE,
+_Static_assert(PROTO_LOOKUP_NO_LEASE == KVS_LOOKUP_NO_LEASE,
                "LOOKUP no-lease flag differs between client and store");
-_Static_assert(PROTO_BLOB_MAX == KVP_TP_BLOB_MAX,
+_Static_assert(PROTO_BLOB_MAX == KVP_XPORT_BLOB_MAX,
                "protocol blob limit differs from the transport's");
 _Static_assert(PROTO_KEY_MAX == INDEX_KEY_MAX, "key limits differ");
 
@@ -55,9 +54,9 @@ struct srv_conn {
     atomic_int done;
     enum conn_state state;
     uint8_t nonce[PROTO_NONCE_LEN]; /* HELLO_R's challenge */
-    uint8_t blob[KVP_TP_BLOB_MAX];  /* CONNECT_R's ep blob until encoded */
-    struct pool_tp *tp;             /* NULL: control-only connection */
-    struct kvp_tp_ep *ep;
+    uint8_t blob[KVP_XPORT_BLOB_MAX];  /* CONNECT_R's ep blob until encoded */
+    struct pool_xport *xport;          /* NULL: control-only connection */
+    struct kvp_xport_ep *ep;
     struct proto_buf in, out;
     struct srv_conn *next;
 };
@@ -159,8 +158,8 @@ static int on_hello(struct srv_conn *c, struct proto_msg *m,
     r->type = PROTO_HELLO_R;
     r->req_id = m->req_id;
     if (m->name_len > 0) {
-        c->tp = pool_find_tp(&srv->pool, m->name, m->name_len);
-        if (c->tp == NULL) {
+        c->xport = pool_find_xport(&srv->pool, m->name, m->name_len);
+        if (c->xport == NULL) {
             KVP_LOG_W(&srv->log,
                       "server: conn %llu (%s): transport '%.*s' "
                       "is not served here",
@@ -213,30 +212,30 @@ static int on_connect(struct srv_conn *c, struct proto_msg *m,
             return -1;
         }
     }
-    if (c->tp != NULL) {
+    if (c->xport != NULL) {
         uint32_t blob_len = 0;
         int32_t st =
-            c->tp->ops->ep_accept(c->tp->ctx, m->blob, m->blob_len, c->blob,
+            c->xport->ops->ep_accept(c->xport->ctx, m->blob, m->blob_len, c->blob,
                                   sizeof(c->blob), &blob_len, &c->ep);
         if (st != KVP_OK) {
             KVP_LOG_W(&srv->log,
                       "server: conn %llu (%s): %s ep_accept "
                       "failed: %d",
-                      (unsigned long long)c->id, c->peer, c->tp->name, st);
+                      (unsigned long long)c->id, c->peer, c->xport->name, st);
             r->status = st;
             return -1;
         }
         r->blob = c->blob;
         r->blob_len = blob_len;
-        r->rkey = c->tp->rkey;
-        r->rkey_len = c->tp->rkey_len;
+        r->rkey = c->xport->rkey;
+        r->rkey_len = c->xport->rkey_len;
     }
     r->pool_base = (uint64_t)(uintptr_t)srv->pool.base;
     r->pool_size = srv->pool.size;
     c->state = CONN_READY;
     KVP_LOG_I(&srv->log, "server: conn %llu (%s) connected, transport %s",
               (unsigned long long)c->id, c->peer,
-              c->tp != NULL ? c->tp->name : "none (control only)");
+              c->xport != NULL ? c->xport->name : "none (control only)");
     return 0;
 }
 
@@ -388,7 +387,7 @@ static void *conn_main(void *arg)
     serve(c);
     kvs_owner_gone(c->srv->kvs, c->id);
     if (c->ep != NULL)
-        c->tp->ops->ep_destroy(c->ep);
+        c->xport->ops->ep_destroy(c->ep);
     c->ep = NULL;
     close(c->fd);
     c->fd = -1;
@@ -608,7 +607,7 @@ void kvp_server_local_close(struct kvp_server_local *lc)
     struct kvp_server *srv = c->srv;
     kvs_owner_gone(srv->kvs, c->id);
     if (c->ep != NULL)
-        c->tp->ops->ep_destroy(c->ep);
+        c->xport->ops->ep_destroy(c->ep);
     pthread_mutex_lock(&srv->lock);
     srv->n_conns--;
     pthread_mutex_unlock(&srv->lock);
@@ -666,7 +665,7 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
     if (st != KVP_OK)
         goto err_params;
     st = pool_create(&srv->pool, params->pool_size, params->transports,
-                     &params->tp, &srv->log);
+                     &params->xport, &srv->log);
     if (st != KVP_OK)
         goto err_params;
     struct kvs_params kp = {
@@ -701,7 +700,7 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
               "%p, %u transport(s), auth %s",
               srv->host, (unsigned)srv->port,
               (unsigned long long)srv->pool.size, srv->pool.base,
-              srv->pool.n_tp, srv->auth_token != NULL ? "on" : "off");
+              srv->pool.n_xport, srv->auth_token != NULL ? "on" : "off");
     *srv_p = srv;
     return KVP_OK;
 
@@ -745,4 +744,29 @@ void kvp_server_stop(struct kvp_server *srv)
     free_params(srv);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
+}
+
+static int32_t local_link_open(void *server, void **link_p)
+{
+    return kvp_server_local_open(server, (struct kvp_server_local **)link_p);
+}
+
+static int32_t local_link_call(void *link, const uint8_t *frame, size_t len,
+                               struct proto_buf *reply)
+{
+    return kvp_server_local_call(link, frame, len, reply);
+}
+
+static void local_link_close(void *link)
+{
+    kvp_server_local_close(link);
+}
+
+void kvp_server_local_link(struct kvp_server *srv,
+                           struct proto_local_link *link)
+{
+    *link = (struct proto_local_link){.server = srv,
+                                      .open = local_link_open,
+                                      .call = local_link_call,
+                                      .close = local_link_close};
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "kvp_transport.h"
-#include "util/log.h"
+#include "log.h"
 
 struct kvp_server;
 
@@ -19,7 +19,7 @@ struct kvp_server_params {
     uint16_t listen_port;       /* 0 = ephemeral */
     uint64_t pool_size;         /* bytes; pre-faulted at start */
     const char *transports;     /* comma list: "ucx", "verbs", "ucx,verbs" */
-    struct kvp_tp_params tp;    /* device/gid/ucx_tls/timeout for modules;
+    struct kvp_xport_params xport; /* device/gid/ucx_tls/timeout for modules;
                                  * role/log fields are set by the server */
     const char *auth_token;     /* NULL = no auth; copied */
     uint32_t lease_timeout_ms;  /* 0 = default (30000) */
@@ -55,5 +55,10 @@ int32_t kvp_server_local_call(struct kvp_server_local *lc,
                               const uint8_t *frame, size_t len,
                               struct proto_buf *reply);
 void kvp_server_local_close(struct kvp_server_local *lc);
+
+/* The three calls above as the client's carrier (proto_local_link). */
+struct proto_local_link;
+void kvp_server_local_link(struct kvp_server *srv,
+                           struct proto_local_link *link);
 
 #endif /* KVP_SERVER_H */

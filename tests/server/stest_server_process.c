@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "store_client.h"
-#include "util/tp_module.h"
+#include "kvp_transport.h"
 
 #define TMO      5000
 #define START_MS 30000
@@ -141,7 +141,7 @@ static void stop_server(struct proc *p)
 
 static int32_t open_conn(const struct proc *p, const char *token,
                          const struct kvp_transport_ops *ops,
-                         struct kvp_tp_ctx *ctx, struct store_conn **c)
+                         struct kvp_xport_ctx *ctx, struct store_conn **c)
 {
     struct store_conn_params cp = {.host = "127.0.0.1",
                                    .port = p->port,
@@ -231,21 +231,21 @@ START_TEST(ucx_data_path_against_the_process)
         return;
     }
     const struct kvp_transport_ops *ops;
-    ck_assert_int_eq(tp_module_load("ucx", NULL, &ops), KVP_OK);
+    ck_assert_int_eq(xport_module_load("ucx", NULL, &ops), KVP_OK);
     struct proc p = start_server("ucx", 1);
     struct kvp_logger lg;
     kvp_logger_init_stderr(&lg, KVP_LOG_WARN);
-    struct kvp_tp_params tp = {.struct_size = sizeof(tp),
-                               .role = KVP_TP_ROLE_CLIENT,
+    struct kvp_xport_params tp = {.struct_size = sizeof(tp),
+                               .role = KVP_XPORT_ROLE_CLIENT,
                                .gid_index = -1,
                                .timeout_ms = TMO,
                                .log_level = KVP_LOG_WARN,
                                .log = lg.fn};
-    struct kvp_tp_ctx *ctx = NULL;
+    struct kvp_xport_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(&tp, &ctx), KVP_OK);
     enum { LEN = 1 << 20 };
     uint8_t *buf = malloc(2 * LEN);
-    struct kvp_tp_mem *mem;
+    struct kvp_xport_mem *mem;
     ck_assert_int_eq(ops->mem_reg(ctx, buf, 2 * LEN, &mem), KVP_OK);
     struct store_conn *c = NULL;
     ck_assert_int_eq(open_conn(&p, "test-token-1", ops, ctx, &c), KVP_OK);
@@ -263,7 +263,7 @@ START_TEST(ucx_data_path_against_the_process)
     uint64_t ids[4];
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(a[i].status, KVP_OK);
-        struct kvp_tp_iov iov = {buf + i * (LEN / 4), LEN / 4};
+        struct kvp_xport_iov iov = {buf + i * (LEN / 4), LEN / 4};
         ck_assert_int_eq(ops->write(store_conn_ep(c), &iov, 1, mem, a[i].raddr,
                                     store_conn_rkey(c)),
                          KVP_OK);

@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "scratch.h"
-#include "util/log.h"
-#include "util/tp_module.h"
+#include "log.h"
+#include "kvp_transport.h"
 
 static const struct kvp_transport_ops *tops;
-static struct kvp_tp_ctx *tctx;
+static struct kvp_xport_ctx *tctx;
 static struct kvp_logger lg;
 
 static void quiet(void *u, int32_t l, const char *m)
@@ -25,9 +25,9 @@ static void quiet(void *u, int32_t l, const char *m)
 static void setup(void)
 {
     lg = (struct kvp_logger){quiet, NULL, KVP_LOG_ERROR};
-    ck_assert_int_eq(tp_module_load("ucx", &lg, &tops), KVP_OK);
-    struct kvp_tp_params p = {.struct_size = sizeof(p),
-                              .role = KVP_TP_ROLE_CLIENT,
+    ck_assert_int_eq(xport_module_load("ucx", &lg, &tops), KVP_OK);
+    struct kvp_xport_params p = {.struct_size = sizeof(p),
+                              .role = KVP_XPORT_ROLE_CLIENT,
                               .gid_index = -1,
                               .timeout_ms = 1000,
                               .log_level = KVP_LOG_ERROR,
@@ -81,7 +81,7 @@ int main(void)
     /* a build without the UCX module has no transport to register with */
     struct kvp_logger q = {quiet, NULL, KVP_LOG_ERROR};
     const struct kvp_transport_ops *probe;
-    if (tp_module_load("ucx", &q, &probe) != KVP_OK) {
+    if (xport_module_load("ucx", &q, &probe) != KVP_OK) {
         printf("SKIP: libkvplug_ucx.so not built\n");
         return EXIT_SUCCESS;
     }

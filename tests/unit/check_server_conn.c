@@ -19,7 +19,7 @@
 #include "server.h"
 #include "sha256.h"
 #include "store_client.h"
-#include "util/tp_module.h"
+#include "kvp_transport.h"
 
 #define TMO 5000
 
@@ -45,9 +45,9 @@ static struct kvp_server *start(const char *transports, const char *token,
     p.listen_port = 0;
     p.pool_size = pool;
     p.transports = transports;
-    p.tp.struct_size = sizeof(p.tp);
-    p.tp.gid_index = -1;
-    p.tp.timeout_ms = TMO;
+    p.xport.struct_size = sizeof(p.xport);
+    p.xport.gid_index = -1;
+    p.xport.timeout_ms = TMO;
     p.auth_token = token;
     p.lease_timeout_ms = lease_ms;
     p.log = test_logger;
@@ -55,6 +55,14 @@ static struct kvp_server *start(const char *transports, const char *token,
     ck_assert_int_eq(kvp_server_start(&p, &srv), KVP_OK);
     ck_assert_uint_ne(kvp_server_port(srv), 0);
     return srv;
+}
+
+/* The in-process carrier of srv, when the suite runs over it. */
+static const struct proto_local_link *local_link(struct kvp_server *srv)
+{
+    static struct proto_local_link link;
+    kvp_server_local_link(srv, &link);
+    return &link;
 }
 
 static int32_t open_ctl(struct kvp_server *srv, const char *token,
@@ -65,7 +73,7 @@ static int32_t open_ctl(struct kvp_server *srv, const char *token,
                                    .auth_token = token,
                                    .timeout_ms = TMO,
                                    .log = &test_logger,
-                                   .local = carrier_local ? srv : NULL};
+                                   .local = carrier_local ? local_link(srv) : NULL};
     return store_conn_open(&cp, c);
 }
 
@@ -626,7 +634,7 @@ END_TEST
 /* ---- real UCX data path ----------------------------------------------------
  */
 
-static void tp_log(void *user, int32_t level, const char *msg)
+static void xport_log(void *user, int32_t level, const char *msg)
 {
     quiet_log(user, level, msg);
 }
@@ -636,22 +644,22 @@ START_TEST(ucx_put_get_through_the_pool)
     carrier_local = _i;
     const struct kvp_transport_ops *ops = NULL;
     struct kvp_logger lg = {quiet_log, NULL, KVP_LOG_WARN};
-    if (tp_module_load("ucx", &lg, &ops) != KVP_OK) {
+    if (xport_module_load("ucx", &lg, &ops) != KVP_OK) {
         fprintf(stderr, "SKIP ucx_put_get_through_the_pool: no ucx module\n");
         return;
     }
     struct kvp_server *srv = start("ucx", "tok", 1 << 20, 0);
-    struct kvp_tp_params tp = {.struct_size = sizeof(tp),
-                               .role = KVP_TP_ROLE_CLIENT,
+    struct kvp_xport_params tp = {.struct_size = sizeof(tp),
+                               .role = KVP_XPORT_ROLE_CLIENT,
                                .gid_index = -1,
                                .timeout_ms = TMO,
                                .log_level = KVP_LOG_WARN,
-                               .log = tp_log};
-    struct kvp_tp_ctx *ctx = NULL;
+                               .log = xport_log};
+    struct kvp_xport_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(&tp, &ctx), KVP_OK);
     enum { LEN = 100000 };
     uint8_t *buf = malloc(2 * LEN);
-    struct kvp_tp_mem *mem = NULL;
+    struct kvp_xport_mem *mem = NULL;
     ck_assert_int_eq(ops->mem_reg(ctx, buf, 2 * LEN, &mem), KVP_OK);
     struct store_conn_params cp = {.host = "127.0.0.1",
                                    .port = kvp_server_port(srv),
@@ -660,7 +668,7 @@ START_TEST(ucx_put_get_through_the_pool)
                                    .auth_token = "tok",
                                    .timeout_ms = TMO,
                                    .log = &test_logger,
-                                   .local = carrier_local ? srv : NULL};
+                                   .local = carrier_local ? local_link(srv) : NULL};
     struct store_conn *c = NULL;
     ck_assert_int_eq(store_conn_open(&cp, &c), KVP_OK);
     ck_assert_ptr_nonnull(store_conn_ep(c));
@@ -671,7 +679,7 @@ START_TEST(ucx_put_get_through_the_pool)
     struct store_alloc_item it = {.key = "tensor", .len = LEN};
     ck_assert_int_eq(store_alloc(c, 1, &it, 0), KVP_OK);
     ck_assert_int_eq(it.status, KVP_OK);
-    struct kvp_tp_iov iov = {buf, LEN};
+    struct kvp_xport_iov iov = {buf, LEN};
     ck_assert_int_eq(ops->write(store_conn_ep(c), &iov, 1, mem, it.raddr,
                                 store_conn_rkey(c)),
                      KVP_OK);
@@ -722,7 +730,7 @@ START_TEST(ucx_put_get_through_the_pool)
         }
         ck_assert(f.raddr + 4096 <= l.raddr || f.raddr >= l.raddr + LEN);
         memset(buf + LEN, 0xee, 4096);
-        struct kvp_tp_iov fi = {buf + LEN, 4096};
+        struct kvp_xport_iov fi = {buf + LEN, 4096};
         ck_assert_int_eq(ops->write(store_conn_ep(c), &fi, 1, mem, f.raddr,
                                     store_conn_rkey(c)),
                          KVP_OK);

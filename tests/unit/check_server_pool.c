@@ -8,13 +8,13 @@
 #include <unistd.h>
 
 #include "pool.h"
-#include "util/tp_module.h"
+#include "kvp_transport.h"
 
 static struct kvp_logger lg = {NULL, NULL, KVP_LOG_ERROR};
 
-static struct kvp_tp_params tp_params(void)
+static struct kvp_xport_params xport_params(void)
 {
-    struct kvp_tp_params p = {
+    struct kvp_xport_params p = {
         .struct_size = sizeof(p), .gid_index = -1, .timeout_ms = 5000};
     return p;
 }
@@ -22,12 +22,12 @@ static struct kvp_tp_params tp_params(void)
 START_TEST(prefaulted_and_rounded)
 {
     struct pool p;
-    struct kvp_tp_params tp = tp_params();
+    struct kvp_xport_params xp = xport_params();
     long pg = sysconf(_SC_PAGESIZE);
-    ck_assert_int_eq(pool_create(&p, 10 * (uint64_t)pg + 1, "", &tp, &lg),
+    ck_assert_int_eq(pool_create(&p, 10 * (uint64_t)pg + 1, "", &xp, &lg),
                      KVP_OK);
     ck_assert_uint_eq(p.size, 11 * (uint64_t)pg);
-    ck_assert_uint_eq(p.n_tp, 0);
+    ck_assert_uint_eq(p.n_xport, 0);
     ck_assert_uint_eq((uintptr_t)p.base % (uintptr_t)pg, 0);
     /* every page is resident before anyone touched it */
     unsigned char vec[11];
@@ -43,13 +43,13 @@ END_TEST
 START_TEST(bad_lists_refused)
 {
     struct pool p;
-    struct kvp_tp_params tp = tp_params();
-    ck_assert_int_eq(pool_create(&p, 0, "", &tp, &lg), KVP_ERR_INVALID);
-    ck_assert_int_eq(pool_create(&p, 4096, ",ucx", &tp, &lg), KVP_ERR_INVALID);
-    ck_assert_int_eq(pool_create(&p, 4096, "no_such_tp", &tp, &lg),
+    struct kvp_xport_params xp = xport_params();
+    ck_assert_int_eq(pool_create(&p, 0, "", &xp, &lg), KVP_ERR_INVALID);
+    ck_assert_int_eq(pool_create(&p, 4096, ",ucx", &xp, &lg), KVP_ERR_INVALID);
+    ck_assert_int_eq(pool_create(&p, 4096, "no_such_xport", &xp, &lg),
                      KVP_ERR_NOT_SUPPORTED);
     ck_assert_int_eq(pool_create(&p, 4096,
-                                 "a_name_longer_than_thirty_two_bytes_x", &tp,
+                                 "a_name_longer_than_thirty_two_bytes_x", &xp,
                                  &lg),
                      KVP_ERR_INVALID);
     ck_assert_ptr_null(p.base); /* everything undone */
@@ -59,20 +59,20 @@ END_TEST
 START_TEST(registered_with_ucx)
 {
     const struct kvp_transport_ops *ops;
-    if (tp_module_load("ucx", &lg, &ops) != KVP_OK) {
+    if (xport_module_load("ucx", &lg, &ops) != KVP_OK) {
         fprintf(stderr, "SKIP registered_with_ucx: no ucx module\n");
         return;
     }
     struct pool p;
-    struct kvp_tp_params tp = tp_params();
-    ck_assert_int_eq(pool_create(&p, 1 << 20, "ucx", &tp, &lg), KVP_OK);
-    ck_assert_uint_eq(p.n_tp, 1);
-    ck_assert_uint_gt(p.tp[0].rkey_len, 0);
-    ck_assert_ptr_eq(pool_find_tp(&p, "ucx", 3), &p.tp[0]);
-    ck_assert_ptr_null(pool_find_tp(&p, "uc", 2));
-    ck_assert_ptr_null(pool_find_tp(&p, "verbs", 5));
+    struct kvp_xport_params xp = xport_params();
+    ck_assert_int_eq(pool_create(&p, 1 << 20, "ucx", &xp, &lg), KVP_OK);
+    ck_assert_uint_eq(p.n_xport, 1);
+    ck_assert_uint_gt(p.xport[0].rkey_len, 0);
+    ck_assert_ptr_eq(pool_find_xport(&p, "ucx", 3), &p.xport[0]);
+    ck_assert_ptr_null(pool_find_xport(&p, "uc", 2));
+    ck_assert_ptr_null(pool_find_xport(&p, "verbs", 5));
     pool_destroy(&p);
-    ck_assert_int_eq(pool_create(&p, 1 << 20, "ucx,ucx", &tp, &lg),
+    ck_assert_int_eq(pool_create(&p, 1 << 20, "ucx,ucx", &xp, &lg),
                      KVP_ERR_INVALID);
 }
 END_TEST

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/tp_module.h"
+#include "kvp_transport.h"
 
 #define POOL_LEN   (8u << 20)
 #define BUF_LEN    (8u << 20)
@@ -67,14 +67,14 @@ static void test_log(void *user, int32_t level, const char *msg)
 static void load_module(void)
 {
     struct kvp_logger lg = {NULL, NULL, KVP_LOG_WARN};
-    ck_assert_int_eq(tp_module_load("ucx", &lg, &ops), KVP_OK);
+    ck_assert_int_eq(xport_module_load("ucx", &lg, &ops), KVP_OK);
     ck_assert_str_eq(ops->name, "ucx");
 }
 
-static struct kvp_tp_params params_for(uint32_t role, const char *tls,
+static struct kvp_xport_params params_for(uint32_t role, const char *tls,
                                        uint64_t pack_below)
 {
-    struct kvp_tp_params p = {
+    struct kvp_xport_params p = {
         .struct_size = sizeof(p),
         .role = role,
         .gid_index = -1,
@@ -90,18 +90,18 @@ static struct kvp_tp_params params_for(uint32_t role, const char *tls,
 /* A connected server/client pair: the server exposes `pool`, the client
  * works from `buf`. */
 struct pair {
-    struct kvp_tp_ctx *sctx, *cctx;
+    struct kvp_xport_ctx *sctx, *cctx;
     uint8_t *pool, *buf;
-    struct kvp_tp_mem *pool_mem, *buf_mem;
-    struct kvp_tp_ep *sep, *cep;
-    struct kvp_tp_rkey *rkey;
+    struct kvp_xport_mem *pool_mem, *buf_mem;
+    struct kvp_xport_ep *sep, *cep;
+    struct kvp_xport_rkey *rkey;
 };
 
-static void pair_connect(struct pair *p, struct kvp_tp_ep **cep_p,
-                         struct kvp_tp_ep **sep_p, struct kvp_tp_rkey **rk_p)
+static void pair_connect(struct pair *p, struct kvp_xport_ep **cep_p,
+                         struct kvp_xport_ep **sep_p, struct kvp_xport_rkey **rk_p)
 {
-    uint8_t cblob[KVP_TP_BLOB_MAX], sblob[KVP_TP_BLOB_MAX];
-    uint8_t rblob[KVP_TP_BLOB_MAX];
+    uint8_t cblob[KVP_XPORT_BLOB_MAX], sblob[KVP_XPORT_BLOB_MAX];
+    uint8_t rblob[KVP_XPORT_BLOB_MAX];
     uint32_t clen = 0, slen = 0, rlen = 0;
     ck_assert_int_eq(
         ops->ep_create(p->cctx, cblob, sizeof(cblob), &clen, cep_p), KVP_OK);
@@ -119,8 +119,8 @@ static void pair_open(struct pair *p, const char *tls, uint64_t pack_below)
 {
     memset(p, 0, sizeof(*p));
     load_module();
-    struct kvp_tp_params sp = params_for(KVP_TP_ROLE_SERVER, tls, 0);
-    struct kvp_tp_params cp = params_for(KVP_TP_ROLE_CLIENT, tls, pack_below);
+    struct kvp_xport_params sp = params_for(KVP_XPORT_ROLE_SERVER, tls, 0);
+    struct kvp_xport_params cp = params_for(KVP_XPORT_ROLE_CLIENT, tls, pack_below);
     ck_assert_int_eq(ops->ctx_create(&sp, &p->sctx), KVP_OK);
     ck_assert_int_eq(ops->ctx_create(&cp, &p->cctx), KVP_OK);
     p->pool = calloc(1, POOL_LEN);
@@ -163,9 +163,9 @@ static void fill_pattern(uint8_t *b, size_t len, uint32_t seed)
         b[i] = (uint8_t)((i * 131u + seed * 7u + (i >> 9)) & 0xff);
 }
 
-static struct kvp_tp_stats stats_of(struct kvp_tp_ctx *ctx)
+static struct kvp_xport_stats stats_of(struct kvp_xport_ctx *ctx)
 {
-    struct kvp_tp_stats s = {.struct_size = sizeof(s)};
+    struct kvp_xport_stats s = {.struct_size = sizeof(s)};
     ck_assert_int_eq(ops->stats(ctx, &s), KVP_OK);
     return s;
 }
@@ -178,7 +178,7 @@ static void roundtrip(struct pair *p, uint64_t len, uint32_t seed)
 {
     uint64_t roff = 4096;
     fill_pattern(p->buf, len, seed);
-    struct kvp_tp_iov iov = {p->buf, len};
+    struct kvp_xport_iov iov = {p->buf, len};
     uint64_t raddr = (uintptr_t)p->pool + roff;
     ck_assert_int_eq(ops->write(p->cep, &iov, 1, p->buf_mem, raddr, p->rkey),
                      KVP_OK);
@@ -199,7 +199,7 @@ START_TEST(test_write_read_default_tls)
     pair_open(&p, NULL, PACK_BELOW);
     roundtrip(&p, 1u << 20, 1);
     roundtrip(&p, 1, 2);
-    struct kvp_tp_stats s = stats_of(p.cctx);
+    struct kvp_xport_stats s = stats_of(p.cctx);
     ck_assert_uint_eq(s.bytes_written, (1u << 20) + 1);
     ck_assert_uint_eq(s.bytes_read, (1u << 20) + 1);
     ck_assert_uint_ge(s.ops_posted, 4);
@@ -236,7 +236,7 @@ static void strided_write(struct pair *p, uint32_t n, uint32_t ext,
 {
     ck_assert_uint_le((uint64_t)n * ext * 2, BUF_LEN);
     fill_pattern(p->buf, (uint64_t)n * ext * 2, seed);
-    struct kvp_tp_iov *iov = calloc(n, sizeof(*iov));
+    struct kvp_xport_iov *iov = calloc(n, sizeof(*iov));
     ck_assert_ptr_nonnull(iov);
     for (uint32_t i = 0; i < n; i++) {
         iov[i].ptr = p->buf + (uint64_t)i * ext * 2;
@@ -258,11 +258,11 @@ START_TEST(test_strided_above_threshold_is_zero_copy)
 {
     struct pair p;
     pair_open(&p, NULL, PACK_BELOW);
-    struct kvp_tp_stats s0 = stats_of(p.cctx);
+    struct kvp_xport_stats s0 = stats_of(p.cctx);
     strided_write(&p, 64, PACK_BELOW * 2, 0, 5);
     strided_write(&p, 17, PACK_BELOW, 12345, 6); /* exactly at threshold */
     strided_write(&p, 1, 304, 777, 7); /* one small extent: nothing to gain */
-    struct kvp_tp_stats s1 = stats_of(p.cctx);
+    struct kvp_xport_stats s1 = stats_of(p.cctx);
     ck_assert_uint_eq(s1.bytes_packed, 0);
     ck_assert_uint_eq(s1.bytes_written - s0.bytes_written,
                       64ull * PACK_BELOW * 2 + 17ull * PACK_BELOW + 304);
@@ -275,15 +275,15 @@ START_TEST(test_strided_below_threshold_is_packed)
 {
     struct pair p;
     pair_open(&p, NULL, PACK_BELOW);
-    struct kvp_tp_stats s0 = stats_of(p.cctx);
+    struct kvp_xport_stats s0 = stats_of(p.cctx);
     strided_write(&p, 1000, 64, 100, 7);
-    struct kvp_tp_stats s1 = stats_of(p.cctx);
+    struct kvp_xport_stats s1 = stats_of(p.cctx);
     ck_assert_uint_eq(s1.bytes_packed - s0.bytes_packed, 64000);
     /* Packed: one put for the 64 000 bytes, not one per extent. */
     ck_assert_uint_lt(s1.ops_posted - s0.ops_posted, 10);
     /* More than one bounce chunk (1 MiB) in one write. */
     strided_write(&p, 30000, 96, 1u << 20, 8);
-    struct kvp_tp_stats s2 = stats_of(p.cctx);
+    struct kvp_xport_stats s2 = stats_of(p.cctx);
     ck_assert_uint_eq(s2.bytes_packed - s1.bytes_packed, 30000ull * 96);
     pair_close(&p);
 }
@@ -297,7 +297,7 @@ START_TEST(test_many_writes_one_flush)
     pair_open(&p, NULL, PACK_BELOW);
     const uint32_t n = 4000, ext = 128; /* 512 000 B per write, packed */
     fill_pattern(p.buf, BUF_LEN, 9);
-    struct kvp_tp_iov *iov = calloc(n, sizeof(*iov));
+    struct kvp_xport_iov *iov = calloc(n, sizeof(*iov));
     ck_assert_ptr_nonnull(iov);
     for (int w = 0; w < 5; w++) {
         for (uint32_t i = 0; i < n; i++) {
@@ -309,7 +309,7 @@ START_TEST(test_many_writes_one_flush)
                                     p.rkey),
                          KVP_OK);
     }
-    struct kvp_tp_iov big = {p.buf + (2u << 20), 1u << 20};
+    struct kvp_xport_iov big = {p.buf + (2u << 20), 1u << 20};
     ck_assert_int_eq(ops->write(p.cep, &big, 1, p.buf_mem,
                                 (uintptr_t)p.pool + (4u << 20), p.rkey),
                      KVP_OK);
@@ -334,8 +334,8 @@ START_TEST(test_env_overrides_pack_threshold)
     pair_close(&p);
 
     setenv("KVPLUG_UCX_PACK_BELOW", "12k", 1);
-    struct kvp_tp_params cp = params_for(KVP_TP_ROLE_CLIENT, NULL, 0);
-    struct kvp_tp_ctx *ctx = NULL;
+    struct kvp_xport_params cp = params_for(KVP_XPORT_ROLE_CLIENT, NULL, 0);
+    struct kvp_xport_ctx *ctx = NULL;
     last_error[0] = '\0';
     ck_assert_int_eq(ops->ctx_create(&cp, &ctx), KVP_ERR_INVALID);
     ck_assert_ptr_null(ctx);
@@ -396,8 +396,8 @@ START_TEST(test_flush_timeout)
     struct pair p;
     memset(&p, 0, sizeof(p));
     load_module();
-    struct kvp_tp_params sp = params_for(KVP_TP_ROLE_CLIENT, NULL, 0);
-    struct kvp_tp_params cp = params_for(KVP_TP_ROLE_CLIENT, NULL, PACK_BELOW);
+    struct kvp_xport_params sp = params_for(KVP_XPORT_ROLE_CLIENT, NULL, 0);
+    struct kvp_xport_params cp = params_for(KVP_XPORT_ROLE_CLIENT, NULL, PACK_BELOW);
     ck_assert_int_eq(ops->ctx_create(&sp, &p.sctx), KVP_OK);
     ck_assert_int_eq(ops->ctx_create(&cp, &p.cctx), KVP_OK);
     p.pool = calloc(1, POOL_LEN);
@@ -406,7 +406,7 @@ START_TEST(test_flush_timeout)
                      KVP_OK);
     ck_assert_int_eq(ops->mem_reg(p.cctx, p.buf, BUF_LEN, &p.buf_mem), KVP_OK);
     pair_connect(&p, &p.cep, &p.sep, &p.rkey);
-    struct kvp_tp_iov iov = {p.buf, 1u << 20};
+    struct kvp_xport_iov iov = {p.buf, 1u << 20};
     ck_assert_int_eq(
         ops->write(p.cep, &iov, 1, p.buf_mem, (uintptr_t)p.pool, p.rkey),
         KVP_OK);
@@ -427,7 +427,7 @@ static void peer_gone(const char *tls)
     pair_open(&p, tls, PACK_BELOW);
     roundtrip(&p, 65536, 14);
     pair_close_server(&p);
-    struct kvp_tp_iov iov = {p.buf, 1u << 20};
+    struct kvp_xport_iov iov = {p.buf, 1u << 20};
     time_t t0 = time(NULL);
     int32_t st =
         ops->write(p.cep, &iov, 1, p.buf_mem, (uintptr_t)p.pool, p.rkey);
@@ -463,20 +463,20 @@ START_TEST(test_peer_process_killed_tcp)
     if (pid == 0) {
         /* Server process: exposes a pool, answers one connect, waits. */
         load_module();
-        struct kvp_tp_params sp = params_for(KVP_TP_ROLE_SERVER, "tcp", 0);
-        struct kvp_tp_ctx *sctx = NULL;
-        struct kvp_tp_mem *mem = NULL;
-        struct kvp_tp_ep *sep = NULL;
+        struct kvp_xport_params sp = params_for(KVP_XPORT_ROLE_SERVER, "tcp", 0);
+        struct kvp_xport_ctx *sctx = NULL;
+        struct kvp_xport_mem *mem = NULL;
+        struct kvp_xport_ep *sep = NULL;
         uint8_t *pool = calloc(1, POOL_LEN);
-        uint8_t cblob[KVP_TP_BLOB_MAX], out[2 * KVP_TP_BLOB_MAX + 8];
+        uint8_t cblob[KVP_XPORT_BLOB_MAX], out[2 * KVP_XPORT_BLOB_MAX + 8];
         uint32_t clen = 0, slen = 0, rlen = 0;
         if (ops->ctx_create(&sp, &sctx) != KVP_OK ||
             ops->mem_reg(sctx, pool, POOL_LEN, &mem) != KVP_OK ||
             read(to_child[0], &clen, 4) != 4 || clen > sizeof(cblob) ||
             read(to_child[0], cblob, clen) != (ssize_t)clen ||
-            ops->ep_accept(sctx, cblob, clen, out + 8, KVP_TP_BLOB_MAX, &slen,
+            ops->ep_accept(sctx, cblob, clen, out + 8, KVP_XPORT_BLOB_MAX, &slen,
                            &sep) != KVP_OK ||
-            ops->mem_rkey_pack(mem, out + 8 + slen, KVP_TP_BLOB_MAX, &rlen) !=
+            ops->mem_rkey_pack(mem, out + 8 + slen, KVP_XPORT_BLOB_MAX, &rlen) !=
                 KVP_OK)
             _exit(1);
         memcpy(out, &slen, 4);
@@ -489,13 +489,13 @@ START_TEST(test_peer_process_killed_tcp)
             pause();
     }
     load_module();
-    struct kvp_tp_params cp = params_for(KVP_TP_ROLE_CLIENT, "tcp", 0);
-    struct kvp_tp_ctx *cctx = NULL;
-    struct kvp_tp_mem *mem = NULL;
-    struct kvp_tp_ep *ep = NULL;
-    struct kvp_tp_rkey *rk = NULL;
+    struct kvp_xport_params cp = params_for(KVP_XPORT_ROLE_CLIENT, "tcp", 0);
+    struct kvp_xport_ctx *cctx = NULL;
+    struct kvp_xport_mem *mem = NULL;
+    struct kvp_xport_ep *ep = NULL;
+    struct kvp_xport_rkey *rk = NULL;
     uint8_t *buf = calloc(1, BUF_LEN);
-    uint8_t cblob[KVP_TP_BLOB_MAX], in[2 * KVP_TP_BLOB_MAX];
+    uint8_t cblob[KVP_XPORT_BLOB_MAX], in[2 * KVP_XPORT_BLOB_MAX];
     uint32_t clen = 0, slen = 0, rlen = 0;
     uint64_t base = 0;
     ck_assert_int_eq(ops->ctx_create(&cp, &cctx), KVP_OK);
@@ -512,7 +512,7 @@ START_TEST(test_peer_process_killed_tcp)
     ck_assert_int_eq(read(to_parent[0], &base, 8), 8);
     ck_assert_int_eq(ops->ep_connect(ep, in, slen), KVP_OK);
     ck_assert_int_eq(ops->rkey_unpack(ep, in + slen, rlen, &rk), KVP_OK);
-    struct kvp_tp_iov iov = {buf, 1u << 20};
+    struct kvp_xport_iov iov = {buf, 1u << 20};
     fill_pattern(buf, iov.len, 15);
     ck_assert_int_eq(ops->write(ep, &iov, 1, mem, base, rk), KVP_OK);
     ck_assert_int_eq(ops->flush(ep, FLUSH_MS), KVP_OK);
@@ -544,8 +544,8 @@ END_TEST
  * thread rule), while a third thread registers memory on the same ctx. */
 struct worker_arg {
     struct pair *p;
-    struct kvp_tp_ep *ep;
-    struct kvp_tp_rkey *rk;
+    struct kvp_xport_ep *ep;
+    struct kvp_xport_rkey *rk;
     uint64_t off;
     int ok;
 };
@@ -553,7 +553,7 @@ struct worker_arg {
 static void *ep_worker(void *arg)
 {
     struct worker_arg *w = arg;
-    struct kvp_tp_iov iov[16];
+    struct kvp_xport_iov iov[16];
     w->ok = 1;
     for (int round = 0; round < 50 && w->ok; round++) {
         for (int i = 0; i < 16; i++) {
@@ -577,7 +577,7 @@ static void *reg_worker(void *arg)
     struct pair *p = arg;
     static uint8_t scratch[65536];
     for (int i = 0; i < 200; i++) {
-        struct kvp_tp_mem *m = NULL;
+        struct kvp_xport_mem *m = NULL;
         if (ops->mem_reg(p->cctx, scratch, sizeof(scratch), &m) == KVP_OK)
             ops->mem_dereg(m);
     }
@@ -588,8 +588,8 @@ START_TEST(test_concurrent_eps)
 {
     struct pair p;
     pair_open(&p, NULL, PACK_BELOW);
-    struct kvp_tp_ep *cep2 = NULL, *sep2 = NULL;
-    struct kvp_tp_rkey *rk2 = NULL;
+    struct kvp_xport_ep *cep2 = NULL, *sep2 = NULL;
+    struct kvp_xport_rkey *rk2 = NULL;
     pair_connect(&p, &cep2, &sep2, &rk2);
     fill_pattern(p.buf, BUF_LEN, 16);
     struct worker_arg a = {&p, p.cep, p.rkey, 0, 0};
@@ -616,10 +616,10 @@ START_TEST(test_bad_arguments)
 {
     struct pair p;
     pair_open(&p, NULL, PACK_BELOW);
-    uint8_t blob[KVP_TP_BLOB_MAX], out[KVP_TP_BLOB_MAX];
+    uint8_t blob[KVP_XPORT_BLOB_MAX], out[KVP_XPORT_BLOB_MAX];
     uint32_t len = 0, olen = 0;
-    struct kvp_tp_ep *ep = NULL;
-    struct kvp_tp_rkey *rk = NULL;
+    struct kvp_xport_ep *ep = NULL;
+    struct kvp_xport_rkey *rk = NULL;
     ck_assert_int_eq(ops->mem_rkey_pack(p.pool_mem, blob, sizeof(blob), &len),
                      KVP_OK);
     /* An rkey blob is not an address blob. */
@@ -640,13 +640,13 @@ START_TEST(test_bad_arguments)
     ck_assert_int_eq(ops->mem_rkey_pack(p.pool_mem, blob, 8, &len),
                      KVP_ERR_TOO_SMALL);
     /* Registration. */
-    struct kvp_tp_mem *m = NULL;
+    struct kvp_xport_mem *m = NULL;
     ck_assert_int_eq(ops->mem_reg(p.cctx, NULL, 10, &m), KVP_ERR_INVALID);
     ck_assert_int_eq(ops->mem_reg(p.cctx, p.buf, 0, &m), KVP_ERR_INVALID);
     ck_assert_ptr_null(m);
     /* Local extent outside lmem. */
     static uint8_t outside[64];
-    struct kvp_tp_iov iov[2] = {{p.buf, 64}, {outside, 64}};
+    struct kvp_xport_iov iov[2] = {{p.buf, 64}, {outside, 64}};
     ck_assert_int_eq(
         ops->write(p.cep, iov, 2, p.buf_mem, (uintptr_t)p.pool, p.rkey),
         KVP_ERR_NOT_REGISTERED);
@@ -671,8 +671,8 @@ START_TEST(test_bad_arguments)
     /* Connect twice. */
     ck_assert_int_eq(ops->ep_connect(p.cep, blob, len), KVP_ERR_INVALID);
     /* Bad params. */
-    struct kvp_tp_params bad = params_for(7, NULL, 0);
-    struct kvp_tp_ctx *ctx = NULL;
+    struct kvp_xport_params bad = params_for(7, NULL, 0);
+    struct kvp_xport_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(&bad, &ctx), KVP_ERR_INVALID);
     ck_assert_ptr_null(ctx);
     pair_close(&p);
@@ -682,9 +682,9 @@ END_TEST
 START_TEST(test_unknown_tls_is_no_device)
 {
     load_module();
-    struct kvp_tp_params cp =
-        params_for(KVP_TP_ROLE_CLIENT, "no_such_transport", 0);
-    struct kvp_tp_ctx *ctx = NULL;
+    struct kvp_xport_params cp =
+        params_for(KVP_XPORT_ROLE_CLIENT, "no_such_transport", 0);
+    struct kvp_xport_ctx *ctx = NULL;
     last_error[0] = '\0';
     int32_t st = ops->ctx_create(&cp, &ctx);
     ck_assert_msg(st == KVP_ERR_NO_DEVICE || st == KVP_ERR_INVALID,
@@ -704,8 +704,8 @@ static void alloc_roundtrip(const char *tls, int mapped)
     memset(&p, 0, sizeof(p));
     load_module();
     ck_assert_ptr_nonnull(ops->mem_alloc);
-    struct kvp_tp_params sp = params_for(KVP_TP_ROLE_SERVER, tls, 0);
-    struct kvp_tp_params cp = params_for(KVP_TP_ROLE_CLIENT, tls, PACK_BELOW);
+    struct kvp_xport_params sp = params_for(KVP_XPORT_ROLE_SERVER, tls, 0);
+    struct kvp_xport_params cp = params_for(KVP_XPORT_ROLE_CLIENT, tls, PACK_BELOW);
     ck_assert_int_eq(ops->ctx_create(&sp, &p.sctx), KVP_OK);
     ck_assert_int_eq(ops->ctx_create(&cp, &p.cctx), KVP_OK);
     void *base = NULL;
@@ -729,7 +729,7 @@ static void alloc_roundtrip(const char *tls, int mapped)
     /* the rkey covers the whole allocation: the last byte is reachable */
     uint8_t *one = p.buf;
     one[0] = 0xa7;
-    struct kvp_tp_iov iov = {one, 1};
+    struct kvp_xport_iov iov = {one, 1};
     ck_assert_int_eq(ops->write(p.cep, &iov, 1, p.buf_mem,
                                 (uintptr_t)p.pool + POOL_LEN - 1, p.rkey),
                      KVP_OK);
@@ -768,8 +768,8 @@ START_TEST(test_mem_alloc_shm_unmapped)
     setenv("KVPLUG_UCX_MAPPED", "0", 1);
     alloc_roundtrip("posix,sysv", 0);
     setenv("KVPLUG_UCX_MAPPED", "yes", 1);
-    struct kvp_tp_params cp = params_for(KVP_TP_ROLE_CLIENT, NULL, 0);
-    struct kvp_tp_ctx *ctx = NULL;
+    struct kvp_xport_params cp = params_for(KVP_XPORT_ROLE_CLIENT, NULL, 0);
+    struct kvp_xport_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(&cp, &ctx), KVP_ERR_INVALID);
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(last_error, "KVPLUG_UCX_MAPPED"));
@@ -789,9 +789,9 @@ START_TEST(test_warm_keeps_concurrent_writes)
     struct pair p;
     memset(&p, 0, sizeof(p));
     load_module();
-    struct kvp_tp_params sp = params_for(KVP_TP_ROLE_SERVER, "posix,sysv", 0);
-    struct kvp_tp_params cp =
-        params_for(KVP_TP_ROLE_CLIENT, "posix,sysv", PACK_BELOW);
+    struct kvp_xport_params sp = params_for(KVP_XPORT_ROLE_SERVER, "posix,sysv", 0);
+    struct kvp_xport_params cp =
+        params_for(KVP_XPORT_ROLE_CLIENT, "posix,sysv", PACK_BELOW);
     ck_assert_int_eq(ops->ctx_create(&sp, &p.sctx), KVP_OK);
     ck_assert_int_eq(ops->ctx_create(&cp, &p.cctx), KVP_OK);
     void *base = NULL;
@@ -805,7 +805,7 @@ START_TEST(test_warm_keeps_concurrent_writes)
     for (uint32_t i = 0; i < CHUNK; i++)
         p.buf[i] = (uint8_t)(i * 7 + 13);
     for (uint64_t off = 0; off < LEN; off += CHUNK) {
-        struct kvp_tp_iov iov = {p.buf, CHUNK};
+        struct kvp_xport_iov iov = {p.buf, CHUNK};
         ck_assert_int_eq(ops->write(p.cep, &iov, 1, p.buf_mem,
                                     (uintptr_t)p.pool + off, p.rkey),
                          KVP_OK);
@@ -829,11 +829,11 @@ END_TEST
 START_TEST(test_mem_alloc_bad_arguments)
 {
     load_module();
-    struct kvp_tp_params sp = params_for(KVP_TP_ROLE_SERVER, NULL, 0);
-    struct kvp_tp_ctx *ctx = NULL;
+    struct kvp_xport_params sp = params_for(KVP_XPORT_ROLE_SERVER, NULL, 0);
+    struct kvp_xport_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(&sp, &ctx), KVP_OK);
     void *base = NULL;
-    struct kvp_tp_mem *mem = NULL;
+    struct kvp_xport_mem *mem = NULL;
     ck_assert_int_eq(ops->mem_alloc(ctx, 0, &base, &mem), KVP_ERR_INVALID);
     ck_assert_int_eq(ops->mem_alloc(NULL, 4096, &base, &mem), KVP_ERR_INVALID);
     ck_assert_int_eq(ops->mem_alloc(ctx, 4096, NULL, &mem), KVP_ERR_INVALID);

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "kvp_transport.h"
-#include "util/tp_module.h"
 
 static char log_text[8192];
 
@@ -39,8 +38,8 @@ static void setup(void)
     setenv("SYSFS_PATH", empty_sysfs, 1);
     struct kvp_logger lg = {
         .fn = capture_log, .user = NULL, .level = KVP_LOG_DEBUG};
-    int32_t st = tp_module_load("verbs", &lg, &ops);
-    ck_assert_msg(st == KVP_OK, "tp_module_load(verbs) = %d: %s", st, log_text);
+    int32_t st = xport_module_load("verbs", &lg, &ops);
+    ck_assert_msg(st == KVP_OK, "xport_module_load(verbs) = %d: %s", st, log_text);
     log_text[0] = '\0';
 }
 
@@ -50,12 +49,12 @@ static void teardown(void)
     strcpy(empty_sysfs, "/tmp/kvp-nosysfs-XXXXXX");
 }
 
-static struct kvp_tp_params params_default(void)
+static struct kvp_xport_params params_default(void)
 {
-    struct kvp_tp_params p;
+    struct kvp_xport_params p;
     memset(&p, 0, sizeof(p));
     p.struct_size = sizeof(p);
-    p.role = KVP_TP_ROLE_CLIENT;
+    p.role = KVP_XPORT_ROLE_CLIENT;
     p.device = NULL;
     p.port = 0;
     p.gid_index = -1;
@@ -95,7 +94,7 @@ START_TEST(test_exports_only_entry)
     /* Internal functions stay hidden (version script + visibility). */
     const char *internal[] = {"verbs_dev_open",  "verbs_post_write",
                               "verbs_plan_next", "verbs_conn_decode",
-                              "kvp_logf",        "tp_module_load"};
+                              "kvp_logf",        "xport_module_load"};
     for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++)
         ck_assert_msg(dlsym(h, internal[i]) == NULL, "%s is exported",
                       internal[i]);
@@ -105,11 +104,11 @@ END_TEST
 
 START_TEST(test_no_device_at_all)
 {
-    struct kvp_tp_params p = params_default();
-    struct kvp_tp_ctx *ctx = (struct kvp_tp_ctx *)&p; /* sentinel */
+    struct kvp_xport_params p = params_default();
+    struct kvp_xport_ctx *ctx = (struct kvp_xport_ctx *)&p; /* sentinel */
     int32_t st = ops->ctx_create(&p, &ctx);
     ck_assert_int_eq(st, KVP_ERR_NO_DEVICE);
-    ck_assert_ptr_eq(ctx, (struct kvp_tp_ctx *)&p); /* untouched */
+    ck_assert_ptr_eq(ctx, (struct kvp_xport_ctx *)&p); /* untouched */
     ck_assert_msg(strstr(log_text, "found 0 devices") != NULL, "log: %s",
                   log_text);
     ck_assert_msg(strstr(log_text, "rdma link add") != NULL,
@@ -119,9 +118,9 @@ END_TEST
 
 START_TEST(test_no_device_server_role)
 {
-    struct kvp_tp_params p = params_default();
-    p.role = KVP_TP_ROLE_SERVER;
-    struct kvp_tp_ctx *ctx = NULL;
+    struct kvp_xport_params p = params_default();
+    p.role = KVP_XPORT_ROLE_SERVER;
+    struct kvp_xport_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(&p, &ctx), KVP_ERR_NO_DEVICE);
     ck_assert_ptr_null(ctx);
 }
@@ -129,9 +128,9 @@ END_TEST
 
 START_TEST(test_named_device_absent)
 {
-    struct kvp_tp_params p = params_default();
+    struct kvp_xport_params p = params_default();
     p.device = "kvp_nodev7";
-    struct kvp_tp_ctx *ctx = NULL;
+    struct kvp_xport_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(&p, &ctx), KVP_ERR_NO_DEVICE);
     ck_assert_ptr_null(ctx);
     /* With zero devices the message says so; it never claims success. */
@@ -143,9 +142,9 @@ END_TEST
 
 START_TEST(test_invalid_params)
 {
-    struct kvp_tp_ctx *ctx = NULL;
+    struct kvp_xport_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(NULL, &ctx), KVP_ERR_INVALID);
-    struct kvp_tp_params p = params_default();
+    struct kvp_xport_params p = params_default();
     ck_assert_int_eq(ops->ctx_create(&p, NULL), KVP_ERR_INVALID);
 
     p.struct_size = 8;
@@ -180,12 +179,12 @@ START_TEST(test_null_handles)
     ops->mem_dereg(NULL);
     ops->ep_destroy(NULL);
     ops->rkey_destroy(NULL);
-    struct kvp_tp_mem *mem = NULL;
+    struct kvp_xport_mem *mem = NULL;
     char buf[64];
     uint32_t len = 0;
-    struct kvp_tp_ep *ep = NULL;
-    struct kvp_tp_rkey *rkey = NULL;
-    struct kvp_tp_stats stats = {.struct_size = sizeof(stats)};
+    struct kvp_xport_ep *ep = NULL;
+    struct kvp_xport_rkey *rkey = NULL;
+    struct kvp_xport_stats stats = {.struct_size = sizeof(stats)};
     ck_assert_int_eq(ops->mem_reg(NULL, buf, sizeof(buf), &mem),
                      KVP_ERR_INVALID);
     ck_assert_int_eq(ops->mem_rkey_pack(NULL, buf, sizeof(buf), &len),
@@ -213,7 +212,7 @@ START_TEST(test_module_not_built)
     struct kvp_logger lg = {
         .fn = capture_log, .user = NULL, .level = KVP_LOG_DEBUG};
     log_text[0] = '\0';
-    ck_assert_int_eq(tp_module_load("verbs", &lg, &o), KVP_ERR_NOT_SUPPORTED);
+    ck_assert_int_eq(xport_module_load("verbs", &lg, &o), KVP_ERR_NOT_SUPPORTED);
     ck_assert_ptr_null(o);
     ck_assert_msg(strstr(log_text, "libkvplug_verbs.so") != NULL, "log: %s",
                   log_text);

@@ -21,7 +21,7 @@ struct wr_out {
 };
 
 /* Plans everything; returns the WR count (at most cap). */
-static uint32_t plan_all(const struct kvp_tp_iov *iov, uint32_t n_iov,
+static uint32_t plan_all(const struct kvp_xport_iov *iov, uint32_t n_iov,
                          uint32_t max_sge, uint32_t max_msg, struct wr_out *out,
                          uint32_t cap)
 {
@@ -44,14 +44,14 @@ START_TEST(test_empty)
 {
     struct wr_out w[2];
     ck_assert_uint_eq(plan_all(NULL, 0, 4, 100, w, 2), 0);
-    struct kvp_tp_iov z[3] = {{buf, 0}, {buf + 5, 0}, {buf + 9, 0}};
+    struct kvp_xport_iov z[3] = {{buf, 0}, {buf + 5, 0}, {buf + 9, 0}};
     ck_assert_uint_eq(plan_all(z, 3, 4, 100, w, 2), 0);
 }
 END_TEST
 
 START_TEST(test_single_contiguous)
 {
-    struct kvp_tp_iov v = {buf + 3, 1000};
+    struct kvp_xport_iov v = {buf + 3, 1000};
     struct wr_out w[2];
     ck_assert_uint_eq(plan_all(&v, 1, 4, 4096, w, 2), 1);
     ck_assert_uint_eq(w[0].n, 1);
@@ -65,7 +65,7 @@ END_TEST
 START_TEST(test_adjacent_merged)
 {
     /* Three back-to-back ranges are one SGE, not three. */
-    struct kvp_tp_iov v[3] = {{buf, 100}, {buf + 100, 50}, {buf + 150, 7}};
+    struct kvp_xport_iov v[3] = {{buf, 100}, {buf + 100, 50}, {buf + 150, 7}};
     struct wr_out w[2];
     ck_assert_uint_eq(plan_all(v, 3, 4, 4096, w, 2), 1);
     ck_assert_uint_eq(w[0].n, 1);
@@ -76,7 +76,7 @@ END_TEST
 START_TEST(test_strided_past_max_sge)
 {
     /* 100 chunks of 64 B every 128 B: 32 SGEs per WR -> 32,32,32,4. */
-    struct kvp_tp_iov v[100];
+    struct kvp_xport_iov v[100];
     for (int i = 0; i < 100; i++) {
         v[i].ptr = buf + 128 * i;
         v[i].len = 64;
@@ -95,7 +95,7 @@ END_TEST
 
 START_TEST(test_split_by_max_msg)
 {
-    struct kvp_tp_iov v = {buf, 10000};
+    struct kvp_xport_iov v = {buf, 10000};
     struct wr_out w[4];
     ck_assert_uint_eq(plan_all(&v, 1, 4, 4096, w, 4), 3);
     ck_assert_uint_eq(w[0].len, 4096);
@@ -109,7 +109,7 @@ END_TEST
 START_TEST(test_trailing_empty_is_done)
 {
     /* The last WR must be recognisable as last (it gets signalled). */
-    struct kvp_tp_iov v[3] = {{buf, 10}, {buf + 20, 0}, {buf + 30, 0}};
+    struct kvp_xport_iov v[3] = {{buf, 10}, {buf + 20, 0}, {buf + 30, 0}};
     struct verbs_plan plan;
     struct verbs_piece p[4];
     uint64_t roff, len;
@@ -123,7 +123,7 @@ END_TEST
 START_TEST(test_limits_clamped)
 {
     /* max_sge 0 / max_msg 0 would loop forever: clamped to 1. */
-    struct kvp_tp_iov v[2] = {{buf, 3}, {buf + 10, 2}};
+    struct kvp_xport_iov v[2] = {{buf, 3}, {buf + 10, 2}};
     struct wr_out w[8];
     ck_assert_uint_eq(plan_all(v, 2, 0, 0, w, 8), 5);
     for (int k = 0; k < 5; k++)
@@ -133,7 +133,7 @@ END_TEST
 
 START_TEST(test_iov_total_overflow)
 {
-    struct kvp_tp_iov v[2] = {{buf, UINT64_MAX}, {buf, 1}};
+    struct kvp_xport_iov v[2] = {{buf, UINT64_MAX}, {buf, 1}};
     uint64_t t = 7;
     ck_assert_int_eq(verbs_iov_total(v, 2, &t), -1);
     ck_assert_uint_eq(t, 7);
@@ -149,7 +149,7 @@ END_TEST
 START_TEST(test_random_property)
 {
     unsigned seed = 12345;
-    struct kvp_tp_iov v[40];
+    struct kvp_xport_iov v[40];
     static struct wr_out w[4096];
     for (int round = 0; round < 300; round++) {
         uint32_t n = (uint32_t)(rand_r(&seed) % 40);

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "kvp_transport.h"
-#include "util/tp_module.h"
 
 #define POOL_SIZE (16u << 20)
 #define BUF_SIZE  (16u << 20)
@@ -92,24 +91,24 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 
 /* ---- fixtures ---------------------------------------------------------- */
 struct side {
-    struct kvp_tp_ctx *ctx;
-    struct kvp_tp_mem *mem;
+    struct kvp_xport_ctx *ctx;
+    struct kvp_xport_mem *mem;
     uint8_t *buf;
     size_t size;
 };
 
 struct conn {
-    struct kvp_tp_ep *cep; /* client */
-    struct kvp_tp_ep *sep; /* server */
-    struct kvp_tp_rkey *rkey;
+    struct kvp_xport_ep *cep; /* client */
+    struct kvp_xport_ep *sep; /* server */
+    struct kvp_xport_rkey *rkey;
 };
 
 static const char *server_dev, *client_dev;
 static int gid_index = -1;
 
-static int32_t ctx_open(uint32_t role, const char *dev, struct kvp_tp_ctx **ctx)
+static int32_t ctx_open(uint32_t role, const char *dev, struct kvp_xport_ctx **ctx)
 {
-    struct kvp_tp_params p;
+    struct kvp_xport_params p;
     memset(&p, 0, sizeof(p));
     p.struct_size = sizeof(p);
     p.role = role;
@@ -146,8 +145,8 @@ static void side_close(struct side *s)
  * channel would carry the blobs; then the client unpacks the server rkey. */
 static int32_t conn_open(struct side *cli, struct side *srv, struct conn *c)
 {
-    uint8_t cblob[KVP_TP_BLOB_MAX], sblob[KVP_TP_BLOB_MAX];
-    uint8_t kblob[KVP_TP_BLOB_MAX];
+    uint8_t cblob[KVP_XPORT_BLOB_MAX], sblob[KVP_XPORT_BLOB_MAX];
+    uint8_t kblob[KVP_XPORT_BLOB_MAX];
     uint32_t clen = 0, slen = 0, klen = 0;
     memset(c, 0, sizeof(*c));
     int32_t st = ops->ep_create(cli->ctx, cblob, sizeof(cblob), &clen, &c->cep);
@@ -185,7 +184,7 @@ static void check_contiguous_write(struct side *cli, struct side *srv,
 {
     fill(cli->buf, BIG, 1);
     memset(srv->buf, 0, BIG);
-    struct kvp_tp_iov v = {cli->buf, BIG};
+    struct kvp_xport_iov v = {cli->buf, BIG};
     double t0 = now_s();
     int32_t st = ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, 0), c->rkey);
     int32_t fs = ops->flush(c->cep, 0);
@@ -201,7 +200,7 @@ static void check_small_write(struct side *cli, struct side *srv,
     /* Small enough for inline data where the device offers it. */
     fill(cli->buf + 100, 64, 2);
     memset(srv->buf + 5000, 0xEE, 80);
-    struct kvp_tp_iov v = {cli->buf + 100, 64};
+    struct kvp_xport_iov v = {cli->buf + 100, 64};
     int32_t st =
         ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, 5008), c->rkey);
     int32_t fs = ops->flush(c->cep, 0);
@@ -216,7 +215,7 @@ static void check_strided_write(struct side *cli, struct side *srv,
                                 struct conn *c, uint32_t n, uint32_t chunk,
                                 uint32_t stride, const char *what)
 {
-    struct kvp_tp_iov *v = calloc(n, sizeof(*v));
+    struct kvp_xport_iov *v = calloc(n, sizeof(*v));
     size_t span = (size_t)n * stride;
     size_t total = (size_t)n * chunk;
     fill(cli->buf, span, 3 + n);
@@ -225,8 +224,8 @@ static void check_strided_write(struct side *cli, struct side *srv,
         v[i].ptr = cli->buf + (size_t)i * stride;
         v[i].len = chunk;
     }
-    struct kvp_tp_stats before = {.struct_size = sizeof(before)};
-    struct kvp_tp_stats after = {.struct_size = sizeof(after)};
+    struct kvp_xport_stats before = {.struct_size = sizeof(before)};
+    struct kvp_xport_stats after = {.struct_size = sizeof(after)};
     ops->stats(cli->ctx, &before);
     double t0 = now_s();
     int32_t st = ops->write(c->cep, v, n, cli->mem, raddr_of(srv, 0), c->rkey);
@@ -262,12 +261,12 @@ static void check_passive_ep_writes(struct side *cli, struct side *srv,
 {
     uint8_t kblob[64];
     uint32_t klen = 0;
-    struct kvp_tp_rkey *crkey = NULL;
+    struct kvp_xport_rkey *crkey = NULL;
     int32_t st = ops->mem_rkey_pack(cli->mem, kblob, sizeof(kblob), &klen);
     if (st == KVP_OK)
         st = ops->rkey_unpack(c->sep, kblob, klen, &crkey);
     enum { N = 200, CHUNK = 32, STRIDE = 64 };
-    static struct kvp_tp_iov v[N];
+    static struct kvp_xport_iov v[N];
     fill(srv->buf, N * STRIDE, 21);
     memset(cli->buf, 0, N * CHUNK + 64);
     for (int i = 0; i < N; i++) {
@@ -316,10 +315,10 @@ static void check_read(struct side *cli, struct side *srv, struct conn *c)
 static void check_zero_and_args(struct side *cli, struct side *srv,
                                 struct conn *c)
 {
-    struct kvp_tp_stats a = {.struct_size = sizeof(a)};
-    struct kvp_tp_stats b = {.struct_size = sizeof(b)};
+    struct kvp_xport_stats a = {.struct_size = sizeof(a)};
+    struct kvp_xport_stats b = {.struct_size = sizeof(b)};
     ops->stats(cli->ctx, &a);
-    struct kvp_tp_iov z = {cli->buf, 0};
+    struct kvp_xport_iov z = {cli->buf, 0};
     int32_t st1 =
         ops->write(c->cep, &z, 1, cli->mem, raddr_of(srv, 0), c->rkey);
     int32_t st2 =
@@ -331,7 +330,7 @@ static void check_zero_and_args(struct side *cli, struct side *srv,
           "zero-length write posts nothing");
 
     uint8_t outside[64];
-    struct kvp_tp_iov v = {outside, sizeof(outside)};
+    struct kvp_xport_iov v = {outside, sizeof(outside)};
     log_clear();
     int32_t st = ops->write(c->cep, &v, 1, cli->mem, raddr_of(srv, 0), c->rkey);
     CHECK(st == KVP_ERR_NOT_REGISTERED && log_has("not inside the local"),
@@ -350,10 +349,10 @@ static void check_zero_and_args(struct side *cli, struct side *srv,
 
 static void check_bad_blobs(struct side *cli, struct side *srv)
 {
-    uint8_t junk[40], out[KVP_TP_BLOB_MAX];
+    uint8_t junk[40], out[KVP_XPORT_BLOB_MAX];
     memset(junk, 0x5A, sizeof(junk));
     uint32_t len = 0;
-    struct kvp_tp_ep *ep = NULL;
+    struct kvp_xport_ep *ep = NULL;
     log_clear();
     int32_t st = ops->ep_accept(srv->ctx, junk, sizeof(junk), out, sizeof(out),
                                 &len, &ep);
@@ -365,7 +364,7 @@ static void check_bad_blobs(struct side *cli, struct side *srv)
     CHECK(st == KVP_OK && cs == KVP_ERR_INVALID,
           "ep_connect(truncated) -> KVP_ERR_INVALID (%d)", cs);
     ops->ep_destroy(ep);
-    struct kvp_tp_rkey *rk = NULL;
+    struct kvp_xport_rkey *rk = NULL;
     st = ops->ep_create(cli->ctx, out, sizeof(out), &len, &ep);
     int32_t rs = ops->rkey_unpack(ep, junk, sizeof(junk), &rk);
     CHECK(rs == KVP_ERR_INVALID && rk == NULL,
@@ -386,11 +385,11 @@ static void check_wrong_rkey(struct side *cli, struct side *srv)
     ops->mem_rkey_pack(srv->mem, kblob, sizeof(kblob), &klen);
     kblob[9] ^= 0x5A; /* rkey at offset 8: same region, wrong key */
     kblob[10] ^= 0x5A;
-    struct kvp_tp_rkey *bad = NULL;
+    struct kvp_xport_rkey *bad = NULL;
     ops->rkey_unpack(c.cep, kblob, klen, &bad);
     memset(srv->buf, 0, 64);
     fill(cli->buf, 64, 4);
-    struct kvp_tp_iov v = {cli->buf, 64};
+    struct kvp_xport_iov v = {cli->buf, 64};
     log_clear();
     double t0 = now_s();
     int32_t ws = ops->write(c.cep, &v, 1, cli->mem, raddr_of(srv, 0), bad);
@@ -421,7 +420,7 @@ static void check_peer_gone(struct side *cli, struct side *srv)
     ops->ep_destroy(c.sep); /* the peer QP vanishes: no ACK ever comes */
     c.sep = NULL;
     fill(cli->buf, 4096, 5);
-    struct kvp_tp_iov v = {cli->buf, 4096};
+    struct kvp_xport_iov v = {cli->buf, 4096};
     double t0 = now_s();
     int32_t ws = ops->write(c.cep, &v, 1, cli->mem, raddr_of(srv, 0), c.rkey);
     int32_t fs = ops->flush(c.cep, 300);
@@ -456,7 +455,7 @@ static void check_max_msg_split(struct side *srv)
      * need >= 16 WRs each and must still land byte for byte. */
     setenv("KVPLUG_VERBS_MAX_MSG", "65536", 1);
     struct side cli;
-    int rc = side_open(&cli, KVP_TP_ROLE_CLIENT, client_dev, 2u << 20);
+    int rc = side_open(&cli, KVP_XPORT_ROLE_CLIENT, client_dev, 2u << 20);
     unsetenv("KVPLUG_VERBS_MAX_MSG");
     struct conn c;
     if (rc != 0 || conn_open(&cli, srv, &c) != KVP_OK) {
@@ -468,11 +467,11 @@ static void check_max_msg_split(struct side *srv)
     const uint32_t n = 1u << 20;
     fill(cli.buf, n, 11);
     memset(srv->buf, 0, n);
-    struct kvp_tp_iov v[3] = {{cli.buf, 300000},
+    struct kvp_xport_iov v[3] = {{cli.buf, 300000},
                               {cli.buf + 300000, 100},
                               {cli.buf + 300100, n - 300100}};
-    struct kvp_tp_stats s0 = {.struct_size = sizeof(s0)};
-    struct kvp_tp_stats s1 = {.struct_size = sizeof(s1)};
+    struct kvp_xport_stats s0 = {.struct_size = sizeof(s0)};
+    struct kvp_xport_stats s1 = {.struct_size = sizeof(s1)};
     ops->stats(cli.ctx, &s0);
     int32_t ws = ops->write(c.cep, v, 3, cli.mem, raddr_of(srv, 0), c.rkey);
     int32_t fs = ops->flush(c.cep, 0);
@@ -514,7 +513,7 @@ static void *worker_run(void *arg)
     for (int i = 0; i < 20 && w->ok; i++) {
         uint8_t *src = w->cli->buf + w->off;
         fill(src, n, (unsigned)(i + w->off));
-        struct kvp_tp_iov v = {src, n};
+        struct kvp_xport_iov v = {src, n};
         uint64_t dst = raddr_of(w->srv, w->off);
         if (ops->write(w->c.cep, &v, 1, w->cli->mem, dst, w->c.rkey) !=
                 KVP_OK ||
@@ -581,7 +580,7 @@ int main(int argc, char **argv)
     if (client_dev == NULL)
         client_dev = server_dev;
     struct kvp_logger lg = {.fn = test_log, .level = KVP_LOG_DEBUG};
-    int32_t st = tp_module_load("verbs", &lg, &ops);
+    int32_t st = xport_module_load("verbs", &lg, &ops);
     CHECK(st == KVP_OK, "load libkvplug_verbs.so (%d)", st);
     if (st != KVP_OK) {
         printf("%d passed, %d failed\n", passed, failed);
@@ -591,8 +590,8 @@ int main(int argc, char **argv)
            server_dev ? server_dev : "(first active)",
            client_dev ? client_dev : "(first active)");
     struct side srv, cli;
-    int so = side_open(&srv, KVP_TP_ROLE_SERVER, server_dev, POOL_SIZE);
-    int co = side_open(&cli, KVP_TP_ROLE_CLIENT, client_dev, BUF_SIZE);
+    int so = side_open(&srv, KVP_XPORT_ROLE_SERVER, server_dev, POOL_SIZE);
+    int co = side_open(&cli, KVP_XPORT_ROLE_CLIENT, client_dev, BUF_SIZE);
     CHECK(so == 0 && co == 0, "server + client ctx, %u MiB regions",
           POOL_SIZE >> 20);
     if (so != 0 || co != 0) {

@@ -22,7 +22,7 @@
  * mem_dereg, ep_create, ep_accept) may run concurrently with each other and
  * with ep ops on other eps; ops on ONE ep are serialised by the caller.
  * A module that needs remote progress (UCX shm) runs its own progress thread
- * in a KVP_TP_ROLE_SERVER ctx.
+ * in a KVP_XPORT_ROLE_SERVER ctx.
  *
  * Status codes are the public kvplug ones (kvplug/status.h).
  */
@@ -33,6 +33,8 @@
 
 #include "kvplug/abi.h"
 #include "kvplug/status.h"
+#include "log.h"
+#include "module.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,21 +43,21 @@ extern "C" {
 #define KVP_TRANSPORT_OPS_VERSION 1
 #define KVP_TRANSPORT_ENTRY_SYMBOL "kvp_transport_get_ops_v1"
 
-#define KVP_TP_ROLE_CLIENT 0
-#define KVP_TP_ROLE_SERVER 1
+#define KVP_XPORT_ROLE_CLIENT 0
+#define KVP_XPORT_ROLE_SERVER 1
 
 /* Max size of any blob (rkey, connect info) a module produces. */
-#define KVP_TP_BLOB_MAX 4096
+#define KVP_XPORT_BLOB_MAX 4096
 
-struct kvp_tp_ctx;  /* module context: device / UCP context + worker */
-struct kvp_tp_mem;  /* a registered memory region */
-struct kvp_tp_ep;   /* one connection to one peer */
-struct kvp_tp_rkey; /* a peer's region, unpacked for one ep */
+struct kvp_xport_ctx;  /* module context: device / UCP context + worker */
+struct kvp_xport_mem;  /* a registered memory region */
+struct kvp_xport_ep;   /* one connection to one peer */
+struct kvp_xport_rkey; /* a peer's region, unpacked for one ep */
 
 /* Module logger: same contract as the host logger (kvp_log_fn). */
-struct kvp_tp_params {
+struct kvp_xport_params {
     uint32_t struct_size;
-    uint32_t role;          /* KVP_TP_ROLE_* */
+    uint32_t role;          /* KVP_XPORT_ROLE_* */
     const char *device;     /* verbs device name, NULL = first active */
     int32_t port;           /* verbs port, 0 = first active */
     int32_t gid_index;      /* verbs GID index, -1 = auto (RoCE v2) */
@@ -72,13 +74,13 @@ struct kvp_tp_params {
 };
 
 /* A contiguous piece of local memory. */
-struct kvp_tp_iov {
+struct kvp_xport_iov {
     const void *ptr;
     uint64_t len;
 };
 
 /* Counters a module keeps (monotonic, per ctx). */
-struct kvp_tp_stats {
+struct kvp_xport_stats {
     uint32_t struct_size;
     uint32_t reserved;
     uint64_t bytes_written;  /* bytes posted by write() */
@@ -97,52 +99,52 @@ struct kvp_transport_ops {
 
     /* KVP_ERR_NO_DEVICE when no usable device exists (message lists what
      * was found). *ctx_p set only on KVP_OK. */
-    int32_t (*ctx_create)(const struct kvp_tp_params *params,
-                          struct kvp_tp_ctx **ctx_p);
-    void (*ctx_destroy)(struct kvp_tp_ctx *ctx);
+    int32_t (*ctx_create)(const struct kvp_xport_params *params,
+                          struct kvp_xport_ctx **ctx_p);
+    void (*ctx_destroy)(struct kvp_xport_ctx *ctx);
 
     /* Register [ptr, ptr+len) for local use in write()/read() and as a
      * remote target. */
-    int32_t (*mem_reg)(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
-                       struct kvp_tp_mem **mem_p);
-    void (*mem_dereg)(struct kvp_tp_mem *mem);
+    int32_t (*mem_reg)(struct kvp_xport_ctx *ctx, void *ptr, uint64_t len,
+                       struct kvp_xport_mem **mem_p);
+    void (*mem_dereg)(struct kvp_xport_mem *mem);
     /* Pack the rkey of mem into buf (cap bytes); *len_p = used bytes. */
-    int32_t (*mem_rkey_pack)(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
+    int32_t (*mem_rkey_pack)(struct kvp_xport_mem *mem, void *buf, uint32_t cap,
                              uint32_t *len_p);
 
     /* Client: new ep, not yet connected; writes the client blob. */
-    int32_t (*ep_create)(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
-                         uint32_t *len_p, struct kvp_tp_ep **ep_p);
+    int32_t (*ep_create)(struct kvp_xport_ctx *ctx, void *blob, uint32_t cap,
+                         uint32_t *len_p, struct kvp_xport_ep **ep_p);
     /* Server: accept a client blob, write the server blob, new ep. */
-    int32_t (*ep_accept)(struct kvp_tp_ctx *ctx, const void *peer_blob,
+    int32_t (*ep_accept)(struct kvp_xport_ctx *ctx, const void *peer_blob,
                          uint32_t peer_len, void *blob, uint32_t cap,
-                         uint32_t *len_p, struct kvp_tp_ep **ep_p);
+                         uint32_t *len_p, struct kvp_xport_ep **ep_p);
     /* Client: finish the connection with the server blob. */
-    int32_t (*ep_connect)(struct kvp_tp_ep *ep, const void *peer_blob,
+    int32_t (*ep_connect)(struct kvp_xport_ep *ep, const void *peer_blob,
                           uint32_t peer_len);
-    void (*ep_destroy)(struct kvp_tp_ep *ep);
+    void (*ep_destroy)(struct kvp_xport_ep *ep);
 
-    int32_t (*rkey_unpack)(struct kvp_tp_ep *ep, const void *blob,
-                           uint32_t len, struct kvp_tp_rkey **rkey_p);
-    void (*rkey_destroy)(struct kvp_tp_rkey *rkey);
+    int32_t (*rkey_unpack)(struct kvp_xport_ep *ep, const void *blob,
+                           uint32_t len, struct kvp_xport_rkey **rkey_p);
+    void (*rkey_destroy)(struct kvp_xport_rkey *rkey);
 
     /* Post: gather iov[0..n) (all inside lmem) into the remote range
      * [raddr, raddr + sum(len)) in order. Completes at flush(). iov and the
      * array are borrowed until flush() returns. */
-    int32_t (*write)(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                     uint32_t n_iov, struct kvp_tp_mem *lmem, uint64_t raddr,
-                     struct kvp_tp_rkey *rkey);
+    int32_t (*write)(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
+                     uint32_t n_iov, struct kvp_xport_mem *lmem, uint64_t raddr,
+                     struct kvp_xport_rkey *rkey);
     /* Post: read [raddr, raddr+len) into dst (inside lmem). */
-    int32_t (*read)(struct kvp_tp_ep *ep, void *dst, uint64_t len,
-                    struct kvp_tp_mem *lmem, uint64_t raddr,
-                    struct kvp_tp_rkey *rkey);
+    int32_t (*read)(struct kvp_xport_ep *ep, void *dst, uint64_t len,
+                    struct kvp_xport_mem *lmem, uint64_t raddr,
+                    struct kvp_xport_rkey *rkey);
     /* Wait until every op posted on ep completed. KVP_OK, KVP_ERR_TIMEOUT
      * (timeout_ms, 0 = ctx default), KVP_ERR_TRANSPORT (the first completion
      * error; the ep may be unusable afterwards). */
-    int32_t (*flush)(struct kvp_tp_ep *ep, uint32_t timeout_ms);
+    int32_t (*flush)(struct kvp_xport_ep *ep, uint32_t timeout_ms);
 
     /* Counters; stats->struct_size set by the caller. */
-    int32_t (*stats)(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats);
+    int32_t (*stats)(struct kvp_xport_ctx *ctx, struct kvp_xport_stats *stats);
 
     /* Added after v1 (optional, NULL = not offered): allocate len bytes of
      * memory that this transport serves best as an RMA target and register
@@ -151,11 +153,39 @@ struct kvp_transport_ops {
      * initiator and the target does nothing (memory the caller mmap()ed is
      * reached over shm only by emulating RMA with messages). The memory is
      * not pre-faulted. mem_dereg(*mem_p) frees it. */
-    int32_t (*mem_alloc)(struct kvp_tp_ctx *ctx, uint64_t len, void **ptr_p,
-                         struct kvp_tp_mem **mem_p);
+    int32_t (*mem_alloc)(struct kvp_xport_ctx *ctx, uint64_t len, void **ptr_p,
+                         struct kvp_xport_mem **mem_p);
 };
 
 typedef const struct kvp_transport_ops *(*kvp_transport_get_ops_fn)(void);
+
+/* Loads libkvplug_<name>.so (common/module.h search order) and checks its
+ * ops table: KVP_ERR_ABI_MISMATCH on another version or a smaller table. */
+static inline int32_t xport_module_load(const char *name,
+                                        const struct kvp_logger *lg,
+                                        const struct kvp_transport_ops **ops_p)
+{
+    void *sym = NULL;
+    int32_t st = kvp_module_open("transport", name,
+                                 KVP_TRANSPORT_ENTRY_SYMBOL, lg, &sym);
+    if (st != KVP_OK)
+        return st;
+    kvp_transport_get_ops_fn get;
+    *(void **)&get = sym;
+    const struct kvp_transport_ops *ops = get();
+    if (ops == NULL || ops->version != KVP_TRANSPORT_OPS_VERSION ||
+        ops->struct_size < sizeof(struct kvp_transport_ops)) {
+        KVP_LOG_E(lg,
+                  "transport module '%s': ops version %u size %u, expected "
+                  "version %u size >= %zu; rebuild the module with this "
+                  "kvplug",
+                  name, ops ? ops->version : 0, ops ? ops->struct_size : 0,
+                  KVP_TRANSPORT_OPS_VERSION, sizeof(struct kvp_transport_ops));
+        return KVP_ERR_ABI_MISMATCH;
+    }
+    *ops_p = ops;
+    return KVP_OK;
+}
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* ucx_ctx.c - a UCP context + worker per kvp_tp_ctx, the server's progress
+/* ucx_ctx.c - a UCP context + worker per kvp_xport_ctx, the server's progress
  * thread, and the counters. */
 #include "ucx_internal.h"
 
@@ -27,7 +27,7 @@ uint64_t ucx_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-unsigned ucx_ctx_progress(struct kvp_tp_ctx *ctx)
+unsigned ucx_ctx_progress(struct kvp_xport_ctx *ctx)
 {
     pthread_mutex_lock(&ctx->lock);
     unsigned n = ucp_worker_progress(ctx->worker);
@@ -35,7 +35,7 @@ unsigned ucx_ctx_progress(struct kvp_tp_ctx *ctx)
     return n;
 }
 
-ucs_status_t ucx_wait_req(struct kvp_tp_ctx *ctx, void *req,
+ucs_status_t ucx_wait_req(struct kvp_xport_ctx *ctx, void *req,
                           uint64_t deadline_ns)
 {
     for (;;) {
@@ -53,7 +53,7 @@ ucs_status_t ucx_wait_req(struct kvp_tp_ctx *ctx, void *req,
 
 /* Sleeps on the worker's event fd if nothing is pending. Returns 0 when it
  * slept or found work, -1 when the fd cannot be armed (busy-poll then). */
-static int progress_sleep(struct kvp_tp_ctx *ctx)
+static int progress_sleep(struct kvp_xport_ctx *ctx)
 {
     pthread_mutex_lock(&ctx->lock);
     ucs_status_t st = ucp_worker_arm(ctx->worker);
@@ -74,7 +74,7 @@ static int progress_sleep(struct kvp_tp_ctx *ctx)
 
 static void *progress_main(void *arg)
 {
-    struct kvp_tp_ctx *ctx = arg;
+    struct kvp_xport_ctx *ctx = arg;
     uint64_t idle_since = 0;
     while (!atomic_load(&ctx->stop)) {
         if (ucx_ctx_progress(ctx) != 0) {
@@ -100,7 +100,7 @@ static void *progress_main(void *arg)
 }
 
 /* Event fd + epoll set for the progress thread; epfd = -1 if unavailable. */
-static void progress_setup_wakeup(struct kvp_tp_ctx *ctx)
+static void progress_setup_wakeup(struct kvp_xport_ctx *ctx)
 {
     int efd = -1;
     ctx->epfd = -1;
@@ -117,7 +117,7 @@ static void progress_setup_wakeup(struct kvp_tp_ctx *ctx)
     ctx->epfd = epfd;
 }
 
-static void progress_stop(struct kvp_tp_ctx *ctx)
+static void progress_stop(struct kvp_xport_ctx *ctx)
 {
     if (!ctx->progress_running)
         return;
@@ -168,11 +168,11 @@ int ucx_env_bytes(const char *name, uint64_t *v_p)
 }
 
 /* Pack threshold: env KVPLUG_UCX_PACK_BELOW, else params, else default. */
-static int32_t pack_below_resolve(struct kvp_tp_ctx *ctx,
-                                  const struct kvp_tp_params *params)
+static int32_t pack_below_resolve(struct kvp_xport_ctx *ctx,
+                                  const struct kvp_xport_params *params)
 {
     ctx->pack_below = UCX_PACK_BELOW_DEFAULT;
-    if (params->struct_size >= offsetof(struct kvp_tp_params, ucx_pack_below) +
+    if (params->struct_size >= offsetof(struct kvp_xport_params, ucx_pack_below) +
                                    sizeof(params->ucx_pack_below) &&
         params->ucx_pack_below != 0)
         ctx->pack_below = params->ucx_pack_below;
@@ -188,7 +188,7 @@ static int32_t pack_below_resolve(struct kvp_tp_ctx *ctx,
 
 /* Direct copies into mapped peer regions: on unless KVPLUG_UCX_MAPPED=0
  * (for A/B runs of UCP's own shm RMA; docs/transports.md). */
-static int32_t use_mapped_resolve(struct kvp_tp_ctx *ctx)
+static int32_t use_mapped_resolve(struct kvp_xport_ctx *ctx)
 {
     const char *env = getenv("KVPLUG_UCX_MAPPED");
     ctx->use_mapped = 1;
@@ -202,7 +202,7 @@ static int32_t use_mapped_resolve(struct kvp_tp_ctx *ctx)
     return KVP_OK;
 }
 
-static int32_t ucp_open(struct kvp_tp_ctx *ctx, const struct kvp_tp_params *p)
+static int32_t ucp_open(struct kvp_xport_ctx *ctx, const struct kvp_xport_params *p)
 {
     ucp_config_t *cfg = NULL;
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
@@ -222,7 +222,7 @@ static int32_t ucp_open(struct kvp_tp_ctx *ctx, const struct kvp_tp_params *p)
     ucp_params_t up = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME,
         .features = UCP_FEATURE_RMA | UCP_FEATURE_WAKEUP,
-        .name = p->role == KVP_TP_ROLE_SERVER ? "kvplug-server" : "kvplug",
+        .name = p->role == KVP_XPORT_ROLE_SERVER ? "kvplug-server" : "kvplug",
     };
     st = ucp_init(&up, cfg, &ctx->context);
     ucp_config_release(cfg);
@@ -255,12 +255,12 @@ static int32_t ucp_open(struct kvp_tp_ctx *ctx, const struct kvp_tp_params *p)
     return KVP_OK;
 }
 
-static void ucp_close(struct kvp_tp_ctx *ctx)
+static void ucp_close(struct kvp_xport_ctx *ctx)
 {
     ucp_worker_release_address(ctx->worker, ctx->addr);
     ucp_worker_destroy(ctx->worker); /* last callbacks into zombies */
     while (ctx->zombies != NULL) {
-        struct kvp_tp_ep *ep = ctx->zombies;
+        struct kvp_xport_ep *ep = ctx->zombies;
         ctx->zombies = ep->next_zombie;
         ucx_bounce_release(ep);
         free(ep);
@@ -268,27 +268,27 @@ static void ucp_close(struct kvp_tp_ctx *ctx)
     ucp_cleanup(ctx->context);
 }
 
-int32_t ucx_ctx_create(const struct kvp_tp_params *params,
-                       struct kvp_tp_ctx **ctx_p)
+int32_t ucx_ctx_create(const struct kvp_xport_params *params,
+                       struct kvp_xport_ctx **ctx_p)
 {
     if (params == NULL || ctx_p == NULL ||
         params->struct_size <
-            offsetof(struct kvp_tp_params, log_user) + sizeof(void *)) {
+            offsetof(struct kvp_xport_params, log_user) + sizeof(void *)) {
         kvp_logf(NULL, KVP_LOG_ERROR,
                  "ucx: ctx_create: params/ctx_p NULL "
                  "or params.struct_size too small");
         return KVP_ERR_INVALID;
     }
     struct kvp_logger lg = {params->log, params->log_user, params->log_level};
-    if (params->role != KVP_TP_ROLE_CLIENT &&
-        params->role != KVP_TP_ROLE_SERVER) {
+    if (params->role != KVP_XPORT_ROLE_CLIENT &&
+        params->role != KVP_XPORT_ROLE_SERVER) {
         KVP_LOG_E(&lg,
                   "ucx: ctx_create: role %u is neither client (0) nor "
                   "server (1)",
                   params->role);
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_ctx *ctx = calloc(1, sizeof(*ctx));
+    struct kvp_xport_ctx *ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL) {
         KVP_LOG_E(&lg, "ucx: ctx_create: out of memory");
         return KVP_ERR_NO_MEMORY;
@@ -310,7 +310,7 @@ int32_t ucx_ctx_create(const struct kvp_tp_params *params,
     status = ucp_open(ctx, params);
     if (status != KVP_OK)
         goto err_lock;
-    if (ctx->role == KVP_TP_ROLE_SERVER) {
+    if (ctx->role == KVP_XPORT_ROLE_SERVER) {
         progress_setup_wakeup(ctx);
         if (ctx->epfd < 0)
             KVP_LOG_W(&ctx->log,
@@ -342,7 +342,7 @@ err_free:
     return status;
 }
 
-void ucx_ctx_destroy(struct kvp_tp_ctx *ctx)
+void ucx_ctx_destroy(struct kvp_xport_ctx *ctx)
 {
     if (ctx == NULL)
         return;
@@ -352,11 +352,11 @@ void ucx_ctx_destroy(struct kvp_tp_ctx *ctx)
     free(ctx);
 }
 
-int32_t ucx_stats(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats)
+int32_t ucx_stats(struct kvp_xport_ctx *ctx, struct kvp_xport_stats *stats)
 {
     if (ctx == NULL || stats == NULL ||
         stats->struct_size <
-            offsetof(struct kvp_tp_stats, ops_posted) + sizeof(uint64_t)) {
+            offsetof(struct kvp_xport_stats, ops_posted) + sizeof(uint64_t)) {
         kvp_logf(ctx ? &ctx->log : NULL, KVP_LOG_ERROR,
                  "ucx: stats: ctx/stats NULL or stats.struct_size too small");
         return KVP_ERR_INVALID;
@@ -366,7 +366,7 @@ int32_t ucx_stats(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats)
     stats->bytes_packed = atomic_load(&ctx->bytes_packed);
     stats->ops_posted = atomic_load(&ctx->ops_posted);
     if (stats->struct_size >=
-        offsetof(struct kvp_tp_stats, mapped_copies) + sizeof(uint64_t))
+        offsetof(struct kvp_xport_stats, mapped_copies) + sizeof(uint64_t))
         stats->mapped_copies = atomic_load(&ctx->mapped_copies);
     return KVP_OK;
 }

@@ -19,7 +19,7 @@
  * progress, under ctx->lock. */
 static void ep_err_cb(void *arg, ucp_ep_h uep, ucs_status_t st)
 {
-    struct kvp_tp_ep *ep = arg;
+    struct kvp_xport_ep *ep = arg;
     if (ep->first_err == UCS_OK)
         ep->first_err = st;
     KVP_LOG_W(&ep->ctx->log, "ucx: peer of ep %p failed: %s", (void *)ep,
@@ -27,7 +27,7 @@ static void ep_err_cb(void *arg, ucp_ep_h uep, ucs_status_t st)
 }
 
 /* Checks that an address blob fits in cap, without writing it. */
-static int32_t addr_blob_fits(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
+static int32_t addr_blob_fits(struct kvp_xport_ctx *ctx, void *blob, uint32_t cap,
                               uint32_t *len_p)
 {
     uint64_t need = UCX_BLOB_HDR + (uint64_t)ctx->addr_len;
@@ -46,16 +46,16 @@ static int32_t addr_blob_fits(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
 }
 
 /* Writes this ctx's address blob (addr_blob_fits() said it fits). */
-static void addr_blob_write(struct kvp_tp_ctx *ctx, void *blob, uint32_t *len_p)
+static void addr_blob_write(struct kvp_xport_ctx *ctx, void *blob, uint32_t *len_p)
 {
     ucx_blob_put_hdr(blob, UCX_BLOB_ADDR, (uint32_t)ctx->addr_len);
     memcpy((uint8_t *)blob + UCX_BLOB_HDR, ctx->addr, ctx->addr_len);
     *len_p = (uint32_t)(UCX_BLOB_HDR + ctx->addr_len);
 }
 
-static struct kvp_tp_ep *ep_alloc(struct kvp_tp_ctx *ctx)
+static struct kvp_xport_ep *ep_alloc(struct kvp_xport_ctx *ctx)
 {
-    struct kvp_tp_ep *ep = calloc(1, sizeof(*ep));
+    struct kvp_xport_ep *ep = calloc(1, sizeof(*ep));
     if (ep == NULL) {
         KVP_LOG_E(&ctx->log, "ucx: ep: out of memory");
         return NULL;
@@ -66,10 +66,10 @@ static struct kvp_tp_ep *ep_alloc(struct kvp_tp_ctx *ctx)
 }
 
 /* Creates the UCP ep to the worker address inside a checked blob. */
-static int32_t ep_open(struct kvp_tp_ep *ep, const void *peer_blob,
+static int32_t ep_open(struct kvp_xport_ep *ep, const void *peer_blob,
                        uint32_t peer_len)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     uint32_t plen = 0;
     int32_t status =
         ucx_blob_check(&ctx->log, peer_blob, peer_len, UCX_BLOB_ADDR, &plen);
@@ -102,8 +102,8 @@ static int32_t ep_open(struct kvp_tp_ep *ep, const void *peer_blob,
     return KVP_OK;
 }
 
-int32_t ucx_ep_create(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
-                      uint32_t *len_p, struct kvp_tp_ep **ep_p)
+int32_t ucx_ep_create(struct kvp_xport_ctx *ctx, void *blob, uint32_t cap,
+                      uint32_t *len_p, struct kvp_xport_ep **ep_p)
 {
     if (ctx == NULL || ep_p == NULL) {
         kvp_logf(NULL, KVP_LOG_ERROR, "ucx: ep_create: ctx or ep_p is NULL");
@@ -112,7 +112,7 @@ int32_t ucx_ep_create(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
     int32_t status = addr_blob_fits(ctx, blob, cap, len_p);
     if (status != KVP_OK)
         return status;
-    struct kvp_tp_ep *ep = ep_alloc(ctx);
+    struct kvp_xport_ep *ep = ep_alloc(ctx);
     if (ep == NULL)
         return KVP_ERR_NO_MEMORY;
     addr_blob_write(ctx, blob, len_p);
@@ -120,9 +120,9 @@ int32_t ucx_ep_create(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
     return KVP_OK;
 }
 
-int32_t ucx_ep_accept(struct kvp_tp_ctx *ctx, const void *peer_blob,
+int32_t ucx_ep_accept(struct kvp_xport_ctx *ctx, const void *peer_blob,
                       uint32_t peer_len, void *blob, uint32_t cap,
-                      uint32_t *len_p, struct kvp_tp_ep **ep_p)
+                      uint32_t *len_p, struct kvp_xport_ep **ep_p)
 {
     if (ctx == NULL || ep_p == NULL) {
         kvp_logf(NULL, KVP_LOG_ERROR, "ucx: ep_accept: ctx or ep_p is NULL");
@@ -139,7 +139,7 @@ int32_t ucx_ep_accept(struct kvp_tp_ctx *ctx, const void *peer_blob,
     status = addr_blob_fits(ctx, blob, cap, len_p);
     if (status != KVP_OK)
         return status;
-    struct kvp_tp_ep *ep = ep_alloc(ctx);
+    struct kvp_xport_ep *ep = ep_alloc(ctx);
     if (ep == NULL)
         return KVP_ERR_NO_MEMORY;
     ep->passive = 1;
@@ -148,7 +148,7 @@ int32_t ucx_ep_accept(struct kvp_tp_ctx *ctx, const void *peer_blob,
     return KVP_OK;
 }
 
-int32_t ucx_ep_connect(struct kvp_tp_ep *ep, const void *peer_blob,
+int32_t ucx_ep_connect(struct kvp_xport_ep *ep, const void *peer_blob,
                        uint32_t peer_len)
 {
     if (ep == NULL) {
@@ -164,9 +164,9 @@ int32_t ucx_ep_connect(struct kvp_tp_ep *ep, const void *peer_blob,
     return ep_open(ep, peer_blob, peer_len);
 }
 
-void ucx_ep_close(struct kvp_tp_ep *ep, int force)
+void ucx_ep_close(struct kvp_xport_ep *ep, int force)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     if (ep->ep == NULL)
         return;
     ucp_request_param_t p = {
@@ -194,7 +194,7 @@ void ucx_ep_close(struct kvp_tp_ep *ep, int force)
 
 /* Waits (bounded) until no completion callback refers to ep any more.
  * Returns 0 when none is left. */
-static int ep_drain(struct kvp_tp_ep *ep)
+static int ep_drain(struct kvp_xport_ep *ep)
 {
     uint64_t deadline = ucx_now_ns() + UCX_CLOSE_WAIT_MS * 1000000ull;
     for (;;) {
@@ -210,11 +210,11 @@ static int ep_drain(struct kvp_tp_ep *ep)
     }
 }
 
-void ucx_ep_destroy(struct kvp_tp_ep *ep)
+void ucx_ep_destroy(struct kvp_xport_ep *ep)
 {
     if (ep == NULL)
         return;
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     if (ep->n_rkeys != 0)
         KVP_LOG_W(&ctx->log,
                   "ucx: ep_destroy: %u rkeys of ep %p are still "
@@ -239,14 +239,14 @@ void ucx_ep_destroy(struct kvp_tp_ep *ep)
     free(ep);
 }
 
-int32_t ucx_rkey_unpack(struct kvp_tp_ep *ep, const void *blob, uint32_t len,
-                        struct kvp_tp_rkey **rkey_p)
+int32_t ucx_rkey_unpack(struct kvp_xport_ep *ep, const void *blob, uint32_t len,
+                        struct kvp_xport_rkey **rkey_p)
 {
     if (ep == NULL || rkey_p == NULL) {
         kvp_logf(NULL, KVP_LOG_ERROR, "ucx: rkey_unpack: ep or rkey_p NULL");
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     uint32_t plen = 0;
     int32_t status = ucx_blob_check(&ctx->log, blob, len, UCX_BLOB_RKEY, &plen);
     if (status != KVP_OK)
@@ -266,7 +266,7 @@ int32_t ucx_rkey_unpack(struct kvp_tp_ep *ep, const void *blob, uint32_t len,
                   ep->passive ? "an accepted (passive) ep" : "not connected");
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_rkey *rk = calloc(1, sizeof(*rk));
+    struct kvp_xport_rkey *rk = calloc(1, sizeof(*rk));
     if (rk == NULL) {
         KVP_LOG_E(&ctx->log, "ucx: rkey_unpack: out of memory");
         return KVP_ERR_NO_MEMORY;
@@ -298,11 +298,11 @@ int32_t ucx_rkey_unpack(struct kvp_tp_ep *ep, const void *blob, uint32_t len,
     return KVP_OK;
 }
 
-void ucx_rkey_destroy(struct kvp_tp_rkey *rkey)
+void ucx_rkey_destroy(struct kvp_xport_rkey *rkey)
 {
     if (rkey == NULL)
         return;
-    struct kvp_tp_ctx *ctx = rkey->ep->ctx;
+    struct kvp_xport_ctx *ctx = rkey->ep->ctx;
     ucx_warm_stop(rkey->warm); /* it touches the mapping the rkey owns */
     pthread_mutex_lock(&ctx->lock);
     ucp_rkey_destroy(rkey->rkey);

@@ -17,9 +17,9 @@
 #include <ucp/api/ucp.h>
 
 #include "kvp_transport.h"
-#include "util/log.h"
+#include "log.h"
 
-/* Default for kvp_tp_params.ucx_pack_below: the extent size below which
+/* Default for kvp_xport_params.ucx_pack_below: the extent size below which
  * memcpy into a bounce buffer + one put beats one put per extent
  * (measured with kvplug-ucx-crossover against a UCX-allocated target, as
  * the server's pool is since mem_alloc; docs/transports.md). */
@@ -31,7 +31,7 @@
 /* How long an ep close may wait for its flush before it is forced. */
 #define UCX_CLOSE_WAIT_MS 1000u
 
-struct kvp_tp_ctx {
+struct kvp_xport_ctx {
     ucp_context_h context;
     ucp_worker_h worker;
     pthread_mutex_t lock; /* guards every UCP call on context/worker */
@@ -60,7 +60,7 @@ struct kvp_tp_ctx {
     /* eps whose operations never completed after a forced close: a late
      * callback may still name them, so they are freed only after the worker
      * is destroyed (guarded by lock). */
-    struct kvp_tp_ep *zombies;
+    struct kvp_xport_ep *zombies;
 
     atomic_uint_fast64_t bytes_written;
     atomic_uint_fast64_t bytes_read;
@@ -69,8 +69,8 @@ struct kvp_tp_ctx {
     atomic_uint_fast64_t mapped_copies;
 };
 
-struct kvp_tp_mem {
-    struct kvp_tp_ctx *ctx;
+struct kvp_xport_mem {
+    struct kvp_xport_ctx *ctx;
     ucp_mem_h memh;
     uintptr_t base;
     uint64_t len;
@@ -80,13 +80,13 @@ struct kvp_tp_mem {
 /* A registered bounce chunk; [0, used) holds packed data of posted puts
  * until the next successful flush. */
 struct ucx_bounce {
-    struct kvp_tp_mem *mem;
+    struct kvp_xport_mem *mem;
     uint8_t *buf;
     uint64_t used;
 };
 
-struct kvp_tp_ep {
-    struct kvp_tp_ctx *ctx;
+struct kvp_xport_ep {
+    struct kvp_xport_ctx *ctx;
     ucp_ep_h ep;   /* NULL once closed, and for passive eps */
     int connected; /* after ep_connect */
     int passive;   /* made by ep_accept: the target side, no UCP ep */
@@ -96,13 +96,13 @@ struct kvp_tp_ep {
     uint32_t n_rkeys;       /* live rkeys unpacked on this ep */
     struct ucx_bounce *bounce;
     uint32_t n_bounce, cap_bounce, cur_bounce;
-    struct kvp_tp_ep *next_zombie;
+    struct kvp_xport_ep *next_zombie;
 };
 
 struct ucx_warm;
 
-struct kvp_tp_rkey {
-    struct kvp_tp_ep *ep;
+struct kvp_xport_rkey {
+    struct kvp_xport_ep *ep;
     ucp_rkey_h rkey;
     uint64_t base; /* remote region, from the packed blob */
     uint64_t len;
@@ -117,7 +117,7 @@ struct kvp_tp_rkey {
  * touches every page, the first GiB now and the rest on a thread of its own
  * (see ucx_warm.c). NULL if nothing runs. Stop before the rkey is
  * destroyed. */
-struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, void *local,
+struct ucx_warm *ucx_warm_start(struct kvp_xport_ctx *ctx, void *local,
                                 uint64_t len);
 void ucx_warm_stop(struct ucx_warm *w);
 
@@ -126,53 +126,53 @@ void ucx_warm_stop(struct ucx_warm *w);
  * unset or empty (*v_p untouched), -1 when it is not a byte count. */
 int ucx_env_bytes(const char *name, uint64_t *v_p);
 
-int32_t ucx_ctx_create(const struct kvp_tp_params *params,
-                       struct kvp_tp_ctx **ctx_p);
-void ucx_ctx_destroy(struct kvp_tp_ctx *ctx);
-int32_t ucx_stats(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats);
+int32_t ucx_ctx_create(const struct kvp_xport_params *params,
+                       struct kvp_xport_ctx **ctx_p);
+void ucx_ctx_destroy(struct kvp_xport_ctx *ctx);
+int32_t ucx_stats(struct kvp_xport_ctx *ctx, struct kvp_xport_stats *stats);
 /* One progress round under the lock; returns ucp_worker_progress(). */
-unsigned ucx_ctx_progress(struct kvp_tp_ctx *ctx);
+unsigned ucx_ctx_progress(struct kvp_xport_ctx *ctx);
 /* Progress until req completes or deadline_ns passes; returns its status,
  * UCS_INPROGRESS on timeout (req still owned by the caller). */
-ucs_status_t ucx_wait_req(struct kvp_tp_ctx *ctx, void *req,
+ucs_status_t ucx_wait_req(struct kvp_xport_ctx *ctx, void *req,
                           uint64_t deadline_ns);
 uint64_t ucx_now_ns(void);
 
 /* ---- ucx_mem.c ---------------------------------------------------------- */
-int32_t ucx_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
-                    struct kvp_tp_mem **mem_p);
-void ucx_mem_dereg(struct kvp_tp_mem *mem);
-int32_t ucx_mem_alloc(struct kvp_tp_ctx *ctx, uint64_t len, void **ptr_p,
-                      struct kvp_tp_mem **mem_p);
-int32_t ucx_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
+int32_t ucx_mem_reg(struct kvp_xport_ctx *ctx, void *ptr, uint64_t len,
+                    struct kvp_xport_mem **mem_p);
+void ucx_mem_dereg(struct kvp_xport_mem *mem);
+int32_t ucx_mem_alloc(struct kvp_xport_ctx *ctx, uint64_t len, void **ptr_p,
+                      struct kvp_xport_mem **mem_p);
+int32_t ucx_mem_rkey_pack(struct kvp_xport_mem *mem, void *buf, uint32_t cap,
                           uint32_t *len_p);
 
 /* ---- ucx_ep.c ----------------------------------------------------------- */
-int32_t ucx_ep_create(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
-                      uint32_t *len_p, struct kvp_tp_ep **ep_p);
-int32_t ucx_ep_accept(struct kvp_tp_ctx *ctx, const void *peer_blob,
+int32_t ucx_ep_create(struct kvp_xport_ctx *ctx, void *blob, uint32_t cap,
+                      uint32_t *len_p, struct kvp_xport_ep **ep_p);
+int32_t ucx_ep_accept(struct kvp_xport_ctx *ctx, const void *peer_blob,
                       uint32_t peer_len, void *blob, uint32_t cap,
-                      uint32_t *len_p, struct kvp_tp_ep **ep_p);
-int32_t ucx_ep_connect(struct kvp_tp_ep *ep, const void *peer_blob,
+                      uint32_t *len_p, struct kvp_xport_ep **ep_p);
+int32_t ucx_ep_connect(struct kvp_xport_ep *ep, const void *peer_blob,
                        uint32_t peer_len);
-void ucx_ep_destroy(struct kvp_tp_ep *ep);
-int32_t ucx_rkey_unpack(struct kvp_tp_ep *ep, const void *blob, uint32_t len,
-                        struct kvp_tp_rkey **rkey_p);
-void ucx_rkey_destroy(struct kvp_tp_rkey *rkey);
+void ucx_ep_destroy(struct kvp_xport_ep *ep);
+int32_t ucx_rkey_unpack(struct kvp_xport_ep *ep, const void *blob, uint32_t len,
+                        struct kvp_xport_rkey **rkey_p);
+void ucx_rkey_destroy(struct kvp_xport_rkey *rkey);
 /* Closes ep->ep (force when it failed or the flush does not finish in
  * UCX_CLOSE_WAIT_MS); caller holds no lock. */
-void ucx_ep_close(struct kvp_tp_ep *ep, int force);
+void ucx_ep_close(struct kvp_xport_ep *ep, int force);
 
 /* ---- ucx_rma.c ---------------------------------------------------------- */
-int32_t ucx_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                  uint32_t n_iov, struct kvp_tp_mem *lmem, uint64_t raddr,
-                  struct kvp_tp_rkey *rkey);
-int32_t ucx_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
-                 struct kvp_tp_mem *lmem, uint64_t raddr,
-                 struct kvp_tp_rkey *rkey);
-int32_t ucx_flush(struct kvp_tp_ep *ep, uint32_t timeout_ms);
+int32_t ucx_write(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
+                  uint32_t n_iov, struct kvp_xport_mem *lmem, uint64_t raddr,
+                  struct kvp_xport_rkey *rkey);
+int32_t ucx_read(struct kvp_xport_ep *ep, void *dst, uint64_t len,
+                 struct kvp_xport_mem *lmem, uint64_t raddr,
+                 struct kvp_xport_rkey *rkey);
+int32_t ucx_flush(struct kvp_xport_ep *ep, uint32_t timeout_ms);
 /* Releases the bounce chunks of ep (after it is closed). */
-void ucx_bounce_release(struct kvp_tp_ep *ep);
+void ucx_bounce_release(struct kvp_xport_ep *ep);
 
 /* ---- ucx_blob.c: the wire format of blobs (little-endian) --------------- */
 #define UCX_BLOB_MAGIC   0x5850564Bu /* "KVPX" */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int32_t ucx_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
-                    struct kvp_tp_mem **mem_p)
+int32_t ucx_mem_reg(struct kvp_xport_ctx *ctx, void *ptr, uint64_t len,
+                    struct kvp_xport_mem **mem_p)
 {
     if (ctx == NULL || mem_p == NULL) {
         kvp_logf(NULL, KVP_LOG_ERROR, "ucx: mem_reg: ctx or mem_p is NULL");
@@ -19,7 +19,7 @@ int32_t ucx_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
                   len);
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_mem *mem = calloc(1, sizeof(*mem));
+    struct kvp_xport_mem *mem = calloc(1, sizeof(*mem));
     if (mem == NULL) {
         KVP_LOG_E(&ctx->log, "ucx: mem_reg: out of memory");
         return KVP_ERR_NO_MEMORY;
@@ -46,11 +46,11 @@ int32_t ucx_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
     return KVP_OK;
 }
 
-void ucx_mem_dereg(struct kvp_tp_mem *mem)
+void ucx_mem_dereg(struct kvp_xport_mem *mem)
 {
     if (mem == NULL)
         return;
-    struct kvp_tp_ctx *ctx = mem->ctx;
+    struct kvp_xport_ctx *ctx = mem->ctx;
     pthread_mutex_lock(&ctx->lock);
     ucs_status_t st = ucp_mem_unmap(ctx->context, mem->memh);
     pthread_mutex_unlock(&ctx->lock);
@@ -66,8 +66,8 @@ void ucx_mem_dereg(struct kvp_tp_mem *mem)
  * one memcpy by the initiator and the target's worker does nothing. Memory
  * the caller mmap()ed is registered only, and UCX 1.13 can then reach it
  * over shm solely by emulating RMA with messages (docs/transports.md). */
-int32_t ucx_mem_alloc(struct kvp_tp_ctx *ctx, uint64_t len, void **ptr_p,
-                      struct kvp_tp_mem **mem_p)
+int32_t ucx_mem_alloc(struct kvp_xport_ctx *ctx, uint64_t len, void **ptr_p,
+                      struct kvp_xport_mem **mem_p)
 {
     if (ctx == NULL || ptr_p == NULL || mem_p == NULL) {
         kvp_logf(NULL, KVP_LOG_ERROR,
@@ -78,7 +78,7 @@ int32_t ucx_mem_alloc(struct kvp_tp_ctx *ctx, uint64_t len, void **ptr_p,
         KVP_LOG_E(&ctx->log, "ucx: mem_alloc: invalid length %" PRIu64, len);
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_mem *mem = calloc(1, sizeof(*mem));
+    struct kvp_xport_mem *mem = calloc(1, sizeof(*mem));
     if (mem == NULL) {
         KVP_LOG_E(&ctx->log, "ucx: mem_alloc: out of memory");
         return KVP_ERR_NO_MEMORY;
@@ -125,7 +125,7 @@ int32_t ucx_mem_alloc(struct kvp_tp_ctx *ctx, uint64_t len, void **ptr_p,
     return KVP_OK;
 }
 
-int32_t ucx_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
+int32_t ucx_mem_rkey_pack(struct kvp_xport_mem *mem, void *buf, uint32_t cap,
                           uint32_t *len_p)
 {
     if (mem == NULL || buf == NULL || len_p == NULL) {
@@ -134,7 +134,7 @@ int32_t ucx_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
                  "is NULL");
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_ctx *ctx = mem->ctx;
+    struct kvp_xport_ctx *ctx = mem->ctx;
     void *packed = NULL;
     size_t packed_len = 0;
     pthread_mutex_lock(&ctx->lock);
@@ -148,11 +148,11 @@ int32_t ucx_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf, uint32_t cap,
     }
     int32_t status = KVP_OK;
     uint64_t need = (uint64_t)UCX_RKEY_HDR + packed_len;
-    if (need > cap || need > KVP_TP_BLOB_MAX) {
+    if (need > cap || need > KVP_XPORT_BLOB_MAX) {
         KVP_LOG_E(&ctx->log,
                   "ucx: mem_rkey_pack: rkey needs %" PRIu64
                   " bytes, buffer holds %u (max %u)",
-                  need, cap, KVP_TP_BLOB_MAX);
+                  need, cap, KVP_XPORT_BLOB_MAX);
         status = KVP_ERR_TOO_SMALL;
         goto out;
     }

@@ -18,7 +18,7 @@
 /* Completion of a put/get: runs inside worker progress, under ctx->lock. */
 static void op_done_cb(void *req, ucs_status_t st, void *user)
 {
-    struct kvp_tp_ep *ep = user;
+    struct kvp_xport_ep *ep = user;
     ep->inflight--;
     if (st != UCS_OK && ep->first_err == UCS_OK)
         ep->first_err = st;
@@ -26,7 +26,7 @@ static void op_done_cb(void *req, ucs_status_t st, void *user)
 }
 
 /* Posts one put; caller holds ctx->lock. */
-static ucs_status_t post_put(struct kvp_tp_ep *ep, const void *buf,
+static ucs_status_t post_put(struct kvp_xport_ep *ep, const void *buf,
                              uint64_t len, ucp_mem_h memh, uint64_t raddr,
                              ucp_rkey_h rkey)
 {
@@ -48,11 +48,11 @@ static ucs_status_t post_put(struct kvp_tp_ep *ep, const void *buf,
 
 /* Common checks of write/read: ep usable, rkey of this ep, lmem of this ctx,
  * remote range inside the rkey's region. */
-static int32_t rma_check(struct kvp_tp_ep *ep, struct kvp_tp_mem *lmem,
-                         uint64_t raddr, uint64_t len, struct kvp_tp_rkey *rkey,
+static int32_t rma_check(struct kvp_xport_ep *ep, struct kvp_xport_mem *lmem,
+                         uint64_t raddr, uint64_t len, struct kvp_xport_rkey *rkey,
                          const char *op)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     if (rkey == NULL || rkey->ep != ep || lmem == NULL || lmem->ctx != ctx) {
         KVP_LOG_E(&ctx->log, "ucx: %s: rkey %s, lmem %s", op,
                   rkey == NULL     ? "NULL"
@@ -85,15 +85,15 @@ static int32_t rma_check(struct kvp_tp_ep *ep, struct kvp_tp_mem *lmem,
     return KVP_OK;
 }
 
-static int in_mem(const struct kvp_tp_mem *m, const void *p, uint64_t len)
+static int in_mem(const struct kvp_xport_mem *m, const void *p, uint64_t len)
 {
     uintptr_t a = (uintptr_t)p;
     return a >= m->base && a + len >= a && a + len <= m->base + m->len;
 }
 
 /* Sum of the extents, each checked against lmem; *n_nz = non-empty ones. */
-static int32_t iov_total(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                         uint32_t n, const struct kvp_tp_mem *lmem,
+static int32_t iov_total(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
+                         uint32_t n, const struct kvp_xport_mem *lmem,
                          uint64_t *total_p, uint32_t *n_nz_p)
 {
     uint64_t total = 0;
@@ -122,7 +122,7 @@ static int32_t iov_total(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
 }
 
 /* A bounce chunk with free room, registering a new one if all are used. */
-static struct ucx_bounce *bounce_get(struct kvp_tp_ep *ep)
+static struct ucx_bounce *bounce_get(struct kvp_xport_ep *ep)
 {
     while (ep->cur_bounce < ep->n_bounce) {
         struct ucx_bounce *b = &ep->bounce[ep->cur_bounce];
@@ -151,7 +151,7 @@ static struct ucx_bounce *bounce_get(struct kvp_tp_ep *ep)
     return b;
 }
 
-void ucx_bounce_release(struct kvp_tp_ep *ep)
+void ucx_bounce_release(struct kvp_xport_ep *ep)
 {
     for (uint32_t i = 0; i < ep->n_bounce; i++) {
         ucx_mem_dereg(ep->bounce[i].mem);
@@ -164,7 +164,7 @@ void ucx_bounce_release(struct kvp_tp_ep *ep)
 
 /* Cursor over the bytes of an iov list. */
 struct iov_cursor {
-    const struct kvp_tp_iov *iov;
+    const struct kvp_xport_iov *iov;
     uint32_t n, i;
     uint64_t off;
 };
@@ -186,11 +186,11 @@ static void cursor_copy(struct iov_cursor *c, uint8_t *dst, uint64_t len)
     }
 }
 
-static int32_t write_packed(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
+static int32_t write_packed(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
                             uint32_t n, uint64_t total, uint64_t raddr,
-                            struct kvp_tp_rkey *rkey)
+                            struct kvp_xport_rkey *rkey)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     struct iov_cursor cur = {iov, n, 0, 0};
     while (total > 0) {
         struct ucx_bounce *b = bounce_get(ep);
@@ -223,11 +223,11 @@ static int32_t write_packed(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
     return KVP_OK;
 }
 
-static int32_t write_direct(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                            uint32_t n, struct kvp_tp_mem *lmem, uint64_t raddr,
-                            struct kvp_tp_rkey *rkey)
+static int32_t write_direct(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
+                            uint32_t n, struct kvp_xport_mem *lmem, uint64_t raddr,
+                            struct kvp_xport_rkey *rkey)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     ucs_status_t st = UCS_OK;
     uint32_t i;
     pthread_mutex_lock(&ctx->lock);
@@ -248,8 +248,8 @@ static int32_t write_direct(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
 }
 
 /* Copies the extents into the mapped region; complete on return. */
-static void write_mapped(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                         uint32_t n, uint64_t raddr, struct kvp_tp_rkey *rkey)
+static void write_mapped(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
+                         uint32_t n, uint64_t raddr, struct kvp_xport_rkey *rkey)
 {
     uint8_t *dst = rkey->local + (raddr - rkey->base);
     for (uint32_t i = 0; i < n; i++) {
@@ -263,9 +263,9 @@ static void write_mapped(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
     atomic_fetch_add(&ep->ctx->mapped_copies, 1);
 }
 
-int32_t ucx_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                  uint32_t n_iov, struct kvp_tp_mem *lmem, uint64_t raddr,
-                  struct kvp_tp_rkey *rkey)
+int32_t ucx_write(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
+                  uint32_t n_iov, struct kvp_xport_mem *lmem, uint64_t raddr,
+                  struct kvp_xport_rkey *rkey)
 {
     if (ep == NULL || (iov == NULL && n_iov > 0)) {
         kvp_logf(ep ? &ep->ctx->log : NULL, KVP_LOG_ERROR,
@@ -298,16 +298,16 @@ int32_t ucx_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
     return status;
 }
 
-int32_t ucx_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
-                 struct kvp_tp_mem *lmem, uint64_t raddr,
-                 struct kvp_tp_rkey *rkey)
+int32_t ucx_read(struct kvp_xport_ep *ep, void *dst, uint64_t len,
+                 struct kvp_xport_mem *lmem, uint64_t raddr,
+                 struct kvp_xport_rkey *rkey)
 {
     if (ep == NULL || lmem == NULL) {
         kvp_logf(ep ? &ep->ctx->log : NULL, KVP_LOG_ERROR,
                  "ucx: read: ep or lmem is NULL");
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     if (len > 0 && (dst == NULL || !in_mem(lmem, dst, len))) {
         KVP_LOG_E(&ctx->log,
                   "ucx: read: dst %p + %" PRIu64 " is not inside "
@@ -349,9 +349,9 @@ int32_t ucx_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
 
 /* After a timeout or a failure: cancel what is left, close the ep so UCX
  * releases the caller's buffers, and remember why. */
-static void flush_abort(struct kvp_tp_ep *ep, void *req, ucs_status_t why)
+static void flush_abort(struct kvp_xport_ep *ep, void *req, ucs_status_t why)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     pthread_mutex_lock(&ctx->lock);
     if (req != NULL)
         ucp_request_cancel(ctx->worker, req);
@@ -361,13 +361,13 @@ static void flush_abort(struct kvp_tp_ep *ep, void *req, ucs_status_t why)
     ucx_ep_close(ep, 1);
 }
 
-int32_t ucx_flush(struct kvp_tp_ep *ep, uint32_t timeout_ms)
+int32_t ucx_flush(struct kvp_xport_ep *ep, uint32_t timeout_ms)
 {
     if (ep == NULL) {
         kvp_logf(NULL, KVP_LOG_ERROR, "ucx: flush: ep is NULL");
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     if (ep->passive)
         return KVP_OK; /* nothing is ever posted on it */
     if (ep->ep == NULL) {

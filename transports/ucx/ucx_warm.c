@@ -29,7 +29,7 @@
  * overrides it; 0 warms everything in the background (a test uses it). */
 #define UCX_WARM_SYNC_BYTES (UINT64_C(1) << 30)
 
-static uint64_t sync_bytes(struct kvp_tp_ctx *ctx)
+static uint64_t sync_bytes(struct kvp_xport_ctx *ctx)
 {
     uint64_t v = UCX_WARM_SYNC_BYTES;
     if (ucx_env_bytes("KVPLUG_UCX_WARM_SYNC", &v) < 0) {
@@ -43,7 +43,7 @@ static uint64_t sync_bytes(struct kvp_tp_ctx *ctx)
 }
 
 struct ucx_warm {
-    struct kvp_tp_ctx *ctx;
+    struct kvp_xport_ctx *ctx;
     pthread_t thread;
     int has_thread;
     atomic_int stop;
@@ -77,7 +77,7 @@ static void *warm_main(void *arg)
     return NULL;
 }
 
-struct ucx_warm *ucx_warm_start(struct kvp_tp_ctx *ctx, void *lp, uint64_t len)
+struct ucx_warm *ucx_warm_start(struct kvp_xport_ctx *ctx, void *lp, uint64_t len)
 {
     if (lp == NULL)
         return NULL;

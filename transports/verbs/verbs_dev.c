@@ -86,7 +86,7 @@ static const char *gid_type_name(int type)
 
 /* Chooses ctx->gid_index/gid for an open port. KVP_ERR_INVALID when an
  * explicit gid_index is unusable, KVP_ERR_NO_DEVICE when no entry is. */
-static int32_t gid_choose(struct kvp_tp_ctx *ctx,
+static int32_t gid_choose(struct kvp_xport_ctx *ctx,
                           const struct ibv_port_attr *pa, int32_t want,
                           int *type_p)
 {
@@ -137,9 +137,9 @@ static int32_t gid_choose(struct kvp_tp_ctx *ctx,
 
 /* Takes (dev, port) if the port is ACTIVE and has a usable address.
  * KVP_OK: ctx filled; KVP_ERR_NO_DEVICE: not usable, noted in found. */
-static int32_t port_try(struct kvp_tp_ctx *ctx, uint8_t port,
+static int32_t port_try(struct kvp_xport_ctx *ctx, uint8_t port,
                         const struct ibv_device_attr *da,
-                        const struct kvp_tp_params *params, char *found,
+                        const struct kvp_xport_params *params, char *found,
                         size_t found_cap)
 {
     struct ibv_port_attr pa;
@@ -224,8 +224,8 @@ static int32_t port_try(struct kvp_tp_ctx *ctx, uint8_t port,
 }
 
 /* Opens one device and looks for a usable port on it. */
-static int32_t dev_try(struct kvp_tp_ctx *ctx, struct ibv_device *d,
-                       const struct kvp_tp_params *params, char *found,
+static int32_t dev_try(struct kvp_xport_ctx *ctx, struct ibv_device *d,
+                       const struct kvp_xport_params *params, char *found,
                        size_t found_cap)
 {
     snprintf(ctx->dev_name, sizeof(ctx->dev_name), "%s",
@@ -266,8 +266,8 @@ close_dev:
     return st;
 }
 
-int32_t verbs_dev_open(struct kvp_tp_ctx *ctx,
-                       const struct kvp_tp_params *params)
+int32_t verbs_dev_open(struct kvp_xport_ctx *ctx,
+                       const struct kvp_xport_params *params)
 {
     int n = 0;
     struct ibv_device **list = ibv_get_device_list(&n);
@@ -324,7 +324,7 @@ int32_t verbs_dev_open(struct kvp_tp_ctx *ctx,
     return KVP_OK;
 }
 
-void verbs_dev_close(struct kvp_tp_ctx *ctx)
+void verbs_dev_close(struct kvp_xport_ctx *ctx)
 {
     if (ctx->pd != NULL) {
         int rc = ibv_dealloc_pd(ctx->pd);

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "kvp_transport.h"
-#include "util/log.h"
+#include "log.h"
 #include "verbs_blob.h"
 #include "verbs_plan.h"
 
@@ -29,7 +29,7 @@
 #define VERBS_DEFAULT_TIMEOUT_MS 10000
 #define VERBS_RD_ATOM_MAX        16
 
-struct kvp_tp_ctx {
+struct kvp_xport_ctx {
     struct kvp_logger lg;
     uint32_t role;
     uint32_t timeout_ms; /* flush() default, never 0 */
@@ -54,22 +54,22 @@ struct kvp_tp_ctx {
     _Atomic uint64_t ops_posted;
 };
 
-struct kvp_tp_mem {
-    struct kvp_tp_ctx *ctx;
+struct kvp_xport_mem {
+    struct kvp_xport_ctx *ctx;
     struct ibv_mr *mr;
     uint64_t addr;
     uint64_t len;
 };
 
-struct kvp_tp_rkey {
-    struct kvp_tp_ep *ep;
+struct kvp_xport_rkey {
+    struct kvp_xport_ep *ep;
     uint32_t rkey;
     uint64_t addr; /* region start, as the owner registered it */
     uint64_t len;
 };
 
-struct kvp_tp_ep {
-    struct kvp_tp_ctx *ctx;
+struct kvp_xport_ep {
+    struct kvp_xport_ctx *ctx;
     struct ibv_cq *cq;
     struct ibv_qp *qp;
     uint32_t psn;  /* our starting send PSN */
@@ -95,25 +95,25 @@ struct kvp_tp_ep {
 
 /* verbs_dev.c: open the device/port/GID the params ask for (or the first
  * active one). KVP_ERR_NO_DEVICE names everything that was found. */
-int32_t verbs_dev_open(struct kvp_tp_ctx *ctx,
-                       const struct kvp_tp_params *params);
-void verbs_dev_close(struct kvp_tp_ctx *ctx);
+int32_t verbs_dev_open(struct kvp_xport_ctx *ctx,
+                       const struct kvp_xport_params *params);
+void verbs_dev_close(struct kvp_xport_ctx *ctx);
 
 /* verbs_qp.c: QP lifecycle of one ep. */
-int32_t verbs_qp_create(struct kvp_tp_ep *ep, int passive);
-void verbs_qp_local_info(const struct kvp_tp_ep *ep,
+int32_t verbs_qp_create(struct kvp_xport_ep *ep, int passive);
+void verbs_qp_local_info(const struct kvp_xport_ep *ep,
                          struct verbs_conn_info *info);
-int32_t verbs_qp_connect(struct kvp_tp_ep *ep,
+int32_t verbs_qp_connect(struct kvp_xport_ep *ep,
                          const struct verbs_conn_info *peer);
-void verbs_qp_to_error(struct kvp_tp_ep *ep);
+void verbs_qp_to_error(struct kvp_xport_ep *ep);
 
 /* verbs_post.c: data path. */
-int32_t verbs_post_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                         uint32_t n_iov, struct kvp_tp_mem *lmem,
-                         uint64_t raddr, struct kvp_tp_rkey *rkey);
-int32_t verbs_post_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
-                        struct kvp_tp_mem *lmem, uint64_t raddr,
-                        struct kvp_tp_rkey *rkey);
-int32_t verbs_ep_flush(struct kvp_tp_ep *ep, uint32_t timeout_ms);
+int32_t verbs_post_write(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
+                         uint32_t n_iov, struct kvp_xport_mem *lmem,
+                         uint64_t raddr, struct kvp_xport_rkey *rkey);
+int32_t verbs_post_read(struct kvp_xport_ep *ep, void *dst, uint64_t len,
+                        struct kvp_xport_mem *lmem, uint64_t raddr,
+                        struct kvp_xport_rkey *rkey);
+int32_t verbs_ep_flush(struct kvp_xport_ep *ep, uint32_t timeout_ms);
 
 #endif /* KVP_VERBS_INT_H */

@@ -14,10 +14,10 @@
 
 /* Smallest params struct we understand: up to and including log_user. */
 #define PARAMS_MIN_SIZE                                                        \
-    (offsetof(struct kvp_tp_params, log_user) + sizeof(void *))
+    (offsetof(struct kvp_xport_params, log_user) + sizeof(void *))
 
-static int32_t verbs_ctx_create(const struct kvp_tp_params *params,
-                                struct kvp_tp_ctx **ctx_p)
+static int32_t verbs_ctx_create(const struct kvp_xport_params *params,
+                                struct kvp_xport_ctx **ctx_p)
 {
     struct kvp_logger lg;
     kvp_logger_init_stderr(&lg, KVP_LOG_WARN);
@@ -35,8 +35,8 @@ static int32_t verbs_ctx_create(const struct kvp_tp_params *params,
         return KVP_ERR_INVALID;
     }
     lg.level = params->log_level;
-    if (params->role != KVP_TP_ROLE_CLIENT &&
-        params->role != KVP_TP_ROLE_SERVER) {
+    if (params->role != KVP_XPORT_ROLE_CLIENT &&
+        params->role != KVP_XPORT_ROLE_SERVER) {
         KVP_LOG_E(&lg,
                   "verbs: ctx_create: role %u is neither client nor "
                   "server",
@@ -57,7 +57,7 @@ static int32_t verbs_ctx_create(const struct kvp_tp_params *params,
                   params->gid_index);
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_ctx *ctx = calloc(1, sizeof(*ctx));
+    struct kvp_xport_ctx *ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL) {
         KVP_LOG_E(&lg, "verbs: ctx_create: out of memory");
         return KVP_ERR_NO_MEMORY;
@@ -75,7 +75,7 @@ static int32_t verbs_ctx_create(const struct kvp_tp_params *params,
     return KVP_OK;
 }
 
-static void verbs_ctx_destroy(struct kvp_tp_ctx *ctx)
+static void verbs_ctx_destroy(struct kvp_xport_ctx *ctx)
 {
     if (ctx == NULL)
         return;
@@ -83,8 +83,8 @@ static void verbs_ctx_destroy(struct kvp_tp_ctx *ctx)
     free(ctx);
 }
 
-static int32_t verbs_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
-                             struct kvp_tp_mem **mem_p)
+static int32_t verbs_mem_reg(struct kvp_xport_ctx *ctx, void *ptr, uint64_t len,
+                             struct kvp_xport_mem **mem_p)
 {
     if (ctx == NULL || mem_p == NULL)
         return KVP_ERR_INVALID;
@@ -95,7 +95,7 @@ static int32_t verbs_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
                   ptr, (unsigned long long)len);
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_mem *mem = calloc(1, sizeof(*mem));
+    struct kvp_xport_mem *mem = calloc(1, sizeof(*mem));
     if (mem == NULL)
         return KVP_ERR_NO_MEMORY;
     mem->mr = ibv_reg_mr(ctx->pd, ptr, (size_t)len, VERBS_ACCESS);
@@ -116,7 +116,7 @@ static int32_t verbs_mem_reg(struct kvp_tp_ctx *ctx, void *ptr, uint64_t len,
     return KVP_OK;
 }
 
-static void verbs_mem_dereg(struct kvp_tp_mem *mem)
+static void verbs_mem_dereg(struct kvp_xport_mem *mem)
 {
     if (mem == NULL)
         return;
@@ -126,7 +126,7 @@ static void verbs_mem_dereg(struct kvp_tp_mem *mem)
     free(mem);
 }
 
-static int32_t verbs_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf,
+static int32_t verbs_mem_rkey_pack(struct kvp_xport_mem *mem, void *buf,
                                    uint32_t cap, uint32_t *len_p)
 {
     if (mem == NULL || buf == NULL || len_p == NULL)
@@ -141,7 +141,7 @@ static int32_t verbs_mem_rkey_pack(struct kvp_tp_mem *mem, void *buf,
     return KVP_OK;
 }
 
-static void ep_free(struct kvp_tp_ep *ep)
+static void ep_free(struct kvp_xport_ep *ep)
 {
     if (ep->qp != NULL && ibv_destroy_qp(ep->qp) != 0)
         KVP_LOG_W(&ep->ctx->lg, "verbs: ibv_destroy_qp: %s", strerror(errno));
@@ -153,15 +153,15 @@ static void ep_free(struct kvp_tp_ep *ep)
 }
 
 /* New ep with its QP in INIT; its connect blob in blob[0..*len_p). */
-static int32_t ep_new(struct kvp_tp_ctx *ctx, int passive, void *blob,
-                      uint32_t cap, uint32_t *len_p, struct kvp_tp_ep **ep_p)
+static int32_t ep_new(struct kvp_xport_ctx *ctx, int passive, void *blob,
+                      uint32_t cap, uint32_t *len_p, struct kvp_xport_ep **ep_p)
 {
     if (cap < VERBS_CONN_BLOB_LEN) {
         KVP_LOG_E(&ctx->lg, "verbs: connect blob needs %d bytes, cap is %u",
                   VERBS_CONN_BLOB_LEN, cap);
         return KVP_ERR_TOO_SMALL;
     }
-    struct kvp_tp_ep *ep = calloc(1, sizeof(*ep));
+    struct kvp_xport_ep *ep = calloc(1, sizeof(*ep));
     if (ep == NULL)
         return KVP_ERR_NO_MEMORY;
     ep->ctx = ctx;
@@ -177,15 +177,15 @@ static int32_t ep_new(struct kvp_tp_ctx *ctx, int passive, void *blob,
     return KVP_OK;
 }
 
-static int32_t verbs_ep_create(struct kvp_tp_ctx *ctx, void *blob, uint32_t cap,
-                               uint32_t *len_p, struct kvp_tp_ep **ep_p)
+static int32_t verbs_ep_create(struct kvp_xport_ctx *ctx, void *blob, uint32_t cap,
+                               uint32_t *len_p, struct kvp_xport_ep **ep_p)
 {
     if (ctx == NULL || blob == NULL || len_p == NULL || ep_p == NULL)
         return KVP_ERR_INVALID;
     return ep_new(ctx, 0, blob, cap, len_p, ep_p);
 }
 
-static int32_t peer_decode(struct kvp_tp_ctx *ctx, const void *peer_blob,
+static int32_t peer_decode(struct kvp_xport_ctx *ctx, const void *peer_blob,
                            uint32_t peer_len, struct verbs_conn_info *peer)
 {
     const char *why = "?";
@@ -199,9 +199,9 @@ static int32_t peer_decode(struct kvp_tp_ctx *ctx, const void *peer_blob,
     return KVP_OK;
 }
 
-static int32_t verbs_ep_accept(struct kvp_tp_ctx *ctx, const void *peer_blob,
+static int32_t verbs_ep_accept(struct kvp_xport_ctx *ctx, const void *peer_blob,
                                uint32_t peer_len, void *blob, uint32_t cap,
-                               uint32_t *len_p, struct kvp_tp_ep **ep_p)
+                               uint32_t *len_p, struct kvp_xport_ep **ep_p)
 {
     if (ctx == NULL || blob == NULL || len_p == NULL || ep_p == NULL)
         return KVP_ERR_INVALID;
@@ -209,7 +209,7 @@ static int32_t verbs_ep_accept(struct kvp_tp_ctx *ctx, const void *peer_blob,
     int32_t st = peer_decode(ctx, peer_blob, peer_len, &peer);
     if (st != KVP_OK)
         return st;
-    struct kvp_tp_ep *ep = NULL;
+    struct kvp_xport_ep *ep = NULL;
     uint32_t len = 0;
     st = ep_new(ctx, 1, blob, cap, &len, &ep);
     if (st != KVP_OK)
@@ -224,7 +224,7 @@ static int32_t verbs_ep_accept(struct kvp_tp_ctx *ctx, const void *peer_blob,
     return KVP_OK;
 }
 
-static int32_t verbs_ep_connect(struct kvp_tp_ep *ep, const void *peer_blob,
+static int32_t verbs_ep_connect(struct kvp_xport_ep *ep, const void *peer_blob,
                                 uint32_t peer_len)
 {
     if (ep == NULL)
@@ -241,14 +241,14 @@ static int32_t verbs_ep_connect(struct kvp_tp_ep *ep, const void *peer_blob,
     return verbs_qp_connect(ep, &peer);
 }
 
-static void verbs_ep_destroy(struct kvp_tp_ep *ep)
+static void verbs_ep_destroy(struct kvp_xport_ep *ep)
 {
     if (ep != NULL)
         ep_free(ep);
 }
 
-static int32_t verbs_rkey_unpack(struct kvp_tp_ep *ep, const void *blob,
-                                 uint32_t len, struct kvp_tp_rkey **rkey_p)
+static int32_t verbs_rkey_unpack(struct kvp_xport_ep *ep, const void *blob,
+                                 uint32_t len, struct kvp_xport_rkey **rkey_p)
 {
     if (ep == NULL || rkey_p == NULL)
         return KVP_ERR_INVALID;
@@ -259,7 +259,7 @@ static int32_t verbs_rkey_unpack(struct kvp_tp_ep *ep, const void *blob,
                   len, why);
         return KVP_ERR_INVALID;
     }
-    struct kvp_tp_rkey *rkey = calloc(1, sizeof(*rkey));
+    struct kvp_xport_rkey *rkey = calloc(1, sizeof(*rkey));
     if (rkey == NULL)
         return KVP_ERR_NO_MEMORY;
     rkey->ep = ep;
@@ -270,41 +270,41 @@ static int32_t verbs_rkey_unpack(struct kvp_tp_ep *ep, const void *blob,
     return KVP_OK;
 }
 
-static void verbs_rkey_destroy(struct kvp_tp_rkey *rkey)
+static void verbs_rkey_destroy(struct kvp_xport_rkey *rkey)
 {
     free(rkey);
 }
 
-static int32_t verbs_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                           uint32_t n_iov, struct kvp_tp_mem *lmem,
-                           uint64_t raddr, struct kvp_tp_rkey *rkey)
+static int32_t verbs_write(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
+                           uint32_t n_iov, struct kvp_xport_mem *lmem,
+                           uint64_t raddr, struct kvp_xport_rkey *rkey)
 {
     if (ep == NULL)
         return KVP_ERR_INVALID;
     return verbs_post_write(ep, iov, n_iov, lmem, raddr, rkey);
 }
 
-static int32_t verbs_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
-                          struct kvp_tp_mem *lmem, uint64_t raddr,
-                          struct kvp_tp_rkey *rkey)
+static int32_t verbs_read(struct kvp_xport_ep *ep, void *dst, uint64_t len,
+                          struct kvp_xport_mem *lmem, uint64_t raddr,
+                          struct kvp_xport_rkey *rkey)
 {
     if (ep == NULL)
         return KVP_ERR_INVALID;
     return verbs_post_read(ep, dst, len, lmem, raddr, rkey);
 }
 
-static int32_t verbs_flush(struct kvp_tp_ep *ep, uint32_t timeout_ms)
+static int32_t verbs_flush(struct kvp_xport_ep *ep, uint32_t timeout_ms)
 {
     if (ep == NULL)
         return KVP_ERR_INVALID;
     return verbs_ep_flush(ep, timeout_ms);
 }
 
-static int32_t verbs_stats(struct kvp_tp_ctx *ctx, struct kvp_tp_stats *stats)
+static int32_t verbs_stats(struct kvp_xport_ctx *ctx, struct kvp_xport_stats *stats)
 {
     if (ctx == NULL || stats == NULL ||
         stats->struct_size <
-            offsetof(struct kvp_tp_stats, ops_posted) + sizeof(uint64_t))
+            offsetof(struct kvp_xport_stats, ops_posted) + sizeof(uint64_t))
         return KVP_ERR_INVALID;
     stats->bytes_written =
         atomic_load_explicit(&ctx->bytes_written, memory_order_relaxed);

@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-void verbs_plan_init(struct verbs_plan *plan, const struct kvp_tp_iov *iov,
+void verbs_plan_init(struct verbs_plan *plan, const struct kvp_xport_iov *iov,
                      uint32_t n_iov, uint32_t max_sge, uint32_t max_msg)
 {
     plan->iov = iov;
@@ -43,7 +43,7 @@ uint32_t verbs_plan_next(struct verbs_plan *plan, struct verbs_piece *pieces,
     plan_skip_empty(plan);
     *remote_off_p = plan->planned;
     while (plan->idx < plan->n_iov && wr_len < plan->max_msg) {
-        const struct kvp_tp_iov *v = &plan->iov[plan->idx];
+        const struct kvp_xport_iov *v = &plan->iov[plan->idx];
         uint64_t addr = (uint64_t)(uintptr_t)v->ptr + plan->off;
         uint64_t take = v->len - plan->off;
         if (take > plan->max_msg - wr_len)
@@ -67,7 +67,7 @@ uint32_t verbs_plan_next(struct verbs_plan *plan, struct verbs_piece *pieces,
     return n;
 }
 
-int verbs_iov_total(const struct kvp_tp_iov *iov, uint32_t n_iov,
+int verbs_iov_total(const struct kvp_xport_iov *iov, uint32_t n_iov,
                     uint64_t *total_p)
 {
     uint64_t total = 0;

@@ -22,7 +22,7 @@ struct verbs_piece {
 
 /* Cursor over an iov list; fields are private to verbs_plan.c. */
 struct verbs_plan {
-    const struct kvp_tp_iov *iov; /* borrowed */
+    const struct kvp_xport_iov *iov; /* borrowed */
     uint32_t n_iov;
     uint32_t idx;     /* current entry */
     uint64_t off;     /* bytes of iov[idx] already planned */
@@ -32,7 +32,7 @@ struct verbs_plan {
 };
 
 /* max_sge and max_msg are clamped to at least 1. */
-void verbs_plan_init(struct verbs_plan *plan, const struct kvp_tp_iov *iov,
+void verbs_plan_init(struct verbs_plan *plan, const struct kvp_xport_iov *iov,
                      uint32_t n_iov, uint32_t max_sge, uint32_t max_msg);
 
 /* Plans the next WR into pieces[0..max_sge): returns the number of pieces
@@ -45,7 +45,7 @@ uint32_t verbs_plan_next(struct verbs_plan *plan, struct verbs_piece *pieces,
 int verbs_plan_done(const struct verbs_plan *plan);
 
 /* Sum of iov lengths into *total_p; -1 on uint64 overflow. */
-int verbs_iov_total(const struct kvp_tp_iov *iov, uint32_t n_iov,
+int verbs_iov_total(const struct kvp_xport_iov *iov, uint32_t n_iov,
                     uint64_t *total_p);
 
 #endif /* KVP_VERBS_PLAN_H */

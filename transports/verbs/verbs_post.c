@@ -32,7 +32,7 @@ static uint64_t deadline_after(uint32_t timeout_ms)
 }
 
 /* Marks the ep unusable (first cause wins) and flushes the SQ. */
-static void ep_fail(struct kvp_tp_ep *ep, int32_t status)
+static void ep_fail(struct kvp_xport_ep *ep, int32_t status)
 {
     if (ep->fail_status != KVP_OK)
         return;
@@ -53,7 +53,7 @@ static const char *wc_opcode_name(enum ibv_wc_opcode op)
 }
 
 /* Polls once; returns the number of CQEs seen, or -1 if polling failed. */
-static int ep_poll(struct kvp_tp_ep *ep)
+static int ep_poll(struct kvp_xport_ep *ep)
 {
     struct ibv_wc wc[POLL_BATCH];
     int n = ibv_poll_cq(ep->cq, POLL_BATCH, wc);
@@ -89,7 +89,7 @@ static int ep_poll(struct kvp_tp_ep *ep)
 
 /* Polls until done_seq >= target or the deadline. KVP_OK or
  * KVP_ERR_TIMEOUT; the caller checks ep->fail_status. */
-static int32_t ep_wait(struct kvp_tp_ep *ep, uint64_t target, uint64_t deadline)
+static int32_t ep_wait(struct kvp_xport_ep *ep, uint64_t target, uint64_t deadline)
 {
     unsigned idle = 0;
     while (ep->done_seq < target) {
@@ -111,7 +111,7 @@ static int32_t ep_wait(struct kvp_tp_ep *ep, uint64_t target, uint64_t deadline)
 
 /* Hands the batch to the QP. On failure the ep fails; WRs the QP took are
  * flushed by the move to ERROR and accounted through their CQEs. */
-static int32_t ep_post_batch(struct kvp_tp_ep *ep)
+static int32_t ep_post_batch(struct kvp_xport_ep *ep)
 {
     if (ep->n_batch == 0)
         return KVP_OK;
@@ -142,7 +142,7 @@ static int32_t ep_post_batch(struct kvp_tp_ep *ep)
 
 /* Returns the batch slot for the next WR, waiting for send-queue room
  * first (bounded by the ctx timeout). */
-static int32_t ep_reserve(struct kvp_tp_ep *ep, uint32_t *slot_p)
+static int32_t ep_reserve(struct kvp_xport_ep *ep, uint32_t *slot_p)
 {
     if (ep->next_seq - 1 - ep->done_seq >= ep->sq_depth) {
         int32_t st = ep_post_batch(ep);
@@ -170,7 +170,7 @@ static int32_t ep_reserve(struct kvp_tp_ep *ep, uint32_t *slot_p)
 
 /* Seals the WR in the reserved slot; posts the batch when it is full or
  * when this is the call's last WR. */
-static int32_t ep_commit(struct kvp_tp_ep *ep, int last_of_call)
+static int32_t ep_commit(struct kvp_xport_ep *ep, int last_of_call)
 {
     struct ibv_send_wr *wr = &ep->wrs[ep->n_batch];
     wr->wr_id = ep->next_seq++;
@@ -185,8 +185,8 @@ static int32_t ep_commit(struct kvp_tp_ep *ep, int last_of_call)
 }
 
 /* Common argument checks of write() and read(). */
-static int32_t ep_check_usable(struct kvp_tp_ep *ep, struct kvp_tp_mem *lmem,
-                               struct kvp_tp_rkey *rkey, const char *what)
+static int32_t ep_check_usable(struct kvp_xport_ep *ep, struct kvp_xport_mem *lmem,
+                               struct kvp_xport_rkey *rkey, const char *what)
 {
     if (!ep->connected) {
         KVP_LOG_E(&ep->ctx->lg, "verbs: %s on an ep that is not connected",
@@ -215,8 +215,8 @@ static int32_t ep_check_usable(struct kvp_tp_ep *ep, struct kvp_tp_mem *lmem,
 }
 
 /* [raddr, raddr+len) must lie inside the peer's region. */
-static int32_t rkey_check_range(struct kvp_tp_ep *ep,
-                                const struct kvp_tp_rkey *rkey, uint64_t raddr,
+static int32_t rkey_check_range(struct kvp_xport_ep *ep,
+                                const struct kvp_xport_rkey *rkey, uint64_t raddr,
                                 uint64_t len, const char *what)
 {
     if (raddr < rkey->addr || raddr - rkey->addr > rkey->len ||
@@ -230,15 +230,15 @@ static int32_t rkey_check_range(struct kvp_tp_ep *ep,
     return KVP_OK;
 }
 
-static int mem_contains(const struct kvp_tp_mem *m, const void *p, uint64_t n)
+static int mem_contains(const struct kvp_xport_mem *m, const void *p, uint64_t n)
 {
     uint64_t a = (uint64_t)(uintptr_t)p;
     return a >= m->addr && a - m->addr <= m->len && n <= m->len - (a - m->addr);
 }
 
-int32_t verbs_post_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
-                         uint32_t n_iov, struct kvp_tp_mem *lmem,
-                         uint64_t raddr, struct kvp_tp_rkey *rkey)
+int32_t verbs_post_write(struct kvp_xport_ep *ep, const struct kvp_xport_iov *iov,
+                         uint32_t n_iov, struct kvp_xport_mem *lmem,
+                         uint64_t raddr, struct kvp_xport_rkey *rkey)
 {
     int32_t st = ep_check_usable(ep, lmem, rkey, "write");
     if (st != KVP_OK)
@@ -306,9 +306,9 @@ int32_t verbs_post_write(struct kvp_tp_ep *ep, const struct kvp_tp_iov *iov,
     return KVP_OK;
 }
 
-int32_t verbs_post_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
-                        struct kvp_tp_mem *lmem, uint64_t raddr,
-                        struct kvp_tp_rkey *rkey)
+int32_t verbs_post_read(struct kvp_xport_ep *ep, void *dst, uint64_t len,
+                        struct kvp_xport_mem *lmem, uint64_t raddr,
+                        struct kvp_xport_rkey *rkey)
 {
     int32_t st = ep_check_usable(ep, lmem, rkey, "read");
     if (st != KVP_OK)
@@ -355,7 +355,7 @@ int32_t verbs_post_read(struct kvp_tp_ep *ep, void *dst, uint64_t len,
     return KVP_OK;
 }
 
-int32_t verbs_ep_flush(struct kvp_tp_ep *ep, uint32_t timeout_ms)
+int32_t verbs_ep_flush(struct kvp_xport_ep *ep, uint32_t timeout_ms)
 {
     if (timeout_ms == 0)
         timeout_ms = ep->ctx->timeout_ms;

@@ -34,11 +34,11 @@ static uint32_t psn_random(void)
 
 /* Creates the QP, shrinking inline data, then SGEs, then depth until the
  * device accepts: providers differ in how these limits trade off. */
-static struct ibv_qp *qp_create_fitting(struct kvp_tp_ep *ep, uint32_t depth,
+static struct ibv_qp *qp_create_fitting(struct kvp_xport_ep *ep, uint32_t depth,
                                         uint32_t sge, uint32_t inl,
                                         struct ibv_qp_init_attr *qa)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     for (;;) {
         memset(qa, 0, sizeof(*qa));
         qa->send_cq = ep->cq;
@@ -64,7 +64,7 @@ static struct ibv_qp *qp_create_fitting(struct kvp_tp_ep *ep, uint32_t depth,
     }
 }
 
-static int32_t qp_to_init(struct kvp_tp_ep *ep)
+static int32_t qp_to_init(struct kvp_xport_ep *ep)
 {
     struct ibv_qp_attr a;
     memset(&a, 0, sizeof(a));
@@ -84,9 +84,9 @@ static int32_t qp_to_init(struct kvp_tp_ep *ep)
     return KVP_OK;
 }
 
-int32_t verbs_qp_create(struct kvp_tp_ep *ep, int passive)
+int32_t verbs_qp_create(struct kvp_xport_ep *ep, int passive)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     /* An accepted (server) ep only responds to the client's one-sided
      * WRITE/READ: a small send queue keeps a server with many clients
      * light; it can still post (one SGE per WR). */
@@ -152,10 +152,10 @@ destroy_cq:
     return KVP_ERR_TRANSPORT;
 }
 
-void verbs_qp_local_info(const struct kvp_tp_ep *ep,
+void verbs_qp_local_info(const struct kvp_xport_ep *ep,
                          struct verbs_conn_info *info)
 {
-    const struct kvp_tp_ctx *ctx = ep->ctx;
+    const struct kvp_xport_ctx *ctx = ep->ctx;
     memset(info, 0, sizeof(*info));
     info->qpn = ep->qp->qp_num;
     info->psn = ep->psn;
@@ -167,10 +167,10 @@ void verbs_qp_local_info(const struct kvp_tp_ep *ep,
     memcpy(info->gid, ctx->gid.raw, 16);
 }
 
-static int32_t qp_to_rtr(struct kvp_tp_ep *ep,
+static int32_t qp_to_rtr(struct kvp_xport_ep *ep,
                          const struct verbs_conn_info *peer)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     struct ibv_qp_attr a;
     memset(&a, 0, sizeof(a));
     a.qp_state = IBV_QPS_RTR;
@@ -202,10 +202,10 @@ static int32_t qp_to_rtr(struct kvp_tp_ep *ep,
     return KVP_OK;
 }
 
-static int32_t qp_to_rts(struct kvp_tp_ep *ep,
+static int32_t qp_to_rts(struct kvp_xport_ep *ep,
                          const struct verbs_conn_info *peer)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     struct ibv_qp_attr a;
     memset(&a, 0, sizeof(a));
     a.qp_state = IBV_QPS_RTS;
@@ -228,10 +228,10 @@ static int32_t qp_to_rts(struct kvp_tp_ep *ep,
     return KVP_OK;
 }
 
-int32_t verbs_qp_connect(struct kvp_tp_ep *ep,
+int32_t verbs_qp_connect(struct kvp_xport_ep *ep,
                          const struct verbs_conn_info *peer)
 {
-    struct kvp_tp_ctx *ctx = ep->ctx;
+    struct kvp_xport_ctx *ctx = ep->ctx;
     if (peer->link_layer != ctx->link_layer) {
         KVP_LOG_E(&ctx->lg,
                   "verbs: peer qpn %u is on %s, %s port %u on %s: an RC "
@@ -255,7 +255,7 @@ int32_t verbs_qp_connect(struct kvp_tp_ep *ep,
     return KVP_OK;
 }
 
-void verbs_qp_to_error(struct kvp_tp_ep *ep)
+void verbs_qp_to_error(struct kvp_xport_ep *ep)
 {
     struct ibv_qp_attr a;
     memset(&a, 0, sizeof(a));

@@ -30,7 +30,7 @@
 
 #include <ucp/api/ucp.h>
 
-#include "util/tp_module.h"
+#include "kvp_transport.h"
 
 static const struct kvp_transport_ops *ops;
 
@@ -56,16 +56,16 @@ static void die_if(int cond, const char *what)
 }
 
 struct client {
-    struct kvp_tp_ctx *ctx;
-    struct kvp_tp_mem *mem;
-    struct kvp_tp_ep *ep, *sep;
-    struct kvp_tp_rkey *rk;
+    struct kvp_xport_ctx *ctx;
+    struct kvp_xport_mem *mem;
+    struct kvp_xport_ep *ep, *sep;
+    struct kvp_xport_rkey *rk;
 };
 
-static struct kvp_tp_params params(uint32_t role, const char *tls,
+static struct kvp_xport_params params(uint32_t role, const char *tls,
                                    uint64_t pack_below)
 {
-    struct kvp_tp_params p = {
+    struct kvp_xport_params p = {
         .struct_size = sizeof(p),
         .role = role,
         .gid_index = -1,
@@ -78,12 +78,12 @@ static struct kvp_tp_params params(uint32_t role, const char *tls,
     return p;
 }
 
-static void client_open(struct client *c, struct kvp_tp_ctx *sctx,
-                        struct kvp_tp_mem *pool_mem, const char *tls,
+static void client_open(struct client *c, struct kvp_xport_ctx *sctx,
+                        struct kvp_xport_mem *pool_mem, const char *tls,
                         uint64_t pack_below, uint8_t *buf, uint64_t len)
 {
-    struct kvp_tp_params cp = params(KVP_TP_ROLE_CLIENT, tls, pack_below);
-    uint8_t cb[KVP_TP_BLOB_MAX], sb[KVP_TP_BLOB_MAX], rb[KVP_TP_BLOB_MAX];
+    struct kvp_xport_params cp = params(KVP_XPORT_ROLE_CLIENT, tls, pack_below);
+    uint8_t cb[KVP_XPORT_BLOB_MAX], sb[KVP_XPORT_BLOB_MAX], rb[KVP_XPORT_BLOB_MAX];
     uint32_t cl = 0, sl = 0, rl = 0;
     die_if(ops->ctx_create(&cp, &c->ctx) != KVP_OK, "client ctx_create");
     die_if(ops->mem_reg(c->ctx, buf, len, &c->mem) != KVP_OK, "mem_reg");
@@ -107,7 +107,7 @@ static void client_close(struct client *c)
 }
 
 /* Median seconds of write(iov)+flush over repeats lasting >= min_s. */
-static double time_write(struct client *c, const struct kvp_tp_iov *iov,
+static double time_write(struct client *c, const struct kvp_xport_iov *iov,
                          uint32_t n, uint64_t raddr, double min_s)
 {
     double t[256];
@@ -139,7 +139,7 @@ static double time_write(struct client *c, const struct kvp_tp_iov *iov,
 static double idle_wakeup_us(struct client *c, uint8_t *buf, uint64_t raddr)
 {
     double t[9];
-    struct kvp_tp_iov iov = {buf, 4096};
+    struct kvp_xport_iov iov = {buf, 4096};
     for (int i = 0; i < 9; i++) {
         struct timespec idle = {0, 30 * 1000000L};
         nanosleep(&idle, NULL);
@@ -192,7 +192,7 @@ int main(int argc, char **argv)
     double min_s = argc > 3 ? atof(argv[3]) : 0.3;
     die_if(total == 0, "total size");
     struct kvp_logger lg = {log_cb, NULL, KVP_LOG_WARN};
-    die_if(tp_module_load("ucx", &lg, &ops) != KVP_OK, "tp_module_load");
+    die_if(xport_module_load("ucx", &lg, &ops) != KVP_OK, "xport_module_load");
 
     int alloc_target = argc > 4 && strcmp(argv[4], "alloc") == 0;
     uint8_t *pool = NULL;
@@ -200,9 +200,9 @@ int main(int argc, char **argv)
     die_if(buf == NULL, "allocation");
     memset(buf, 1, 2 * total);
 
-    struct kvp_tp_params sp = params(KVP_TP_ROLE_SERVER, tls, 0);
-    struct kvp_tp_ctx *sctx = NULL;
-    struct kvp_tp_mem *pool_mem = NULL;
+    struct kvp_xport_params sp = params(KVP_XPORT_ROLE_SERVER, tls, 0);
+    struct kvp_xport_ctx *sctx = NULL;
+    struct kvp_xport_mem *pool_mem = NULL;
     die_if(ops->ctx_create(&sp, &sctx) != KVP_OK, "server ctx_create");
     if (alloc_target) {
         void *p = NULL;
@@ -237,7 +237,7 @@ int main(int argc, char **argv)
     double ratio[16];
     for (int k = 0; k < ns; k++) {
         uint64_t s = sizes[k], n = total / s;
-        struct kvp_tp_iov *iov = malloc(n * sizeof(*iov));
+        struct kvp_xport_iov *iov = malloc(n * sizeof(*iov));
         die_if(iov == NULL, "iov allocation");
         for (uint64_t i = 0; i < n; i++) {
             iov[i].ptr = buf + i * 2 * s;
@@ -266,7 +266,7 @@ int main(int argc, char **argv)
            "median %.1f us\n",
            idle_wakeup_us(&zc, buf, (uintptr_t)pool));
 
-    struct kvp_tp_stats st = {.struct_size = sizeof(st)};
+    struct kvp_xport_stats st = {.struct_size = sizeof(st)};
     ops->stats(zc.ctx, &st);
     printf("check: zero-copy ctx packed %llu bytes (must be 0)\n",
            (unsigned long long)st.bytes_packed);

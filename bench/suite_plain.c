@@ -1,11 +1,11 @@
 /*
- * bench_kvplug.c - plain put_from/get_into and their batch forms on one
+ * suite_plain.c - plain put_from/get_into and their batch forms on one
  * engine, rotating over the registered working set. Put passes are
  * followed (untimed) by removing what they stored, so every timed put
  * stores a new key into a pool that holds the working set; get passes read
  * objects stored once before them.
  */
-#include "kvp_bench.h"
+#include "suites.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -1,15 +1,15 @@
 /*
- * kvp_bench.h - the parts of kvplug-bench: the memcpy peer, the kvplug
+ * suites.h - the parts of kvplug-bench: the memcpy peer, the kvplug
  * suites (plain put/get, TP put/get, copy-then-put TP), the child peers
  * and the report. kvplug-bench is a host: it reaches the plugin only
  * through kvplug/abi.h and the loader.
  */
-#ifndef KVP_BENCH_H
-#define KVP_BENCH_H
+#ifndef KVP_BENCH_SUITES_H
+#define KVP_BENCH_SUITES_H
 
 #include <stdio.h>
 
-#include "bench_util.h"
+#include "harness.h"
 #include "kvp_loader.h"
 #include "kvplug/abi.h"
 #include "kvplug/tensor.h"
@@ -49,4 +49,4 @@ void bench_row_skip(FILE *csv, const char *system, const char *variant,
  * rows of csv_path into dir. Returns 0 or -1. */
 int bench_report(const char *csv_path, const char *dir, const char *meta);
 
-#endif /* KVP_BENCH_H */
+#endif /* KVP_BENCH_SUITES_H */

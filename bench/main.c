@@ -1,5 +1,5 @@
 /*
- * kvplug_bench.c - kvplug-bench: one run measures kvplug and its peers on
+ * main.c - kvplug-bench: one run measures kvplug and its peers on
  * the same working set and writes results.csv, table.md and the plot into
  * --out DIR.
  *
@@ -9,7 +9,7 @@
  * put/get, copy-then-put), then the child peers kvp-bench-ucx and
  * kvp-bench-redis (found next to this binary), then the report.
  */
-#include "kvp_bench.h"
+#include "suites.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
-/* bench_util.c - shared command line, working set, timing, CSV. */
-#include "bench_util.h"
+/* harness.c - shared command line, working set, timing, CSV. */
+#include "harness.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

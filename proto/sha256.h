@@ -2,8 +2,8 @@
  * sha256.h - SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104), used only by
  * the store's challenge-response authentication. Small and dependency-free.
  */
-#ifndef KVP_SERVER_SHA256_H
-#define KVP_SERVER_SHA256_H
+#ifndef KVP_PROTO_SHA256_H
+#define KVP_PROTO_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,4 +29,4 @@ void hmac_sha256(const void *key, size_t key_len, const void *msg,
 /* Constant-time comparison: 1 when equal. */
 int sha256_equal(const uint8_t *a, const uint8_t *b, size_t len);
 
-#endif /* KVP_SERVER_SHA256_H */
+#endif /* KVP_PROTO_SHA256_H */

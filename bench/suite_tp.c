@@ -1,5 +1,5 @@
 /*
- * bench_tp.c - tensor-parallel puts and gets, and the copy-then-put way
+ * suite_tp.c - tensor-parallel puts and gets, and the copy-then-put way
  * they are compared with.
  *
  * The tensor is a KV-cache block [T, 32 heads, 128] in bf16, T = payload /
@@ -14,7 +14,7 @@
  *    (narrow().contiguous()), then batch_put_from of the tp shards;
  *  - per-rank gets: get_tensor_with_tp_into for every rank of every tensor.
  */
-#include "kvp_bench.h"
+#include "suites.h"
 
 #include <inttypes.h>
 #include <string.h>

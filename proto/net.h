@@ -2,8 +2,8 @@
  * net.h - TCP helpers shared by the server and the client side: bounded
  * waits everywhere (poll), never SIGPIPE, and frame I/O on top of proto.h.
  */
-#ifndef KVP_SERVER_NET_H
-#define KVP_SERVER_NET_H
+#ifndef KVP_PROTO_NET_H
+#define KVP_PROTO_NET_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -40,4 +40,4 @@ int net_recv_frame(int fd, uint32_t max_body, int first_timeout_ms,
 
 const char *net_result_str(int r);
 
-#endif /* KVP_SERVER_NET_H */
+#endif /* KVP_PROTO_NET_H */

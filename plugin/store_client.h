@@ -20,23 +20,23 @@
 #include <stdint.h>
 
 #include "kvp_transport.h"
-#include "util/log.h"
+#include "log.h"
+#include "proto.h"
 
 struct store_conn;
 
-struct kvp_server;
 
 struct store_conn_params {
     const char *host;           /* server address (names it in logs) */
     uint16_t port;
     const struct kvp_transport_ops *tops;
-    struct kvp_tp_ctx *tctx;    /* client transport ctx */
+    struct kvp_xport_ctx *tctx;    /* client transport ctx */
     const char *auth_token;     /* NULL = none */
     uint32_t timeout_ms;
     const struct kvp_logger *log; /* borrowed for the connection's life */
     /* An in-process server (the embedded one): frames go by function call
-     * (kvp_server_local_call) instead of TCP to host:port. NULL = TCP. */
-    struct kvp_server *local;
+     * instead of TCP to host:port. NULL = TCP. Borrowed for the call. */
+    const struct proto_local_link *local;
 };
 
 /* Connect, authenticate, exchange transport blobs, unpack the pool rkey. */
@@ -44,10 +44,10 @@ int32_t store_conn_open(const struct store_conn_params *params,
                         struct store_conn **conn_p);
 void store_conn_close(struct store_conn *conn);
 int store_conn_alive(const struct store_conn *conn);
-struct kvp_tp_ep *store_conn_ep(struct store_conn *conn);
-struct kvp_tp_rkey *store_conn_rkey(struct store_conn *conn);
+struct kvp_xport_ep *store_conn_ep(struct store_conn *conn);
+struct kvp_xport_rkey *store_conn_rkey(struct store_conn *conn);
 
-#define STORE_ALLOC_OVERWRITE (UINT32_C(1) << 0)
+#define STORE_ALLOC_OVERWRITE PROTO_ALLOC_OVERWRITE
 
 struct store_alloc_item {
     const char *key;      /* in */
@@ -68,7 +68,7 @@ int32_t store_commit(struct store_conn *conn, uint32_t n,
 int32_t store_abort(struct store_conn *conn, uint32_t n,
                     const uint64_t *alloc_ids);
 
-#define STORE_LOOKUP_NO_LEASE (UINT32_C(1) << 0) /* stat/exists: no lease */
+#define STORE_LOOKUP_NO_LEASE PROTO_LOOKUP_NO_LEASE /* stat/exists */
 
 struct store_lookup_item {
     const char *key;      /* in */

@@ -2,8 +2,8 @@
  * log.h - the one logging path of kvplug: every message goes to the host
  * logger (or stderr when the host gave none), filtered by level.
  */
-#ifndef KVP_UTIL_LOG_H
-#define KVP_UTIL_LOG_H
+#ifndef KVP_COMMON_LOG_H
+#define KVP_COMMON_LOG_H
 
 #include <stdint.h>
 
@@ -33,4 +33,4 @@ int32_t kvp_log_level_parse(const char *name);
 #define KVP_LOG_I(lg, ...) kvp_logf((lg), KVP_LOG_INFO, __VA_ARGS__)
 #define KVP_LOG_D(lg, ...) kvp_logf((lg), KVP_LOG_DEBUG, __VA_ARGS__)
 
-#endif /* KVP_UTIL_LOG_H */
+#endif /* KVP_COMMON_LOG_H */

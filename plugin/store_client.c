@@ -14,21 +14,21 @@
 
 #include "net.h"
 #include "proto.h"
-#include "server.h"
 #include "sha256.h"
 
 #define STORE_DEFAULT_TIMEOUT_MS 10000
 
 struct store_conn {
     int fd; /* TCP carrier; -1 once dead or with a local link */
-    struct kvp_server_local *lc; /* in-process carrier; NULL once dead */
+    struct proto_local_link link; /* in-process carrier (link.call) */
+    void *lc; /* the open link; NULL once dead or with TCP */
     uint32_t timeout_ms;
     uint32_t next_req;
     char peer[300];
     const struct kvp_logger *log;
     const struct kvp_transport_ops *tops;
-    struct kvp_tp_ep *ep;
-    struct kvp_tp_rkey *rkey;
+    struct kvp_xport_ep *ep;
+    struct kvp_xport_rkey *rkey;
     uint64_t pool_base, pool_size;
     struct proto_buf in, out;
 };
@@ -38,7 +38,8 @@ static void conn_kill(struct store_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-    kvp_server_local_close(c->lc);
+    if (c->lc != NULL)
+        c->link.close(c->lc);
     c->lc = NULL;
 }
 
@@ -76,7 +77,7 @@ static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
     if (c->lc != NULL) {
         /* the reply (if any) is in c->in when this returns */
         int32_t st =
-            kvp_server_local_call(c->lc, c->out.data, c->out.len, &c->in);
+            c->link.call(c->lc, c->out.data, c->out.len, &c->in);
         if (st != KVP_OK) {
             KVP_LOG_E(c->log,
                       "store %s: %s: in-process call failed (%d); "
@@ -202,7 +203,7 @@ static int32_t do_connect(struct store_conn *c,
                           const struct store_conn_params *p, const uint8_t *mac,
                           uint8_t mac_len)
 {
-    uint8_t blob[KVP_TP_BLOB_MAX];
+    uint8_t blob[KVP_XPORT_BLOB_MAX];
     uint32_t blob_len = 0;
     int32_t st;
     if (c->tops != NULL) {
@@ -290,7 +291,8 @@ int32_t store_conn_open(const struct store_conn_params *params,
     int eno = 0;
     c->fd = -1;
     if (params->local != NULL) {
-        st = kvp_server_local_open(params->local, &c->lc);
+        c->link = *params->local;
+        st = c->link.open(c->link.server, &c->lc);
         if (st != KVP_OK) {
             KVP_LOG_E(c->log, "store %s: cannot open an in-process link (%d)",
                       c->peer, st);
@@ -341,12 +343,12 @@ int store_conn_alive(const struct store_conn *conn)
     return conn != NULL && conn_up(conn);
 }
 
-struct kvp_tp_ep *store_conn_ep(struct store_conn *conn)
+struct kvp_xport_ep *store_conn_ep(struct store_conn *conn)
 {
     return conn != NULL ? conn->ep : NULL;
 }
 
-struct kvp_tp_rkey *store_conn_rkey(struct store_conn *conn)
+struct kvp_xport_rkey *store_conn_rkey(struct store_conn *conn)
 {
     return conn != NULL ? conn->rkey : NULL;
 }

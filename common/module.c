@@ -1,5 +1,5 @@
-/* tp_module.c - dlopen of transport modules, with errors that name paths. */
-#include "tp_module.h"
+/* module.c - dlopen of kvplug modules, with errors that name paths. */
+#include "module.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -33,10 +33,9 @@ static int self_dir(char *buf, size_t cap)
     return 0;
 }
 
-static int32_t try_open(const char *dir, const char *name,
-                        const struct kvp_logger *lg, char *tried,
-                        size_t tried_cap,
-                        const struct kvp_transport_ops **ops_p)
+static int32_t try_open(const char *dir, const char *kind, const char *name,
+                        const char *symbol, const struct kvp_logger *lg,
+                        char *tried, size_t tried_cap, void **sym_p)
 {
     char path[PATH_MAX];
     int w = snprintf(path, sizeof(path), "%s/libkvplug_%s.so", dir, name);
@@ -49,54 +48,54 @@ static int32_t try_open(const char *dir, const char *name,
                  used ? "; " : "", path, dlerror());
         return KVP_ERR_NOT_SUPPORTED;
     }
-    kvp_transport_get_ops_fn get;
-    *(void **)&get = dlsym(h, KVP_TRANSPORT_ENTRY_SYMBOL);
-    if (get == NULL) {
-        KVP_LOG_E(lg, "transport module %s: missing symbol %s: %s", path,
-                  KVP_TRANSPORT_ENTRY_SYMBOL, dlerror());
+    void *sym = dlsym(h, symbol);
+    if (sym == NULL) {
+        KVP_LOG_E(lg, "%s module %s: missing symbol %s: %s", kind, path,
+                  symbol, dlerror());
         return KVP_ERR_ABI_MISMATCH;
     }
-    const struct kvp_transport_ops *ops = get();
-    if (ops == NULL || ops->version != KVP_TRANSPORT_OPS_VERSION ||
-        ops->struct_size < sizeof(struct kvp_transport_ops)) {
-        KVP_LOG_E(lg,
-                  "transport module %s: ops version %u size %u, expected "
-                  "version %u size >= %zu",
-                  path, ops ? ops->version : 0, ops ? ops->struct_size : 0,
-                  KVP_TRANSPORT_OPS_VERSION, sizeof(struct kvp_transport_ops));
-        return KVP_ERR_ABI_MISMATCH;
-    }
-    KVP_LOG_D(lg, "transport module '%s' loaded from %s", name, path);
-    *ops_p = ops;
+    KVP_LOG_D(lg, "%s module '%s' loaded from %s", kind, name, path);
+    *sym_p = sym;
     return KVP_OK;
 }
 
-int32_t tp_module_load(const char *name, const struct kvp_logger *lg,
-                       const struct kvp_transport_ops **ops_p)
+int32_t kvp_module_open(const char *kind, const char *name,
+                        const char *symbol, const struct kvp_logger *lg,
+                        void **sym_p)
 {
     if (name == NULL || strchr(name, '/') != NULL || name[0] == '\0') {
-        KVP_LOG_E(lg, "transport: invalid module name");
+        KVP_LOG_E(lg, "%s: invalid module name '%s' (a short name such as "
+                      "'ucx', no '/')", kind, name ? name : "(null)");
         return KVP_ERR_INVALID;
     }
-    const char *dirs[4];
+    const char *dirs[6];
     int n = 0;
-    const char *env = getenv("KVPLUG_TRANSPORT_DIR");
+    const char *env = getenv("KVPLUG_MODULE_DIR");
+    if (env == NULL || env[0] == '\0')
+        env = getenv("KVPLUG_TRANSPORT_DIR");
     if (env != NULL && env[0] != '\0')
         dirs[n++] = env;
-    char self[PATH_MAX], self_lib[PATH_MAX + 8];
+    char self[PATH_MAX], self_sub[PATH_MAX + 8], self_lib[PATH_MAX + 8],
+        self_lib_sub[PATH_MAX + 16];
     if (self_dir(self, sizeof(self)) == 0) {
         dirs[n++] = self;
+        snprintf(self_sub, sizeof(self_sub), "%s/kvplug", self);
+        dirs[n++] = self_sub;
         snprintf(self_lib, sizeof(self_lib), "%s/../lib", self);
         dirs[n++] = self_lib;
+        snprintf(self_lib_sub, sizeof(self_lib_sub), "%s/../lib/kvplug",
+                 self);
+        dirs[n++] = self_lib_sub;
     }
-    dirs[n++] = KVP_INSTALL_LIBDIR;
+    dirs[n++] = KVP_INSTALL_LIBDIR "/kvplug";
 
-    char tried[4 * PATH_MAX + 2048] = "";
+    char tried[6 * PATH_MAX + 2048] = "";
     for (int i = 0; i < n; i++) {
-        int32_t st = try_open(dirs[i], name, lg, tried, sizeof(tried), ops_p);
+        int32_t st = try_open(dirs[i], kind, name, symbol, lg, tried,
+                              sizeof(tried), sym_p);
         if (st != KVP_ERR_NOT_SUPPORTED)
             return st;
     }
-    KVP_LOG_E(lg, "transport '%s' not available: tried %s", name, tried);
+    KVP_LOG_E(lg, "%s '%s' not available: tried %s", kind, name, tried);
     return KVP_ERR_NOT_SUPPORTED;
 }

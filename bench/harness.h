@@ -1,12 +1,12 @@
 /*
- * bench_util.h - what every kvplug benchmark program shares: the command
+ * harness.h - what every kvplug benchmark program shares: the command
  * line, the working set, timing and percentiles, and the CSV row format.
  *
  * Every program (kvplug-bench, kvp-bench-ucx, kvp-bench-redis) writes the
  * same CSV columns so one run's rows can be merged and compared.
  */
-#ifndef BENCH_UTIL_H
-#define BENCH_UTIL_H
+#ifndef KVP_BENCH_HARNESS_H
+#define KVP_BENCH_HARNESS_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -123,4 +123,4 @@ int bench_case_run(const struct bench_opts *o, const struct bench_case_ops *ops,
                    void *ctx, uint32_t nslots, uint32_t batch,
                    uint64_t slot_bytes, const char *tag, struct bench_row *row);
 
-#endif /* BENCH_UTIL_H */
+#endif /* KVP_BENCH_HARNESS_H */

@@ -7,8 +7,8 @@
  * exactly; anything else is a malformed frame (the peer closes the
  * connection). Pure functions: no I/O, no globals.
  */
-#ifndef KVP_SERVER_PROTO_H
-#define KVP_SERVER_PROTO_H
+#ifndef KVP_PROTO_PROTO_H
+#define KVP_PROTO_PROTO_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +22,12 @@
 #define PROTO_NAME_MAX           32 /* transport name */
 #define PROTO_NONCE_LEN          32
 #define PROTO_MAC_LEN            32
-#define PROTO_BLOB_MAX           4096 /* = KVP_TP_BLOB_MAX */
+#define PROTO_BLOB_MAX           4096 /* = KVP_XPORT_BLOB_MAX */
 #define PROTO_STATS_MAX          32
+
+/* Request flags both ends agree on, bit for bit with the store's. */
+#define PROTO_ALLOC_OVERWRITE (UINT32_C(1) << 0) /* ALLOC: replace */
+#define PROTO_LOOKUP_NO_LEASE (UINT32_C(1) << 0) /* LOOKUP: stat/exists */
 
 /* Frame types: requests are odd, their replies the next even number. */
 #define PROTO_HELLO     1
@@ -129,10 +133,24 @@ struct proto_buf {
 };
 void proto_buf_free(struct proto_buf *b);
 
+/* An in-process carrier for control frames (the embedded server's own
+ * clients): the client hands each whole encoded frame to call() and gets
+ * the reply frame back in *reply (len 0: the frame has no reply). The
+ * server fills it (kvp_server_local_link); the client sees nothing else of
+ * the server. */
+struct proto_local_link {
+    void *server;
+    int32_t (*open)(void *server, void **link_p);
+    /* KVP_ERR_TRANSPORT: malformed frame; KVP_ERR_DISCONNECTED: closed. */
+    int32_t (*call)(void *link, const uint8_t *frame, size_t len,
+                    struct proto_buf *reply);
+    void (*close)(void *link);
+};
+
 /* Encodes header + body of m into b (b->len = frame size; b is reused).
  * Returns 0, or -1 on no memory or a field beyond its wire limit. */
 int proto_encode(const struct proto_msg *m, struct proto_buf *b);
 
 const char *proto_type_name(uint16_t type);
 
-#endif /* KVP_SERVER_PROTO_H */
+#endif /* KVP_PROTO_PROTO_H */
