@@ -227,6 +227,7 @@ class Store:
         return fn
 
     def _staging(self, need):
+        self._live()
         s = getattr(self._tls, "staging", None)
         if s is None:
             s = self._tls.staging = _Staging(self)
