@@ -49,3 +49,35 @@ def no_staging(store, monkeypatch):
     def boom(need):
         raise AssertionError("staging copy used on a zero-copy path")
     monkeypatch.setattr(store, "_staging", boom)
+
+
+@pytest.fixture(scope="session")
+def server(plugin_path):
+    """A real kvplug-server process (shared by several clients, as engine
+    ranks share one); yields its "127.0.0.1:PORT". Ready when it prints
+    its listening line (read from its stdout, bounded at 30 s)."""
+    import re
+    import select
+    import subprocess
+    import time
+    exe = os.environ.get("KVPLUG_SERVER") or os.path.join(
+        os.path.dirname(os.path.dirname(plugin_path)), "bin", "kvplug-server")
+    assert os.path.exists(exe), "no kvplug-server at %s (set KVPLUG_SERVER)" \
+        % exe
+    proc = subprocess.Popen([exe, "--listen", "127.0.0.1:0", "--pool-size",
+                             "128MiB"], stdout=subprocess.PIPE, text=True)
+    deadline, addr = time.monotonic() + 30, None
+    try:
+        while addr is None:
+            left = deadline - time.monotonic()
+            assert left > 0, "kvplug-server printed no listening line in 30 s"
+            if select.select([proc.stdout], [], [], left)[0]:
+                line = proc.stdout.readline()
+                assert line, "kvplug-server exited: %s" % proc.wait()
+                m = re.search(r"listening on \S*?:(\d+)", line)
+                if m:
+                    addr = "127.0.0.1:%s" % m.group(1)
+        yield addr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
