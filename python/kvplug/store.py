@@ -373,35 +373,28 @@ class Store:
                                    c.ctypes.data, res.ctypes.data)
         return res.tolist()
 
-    def batch_exists(self, keys):
-        """List of 1 (stored), 0 (not) or a negative status per key."""
+    def _per_key_batch(self, keys, batch_fn, slot, single_fn, note):
+        """One 1.1 batch slot call, or single_fn per key on 1.0."""
         kk = _Keys(keys)
-        res = np.empty(kk.n, np.int32)
-        fn = self._need(self._f_batch_exists, "batch_exists",
-                        "checking key by key")
+        fn = self._need(batch_fn, slot, note)
         eng = self._live()
         if not kk.n:
             return []
-        if fn is not None:
-            fn(eng, kk.n, kk.addr, res.ctypes.data)
-            return res.tolist()
-        ex = self._f_exists
-        return [ex(eng, C.c_char_p(int(a))) for a in kk.ptrs]
+        if fn is None:
+            return [single_fn(eng, C.c_char_p(int(a))) for a in kk.ptrs]
+        res = np.empty(kk.n, np.int32)
+        fn(eng, kk.n, kk.addr, res.ctypes.data)
+        return res.tolist()
+
+    def batch_exists(self, keys):
+        """List of 1 (stored), 0 (not) or a negative status per key."""
+        return self._per_key_batch(keys, self._f_batch_exists, "batch_exists",
+                                   self._f_exists, "checking key by key")
 
     def batch_remove(self, keys):
         """List of 0 (removed), KVP_ERR_NOT_FOUND or another status."""
-        kk = _Keys(keys)
-        res = np.empty(kk.n, np.int32)
-        fn = self._need(self._f_batch_remove, "batch_remove",
-                        "removing key by key")
-        eng = self._live()
-        if not kk.n:
-            return []
-        if fn is not None:
-            fn(eng, kk.n, kk.addr, res.ctypes.data)
-            return res.tolist()
-        rm = self._f_remove
-        return [rm(eng, C.c_char_p(int(a))) for a in kk.ptrs]
+        return self._per_key_batch(keys, self._f_batch_remove, "batch_remove",
+                                   self._f_remove, "removing key by key")
 
     # ---- gather / scatter (multi-buffer objects) ------------------------
     @staticmethod
