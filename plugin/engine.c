@@ -7,10 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef KVP_HAVE_CUDA
-#include <cuda_runtime_api.h>
-#endif
-
+#include "cuda_rt.h"
 #include "ops.h"
 #include "router.h"
 #include "server.h"
@@ -401,21 +398,6 @@ int32_t kvp_op_engine_destroy(struct kvp_engine *engine)
     return KVP_OK;
 }
 
-#ifdef KVP_HAVE_CUDA
-/* 1 if ptr is CUDA device (or managed) memory. No GPU / not CUDA memory:
- * 0. The sticky error of a failed query is cleared. */
-static int is_device_memory(const void *ptr)
-{
-    struct cudaPointerAttributes attr;
-    if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return 0;
-    }
-    return attr.type == cudaMemoryTypeDevice ||
-           attr.type == cudaMemoryTypeManaged;
-}
-#endif
-
 int32_t kvp_op_register_buffer(struct kvp_engine *e, void *ptr, uint64_t len)
 {
     if (e == NULL)
@@ -430,15 +412,15 @@ int32_t kvp_op_register_buffer(struct kvp_engine *e, void *ptr, uint64_t len)
                   (unsigned long long)len);
         return KVP_ERR_INVALID;
     }
-#ifdef KVP_HAVE_CUDA
-    if (is_device_memory(ptr)) {
+    int dev = -1;
+    enum kvp_mem_kind kind = kvp_cuda_mem_kind(ptr, &dev);
+    if (kind != KVP_MEM_HOST) {
         KVP_LOG_E(&e->log,
-                  "register_buffer: %p is CUDA device memory; this build "
-                  "serves host memory only (no GPUDirect/staging yet)",
-                  ptr);
+                  "register_buffer: %p is CUDA %s memory (device %d); kvplug "
+                  "serves host memory only for now (docs/cuda.md)",
+                  ptr, kind == KVP_MEM_DEVICE ? "device" : "managed", dev);
         return KVP_ERR_NOT_SUPPORTED;
     }
-#endif
     /* Refuse overlap before paying for the transport registration. */
     void *h = NULL;
     if (registry_find(&e->reg, ptr, 1, &h) == KVP_OK) {

@@ -51,14 +51,9 @@ int32_t kvp_op_exists(struct kvp_engine *engine, const char *key);
 int64_t kvp_op_stat(struct kvp_engine *engine, const char *key);
 int32_t kvp_op_remove(struct kvp_engine *engine, const char *key);
 
-/* Capabilities the plugin advertises (KVP_CAP_*). */
-#ifdef KVP_HAVE_CUDA
-#define KVP_PLUGIN_CAPS_CUDA KVP_CAP_CUDA
-#else
-#define KVP_PLUGIN_CAPS_CUDA 0
-#endif
+/* Capabilities the plugin advertises (KVP_CAP_*). KVP_CAP_CUDA is not
+ * among them: register_buffer refuses device memory (docs/cuda.md). */
 #define KVP_PLUGIN_CAPS                                                       \
-    (KVP_CAP_THREAD_SAFE | KVP_CAP_TP | KVP_CAP_BATCH | KVP_CAP_OVERWRITE |   \
-     KVP_PLUGIN_CAPS_CUDA)
+    (KVP_CAP_THREAD_SAFE | KVP_CAP_TP | KVP_CAP_BATCH | KVP_CAP_OVERWRITE)
 
 #endif /* KVP_OPS_H */
