@@ -606,3 +606,28 @@ int32_t store_server_stats(struct store_conn *conn,
     stats->connections = v[PROTO_STAT_CONNECTIONS];
     return KVP_OK;
 }
+
+int32_t store_keys(struct store_conn *conn, const char *prefix,
+                   uint32_t limit, store_key_fn fn, void *user, int *more_p)
+{
+    size_t plen = prefix != NULL ? strlen(prefix) : 0;
+    if (conn == NULL || fn == NULL || limit == 0 ||
+        limit > PROTO_MAX_ITEMS || plen > PROTO_KEY_MAX)
+        return KVP_ERR_INVALID;
+    struct proto_msg req = {.type = PROTO_KEYS};
+    req.prefix = (const uint8_t *)prefix;
+    req.prefix_len = (uint16_t)plen;
+    req.limit = limit;
+    struct proto_msg rep;
+    int32_t st = rpc(conn, &req, &rep);
+    if (st != KVP_OK)
+        return st;
+    st = rep.status;
+    for (uint32_t i = 0; st == KVP_OK && i < rep.n; i++)
+        fn(user, (const char *)rep.items[i].key, rep.items[i].key_len,
+           rep.items[i].len);
+    if (more_p != NULL)
+        *more_p = (rep.flags & PROTO_KEYS_MORE) != 0;
+    proto_msg_free(&rep);
+    return st;
+}

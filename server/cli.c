@@ -142,6 +142,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
     o->transports = CLI_DEFAULT_TRANSPORTS;
     o->log_level = KVP_LOG_WARN;
     o->gid_index = -1;
+    o->etcd_ttl_s = 10;
+    snprintf(o->metrics_host, sizeof(o->metrics_host), "%s",
+             CLI_DEFAULT_HOST);
+    int metrics = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -155,7 +159,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
         static const char *const flags[] = {
             "--listen",          "--pool-size",        "--transports",
             "--auth-token-file", "--lease-timeout-ms", "--log-level",
-            "--device",          "--gid-index",        "--ucx-tls"};
+            "--device",          "--gid-index",        "--ucx-tls",
+            "--etcd",            "--etcd-prefix",      "--advertise",
+            "--etcd-ttl",        "--metrics",          "--summary-ms"};
         int which = -1, m = 0;
         const char *v = NULL;
         for (int f = 0; f < (int)(sizeof(flags) / sizeof(flags[0])); f++) {
@@ -217,11 +223,44 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
         case 8:
             o->ucx_tls = v;
             break;
+        case 9:
+            o->etcd = v;
+            break;
+        case 10:
+            o->etcd_prefix = v;
+            break;
+        case 11:
+            o->advertise = v;
+            break;
+        case 12:
+            bad = parse_u32(v, 3600, &o->etcd_ttl_s);
+            if (!bad && o->etcd_ttl_s < 2)
+                bad = -1;
+            snprintf(why, sizeof(why), "'%s' must be 2..3600 seconds", v);
+            break;
+        case 13:
+            bad = cli_parse_listen(v, o->metrics_host, sizeof(o->metrics_host),
+                                   &o->metrics_port, why, sizeof(why));
+            break;
+        case 14:
+            bad = parse_u32(v, 86400000u, &o->summary_ms);
+            if (!bad && o->summary_ms < 100)
+                bad = -1;
+            snprintf(why, sizeof(why), "'%s' must be 100..86400000", v);
+            break;
         }
         if (bad) {
             snprintf(err, cap, "%s: %s", flags[which], why);
             return -1;
         }
+        metrics |= which == 13;
+    }
+    if (!metrics)
+        o->metrics_host[0] = '\0';
+    if ((o->etcd_prefix != NULL || o->advertise != NULL) && o->etcd == NULL) {
+        snprintf(err, cap, "%s needs --etcd URL",
+                 o->advertise ? "--advertise" : "--etcd-prefix");
+        return -1;
     }
     return 0;
 }
@@ -281,6 +320,17 @@ void cli_usage(void *stream)
             "active)\n"
             "  --gid-index N             verbs GID index (default: auto)\n"
             "  --ucx-tls LIST            UCX_TLS for the ucx transport\n"
+            "  --etcd URL                join the members in etcd "
+            "(http://HOST:PORT)\n"
+            "  --etcd-prefix P           key prefix there (default "
+            "/kvplug)\n"
+            "  --advertise HOST:PORT     address clients connect to "
+            "(default: --listen)\n"
+            "  --etcd-ttl S              membership lease TTL (default 10 "
+            "s)\n"
+            "  --metrics HOST:PORT       serve Prometheus /metrics there\n"
+            "  --summary-ms N            info summary line period "
+            "(default 60000)\n"
             "  --version, --help\n",
             CLI_DEFAULT_HOST, CLI_DEFAULT_PORT, CLI_DEFAULT_TRANSPORTS);
 }

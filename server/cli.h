@@ -25,6 +25,13 @@ struct cli_opts {
     const char *device;
     int32_t gid_index; /* -1 = auto */
     const char *ucx_tls;
+    const char *etcd;        /* --etcd URL: register there; NULL = no */
+    const char *etcd_prefix; /* NULL = /kvplug */
+    const char *advertise;   /* NULL = the --listen address */
+    uint32_t etcd_ttl_s;     /* lease TTL, default 10 */
+    char metrics_host[256];  /* --metrics HOST:PORT; "" = no endpoint */
+    uint16_t metrics_port;
+    uint32_t summary_ms;     /* info summary period; 0 = 60000 */
     int help, version;
 };
 
