@@ -521,6 +521,7 @@ int32_t kvs_keys(struct kvs *kvs, const void *prefix, uint16_t plen,
             text = (char *)(out + n);
         }
         uint32_t k = 0;
+        *more_p = 0;
         for (uint64_t b = 0; b < kvs->index.n_buckets; b++) {
             for (struct index_entry *e = kvs->index.buckets[b]; e != NULL;
                  e = e->next) {
