@@ -20,12 +20,6 @@
 
 #define AUTH_TOKEN_MAX 4096
 
-static void stderr_sink(void *user, int32_t level, const char *msg)
-{
-    (void)user;
-    fprintf(stderr, "kvplug %s: %s\n", kvp_log_level_name(level), msg);
-}
-
 int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key)
 {
     if (key == NULL) {
@@ -453,7 +447,7 @@ int32_t kvp_op_engine_create(const char *config,
         return KVP_ERR_NO_MEMORY;
     e->log = boot;
     if (e->log.fn == NULL)
-        e->log.fn = stderr_sink;
+        e->log.fn = kvp_log_stderr;
     pthread_rwlock_init(&e->members_lock, NULL);
     atomic_init(&e->host_copy_bytes, 0);
     atomic_init(&e->header_bytes, 0);

@@ -105,6 +105,7 @@ struct store_server_stats {
     uint64_t lease_expiries; /* leases dropped by timeout since start */
     uint64_t pool_size;
     uint64_t connections;    /* open control connections */
+    uint64_t transports;     /* offered: bit 0 ucx, bit 1 verbs */
 };
 /* One STATS frame. Fields the server did not send stay 0. */
 int32_t store_server_stats(struct store_conn *conn,

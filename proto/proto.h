@@ -71,7 +71,8 @@
 #define PROTO_STAT_LEASE_EXPIRIES 6
 #define PROTO_STAT_POOL_SIZE      7
 #define PROTO_STAT_CONNECTIONS    8
-#define PROTO_STAT_COUNT          9
+#define PROTO_STAT_TRANSPORTS     9 /* bit 0 ucx, bit 1 verbs: offered */
+#define PROTO_STAT_COUNT          10
 
 /* Decoder results. */
 #define PROTO_OK            0

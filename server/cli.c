@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <netdb.h>
 #include <unistd.h>
 
 #include "kvplug/abi.h"
@@ -96,8 +97,15 @@ int cli_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port,
         port_s = colon + 1;
     }
     uint32_t p;
+    if (colon == NULL && s[0] != '[' && !isdigit((unsigned char)s[0])) {
+        snprintf(err, cap,
+                 "'%s' is not HOST:PORT (e.g. 127.0.0.1:7460, "
+                 "0.0.0.0:7460, [::1]:7460 or :7460)",
+                 s);
+        return -1;
+    }
     if (parse_u32(port_s, 65535, &p) != 0) {
-        snprintf(err, cap, "'%s': port must be 0..65535", s);
+        snprintf(err, cap, "'%s': port '%s' must be 0..65535", s, port_s);
         return -1;
     }
     if (hlen >= host_cap) {
@@ -105,8 +113,18 @@ int cli_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port,
         return -1;
     }
     if (hlen > 0) {
-        memcpy(host, hstart, hlen);
-        host[hlen] = '\0';
+        char h[256];
+        memcpy(h, hstart, hlen);
+        h[hlen] = '\0';
+        struct addrinfo hints = {.ai_flags = AI_PASSIVE}, *res = NULL;
+        int gai = getaddrinfo(h, NULL, &hints, &res);
+        if (gai != 0) {
+            snprintf(err, cap, "'%s': host '%s' does not resolve (%s)", s, h,
+                     gai_strerror(gai));
+            return -1;
+        }
+        freeaddrinfo(res);
+        memcpy(host, h, hlen + 1);
     }
     *port = (uint16_t)p;
     return 0;
@@ -131,6 +149,38 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag,
     if (*i + 1 >= argc)
         return NULL;
     return argv[++*i];
+}
+
+int cli_check_transports(const char *list, char *err, size_t cap)
+{
+    if (strcmp(list, "none") == 0)
+        return 0;
+    const char *p = list;
+    while (1) {
+        size_t n = strcspn(p, ",");
+        if (n == 0) {
+            snprintf(err, cap, "'%s': an empty name (ucx, verbs, ucx,verbs "
+                               "or none)", list);
+            return -1;
+        }
+        if (!((n == 3 && strncmp(p, "ucx", 3) == 0) ||
+              (n == 5 && strncmp(p, "verbs", 5) == 0))) {
+            const char *hint = "";
+            if (n == 3 && strncmp(p, "tcp", 3) == 0)
+                hint = "; for UCX over TCP use --ucx-tls tcp";
+            else if (n == 3 && strncmp(p, "shm", 3) == 0)
+                hint = "; for UCX over shared memory use --ucx-tls "
+                       "self,sysv,posix";
+            snprintf(err, cap,
+                     "'%.*s' is not a transport module (ucx, verbs, "
+                     "ucx,verbs or none)%s",
+                     (int)n, p, hint);
+            return -1;
+        }
+        if (p[n] == '\0')
+            return 0;
+        p += n + 1;
+    }
 }
 
 int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
@@ -196,6 +246,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
             break;
         case 2:
             o->transports = v;
+            bad = cli_check_transports(v, why, sizeof(why));
             break;
         case 3:
             o->auth_token_file = v;

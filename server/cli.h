@@ -41,6 +41,8 @@ int cli_parse_size(const char *s, uint64_t *out, char *err, size_t cap);
 /* "HOST:PORT", "[v6]:PORT" or ":PORT"/"PORT" (host stays default). */
 int cli_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port,
                      char *err, size_t cap);
+/* "ucx", "verbs", "ucx,verbs" or "none"; else -1 with a hint in err. */
+int cli_check_transports(const char *list, char *err, size_t cap);
 /* Fills o with defaults, then argv. 0 or -1 (with err). */
 int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap);
 /* Reads the token (trailing whitespace/newlines stripped) into a malloc'd

@@ -29,6 +29,7 @@
 #include "proto.h"
 #include "sha256.h"
 #include "units.h"
+#include "status_name.h"
 
 /* The wire flags are the store's flags, bit for bit. */
 _Static_assert(PROTO_ALLOC_OVERWRITE == KVS_ALLOC_OVERWRITE,
@@ -227,8 +228,9 @@ static int on_connect(struct srv_conn *c, struct proto_msg *m,
         if (st != KVP_OK) {
             KVP_LOG_W(&srv->log,
                       "server: conn %llu (%s): %s ep_accept "
-                      "failed: %d",
-                      (unsigned long long)c->id, c->peer, c->xport->name, st);
+                      "failed: %s",
+                      (unsigned long long)c->id, c->peer, c->xport->name,
+                      kvp_status_name(st));
             r->status = st;
             return -1;
         }
@@ -266,6 +268,12 @@ static void do_stats(struct srv_conn *c, struct proto_msg *r)
     r->stats[PROTO_STAT_LEASE_EXPIRIES] = st.lease_expiries;
     r->stats[PROTO_STAT_POOL_SIZE] = srv->pool.size;
     r->stats[PROTO_STAT_CONNECTIONS] = n_conns;
+    uint64_t offered = 0;
+    for (uint32_t i = 0; i < srv->pool.n_xport; i++) {
+        offered |= strcmp(srv->pool.xport[i].name, "ucx") == 0 ? 1u : 0u;
+        offered |= strcmp(srv->pool.xport[i].name, "verbs") == 0 ? 2u : 0u;
+    }
+    r->stats[PROTO_STAT_TRANSPORTS] = offered;
 }
 
 /* KEYS: the reply's items point into one block (*keys_p, freed by the
@@ -800,11 +808,13 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
         st = KVP_ERR_INTERNAL;
         goto err_listen;
     }
+    char pool_sz[32];
     KVP_LOG_I(&srv->log,
-              "server: listening on %s:%u, pool %llu bytes at "
+              "server: listening on %s:%u, pool %s at "
               "%p, %u transport(s), auth %s",
               srv->host, (unsigned)srv->port,
-              (unsigned long long)srv->pool.size, srv->pool.base,
+              kvp_fmt_bytes(srv->pool.size, pool_sz, sizeof(pool_sz)),
+              srv->pool.base,
               srv->pool.n_xport, srv->auth_token != NULL ? "on" : "off");
     *srv_p = srv;
     return KVP_OK;

@@ -181,8 +181,8 @@ int32_t etcd_post(const struct etcd_target *t, const char *path,
                  cerr[0] ? cerr : curl_easy_strerror(cc));
         st = KVP_ERR_DISCONNECTED;
     } else if (code != 200) {
-        snprintf(err, err_cap, "%s: HTTP %ld: %.200s", url, code,
-                 r.data ? r.data : "");
+        snprintf(err, err_cap, /* bare-status-ok: an HTTP status */
+                 "%s: HTTP %ld: %.200s", url, code, r.data ? r.data : "");
         st = KVP_ERR_TRANSPORT;
     } else if ((*resp_p = json_tokener_parse(r.data ? r.data : "")) ==
                NULL) {

@@ -123,7 +123,9 @@ class Cluster:
         p = subprocess.Popen(
             [os.path.join(self.bindir, "itest_client"), config, "session",
              "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=open(err, "w"), env=self.env, text=True, bufsize=1)
+            stderr=open(err, "w"), env=dict(self.env, ITEST_VERBOSE="1"),
+            text=True, bufsize=1)
+        self.last_client_err = err
         self.procs.append(p)
         line = p.stdout.readline().strip()  # "ready" (or why not)
         if line != "ready":
@@ -153,6 +155,20 @@ class Cluster:
             raise Fail("kvplug-admin keys %s: %s %s" % (addr, out, err))
         return {l.split("\t", 1)[1] for l in out.splitlines()
                 if "\t" in l and not l.startswith("#")}
+
+    BARE = re.compile(r"(?:: |\(|status |= )-\d{1,2}\b")
+
+    def bare_status_lines(self):
+        """Lines of every log this run produced (servers, clients) that
+        show a status as a bare negative number instead of its name."""
+        bad = []
+        for f in sorted(os.listdir(self.tmp)):
+            if not (f.startswith("srv.") or f.startswith("cli.")):
+                continue
+            for line in open(self.path(f), errors="replace"):
+                if self.BARE.search(line):
+                    bad.append("%s: %s" % (f, line.rstrip()))
+        return bad
 
     def close(self):
         for p in reversed(self.procs):

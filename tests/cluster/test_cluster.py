@@ -7,12 +7,14 @@ fourth (the clients use it without a restart), scrape /metrics with the
 Prometheus parser, use kvplug-admin. Prints "PASS cluster".
 """
 import os
+import re
 import signal
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, Fail, wait_for  # noqa: E402
+from cluster import Cluster, Fail, free_port, wait_for  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa
 
 TTL = 2
@@ -57,7 +59,13 @@ def run(c):
         raise Fail("admin ping of every member: %s %s" % (out, err))
     # 3. two clients that find the servers in etcd
     cfg = "servers=etcd://%s/kvplug;timeout_ms=2000" % c.etcd_hostport
-    a, b = c.start_client(cfg), c.start_client(cfg)
+    a = c.start_client(cfg + ";log_level=info")
+    text = open(c.last_client_err).read()
+    if "effective config (after KVPLUG_CONFIG): transport=ucx; servers=" \
+            "etcd://" not in text or "membership: 3 server(s)" not in text:
+        raise Fail("client log lacks its effective config / members: %s" %
+                   text)
+    b = c.start_client(cfg)
     for i in range(N_KEYS):
         for cli, name in ((a, "a"), (b, "b")):
             ans = c.ask(cli, "put %s%d 4096 %d" % (name, i, i))
@@ -195,9 +203,33 @@ def run(c):
     if c.ask(b, "put after_etcd 64 3") != "ok" or \
             c.ask(a, "get after_etcd 64 3") != "ok":
         raise Fail("put/get with etcd gone")
-    # the servers said so, in their periodic summary line
-    if "server: summary: pool" not in open(survivors[0]["err"]).read():
-        raise Fail("no periodic summary line in %s" % survivors[0]["err"])
+    # the servers said so, in their periodic summary line, with timestamps
+    # and human units
+    log = open(survivors[0]["err"]).read()
+    if not re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} kvplug "
+                     r"info: server: summary: pool [\d.]+ [KMG]?i?B of 32 "
+                     r"MiB used", log, re.M):
+        raise Fail("no timestamped summary line in %s" % survivors[0]["err"])
+    # etcd unreachable at start is a clear error, for both sides
+    dead = "127.0.0.1:%d" % free_port()
+    r = subprocess.run([os.path.join(c.bindir, "itest_client"),
+                        "servers=etcd://%s/kvplug" % dead, "get", "k", "1",
+                        "1"], capture_output=True, text=True, env=c.env,
+                       timeout=60)
+    if r.returncode != 3 or "etcd does not answer" not in r.stdout or \
+            "KVP_ERR_DISCONNECTED" not in r.stdout:
+        raise Fail("client with etcd down: %d %s" % (r.returncode, r.stdout))
+    r = subprocess.run([os.path.join(c.bindir, "kvplug-server"), "--listen",
+                        "127.0.0.1:0", "--pool-size", "1MiB", "--transports",
+                        "none", "--etcd", "http://" + dead],
+                       capture_output=True, text=True, env=c.env,
+                       timeout=60)
+    if r.returncode != 1 or "cannot register" not in r.stderr:
+        raise Fail("server with etcd down: %d %s" % (r.returncode, r.stderr))
+    # every message of this run names statuses, never a bare number
+    bad = c.bare_status_lines()
+    if bad:
+        raise Fail("bare status numbers in the logs:\n" + "\n".join(bad))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ static int hammer(const struct kvp_ops *o, struct kvp_engine *e,
                     code = res[i];
         }
         if (code != KVP_OK) {
-            printf("first error %d (%s) after %.0f ms, round %ld\n", code,
+            printf("first error %s after %.0f ms, round %ld\n",
                    o->status_str(code), now_ms() - t0, round);
             /* the next op fails fast too (server gone), never hangs */
             t0 = now_ms();
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
     struct kvp_engine *e = NULL;
     int32_t st = o->engine_create(argv[1], &itest_host, &e);
     if (st != KVP_OK) {
-        printf("engine_create: %d (%s)\n", st, o->status_str(st));
+        printf("engine_create: %s\n", o->status_str(st));
         fputs(itest_log_buf, stdout);
         return 3;
     }
@@ -167,14 +167,14 @@ int main(int argc, char **argv)
                      ? 0
                      : 1;
         }
-        printf("%s %s: %d (%s)%s\n", cmd, key, st, o->status_str(st),
+        printf("%s %s: %s%s\n", cmd, key, o->status_str(st),
                rc == 1 ? " DATA MISMATCH" : "");
     } else if (strcmp(cmd, "tpput") == 0 && argc == 5) {
         int tp = atoi(argv[4]);
         uint64_t len = itest_make_tensor(buf, KVP_DTYPE_BF16, 4, SHAPE, 42);
         st = o->put_tensor_with_tp_from(e, key, buf, len, 0, tp, -3, NULL);
         rc = st == KVP_OK ? 0 : 3;
-        printf("tpput %s: %d\n", key, st);
+        printf("tpput %s: %s\n", key, o->status_str(st));
     } else if (strcmp(cmd, "tpget") == 0 && argc == 5) {
         int tp = atoi(argv[4]);
         itest_make_tensor(buf, KVP_DTYPE_BF16, 4, SHAPE, 42);
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
         snprintf(key2, sizeof(key2), "%s_after", key);
         pattern(buf, 4096, 1);
         st = o->put_from(e, key, buf, 4096, NULL);
-        printf("first put %d\nwaiting\n", st);
+        printf("first put %s\nwaiting\n", o->status_str(st));
         fflush(stdout);
         int waited = 0;
         while (access(flag, F_OK) != 0 && waited++ < 300)

@@ -97,4 +97,26 @@ A stats "$ADDR,127.0.0.1:1" >"$TMP/two" 2>&1
 [ $? -eq 1 ] || fail "a dead member must make admin exit 1"
 has "$TMP/two" "127.0.0.1:1: KVP_ERR_DISCONNECTED" "the dead member by status name"
 has "$TMP/two" "objects      3 " "the live member is still shown"
+# a refused transport says what the server offers and how to fix it
+kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
+"$BIN/kvplug-server" --listen 127.0.0.1:0 --pool-size 1MiB \
+    --transports none >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
+SRV_PID=$!
+i=0
+while ! grep -q "listening on" "$TMP/srv2.out"; do
+    i=$((i + 1)); [ $i -gt 600 ] && fail "server 2 not ready in 60 s"
+    kill -0 $SRV_PID 2>/dev/null || { cat "$TMP/srv2.err"; fail "server 2 died"; }
+    sleep 0.1
+done
+ADDR2=$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$TMP/srv2.out")
+out=$(timeout 60 "$BIN/itest_client" "servers=$ADDR2" get kA 3000 1 2>&1)
+echo "$out" | grep -q "refused HELLO (transport 'ucx'): KVP_ERR_NOT_SUPPORTED; it offers: none (control only). Set transport=" ||
+    { echo "$out"; fail "a refused HELLO must name what the server offers"; }
+echo "$out" | grep -Eq '(: |\(|status )-[0-9]' && { echo "$out"; fail "bare status number"; }
+grep -Eq '(: |\(|status )-[0-9]' "$TMP/srv.err" && { cat "$TMP/srv.err"; fail "bare status number in the server log"; }
+# --transports and --listen are checked when parsed, with a hint
+"$BIN/kvplug-server" --transports tcp >/dev/null 2>"$TMP/e"; [ $? -eq 2 ] || fail "--transports tcp exit"
+has "$TMP/e" "'tcp' is not a transport module.*use --ucx-tls tcp" "--transports tcp hint"
+"$BIN/kvplug-server" --listen nohost >/dev/null 2>"$TMP/e"; [ $? -eq 2 ] || fail "--listen nohost exit"
+has "$TMP/e" "'nohost' is not HOST:PORT" "--listen nohost message"
 echo "PASS tools"
