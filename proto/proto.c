@@ -231,7 +231,10 @@ static int decode_body(struct rd *r, struct proto_msg *m)
         m->rkey = rd_blob(r, &m->rkey_len, "CONNECT_R rkey blob");
         break;
     case PROTO_ALLOC:
-        m->flags = rd_u32(r, "ALLOC flags");
+    case PROTO_KEYS_R: /* both: n x {key, len u64} */
+        if (m->type == PROTO_KEYS_R)
+            m->status = (int32_t)rd_u32(r, "KEYS_R status");
+        m->flags = rd_u32(r, "flags");
         if ((st = rd_items(r, m, 2 + 1 + 8)) != PROTO_OK)
             break;
         for (uint32_t i = 0; i < m->n && r->why == NULL; i++) {
@@ -294,16 +297,6 @@ static int decode_body(struct rd *r, struct proto_msg *m)
         if (r->why == NULL && m->prefix_len > PROTO_KEY_MAX)
             rd_fail(r, "KEYS prefix longer than 1024 bytes");
         m->prefix = rd_bytes(r, m->prefix_len, "KEYS prefix");
-        break;
-    case PROTO_KEYS_R:
-        m->status = (int32_t)rd_u32(r, "KEYS_R status");
-        m->flags = rd_u32(r, "KEYS_R flags");
-        if ((st = rd_items(r, m, 2 + 1 + 8)) != PROTO_OK)
-            break;
-        for (uint32_t i = 0; i < m->n && r->why == NULL; i++) {
-            rd_key(r, &m->items[i]);
-            m->items[i].len = rd_u64(r, "truncated item (length)");
-        }
         break;
     case PROTO_STATS_R:
         m->status = (int32_t)rd_u32(r, "STATS_R status");

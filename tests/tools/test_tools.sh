@@ -16,6 +16,21 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 has() { grep -q -- "$2" "$1" || { cat "$1"; fail "$3"; }; }
+# start_server NAME ARGS...: a kvplug-server on an ephemeral port; sets
+# SRV_PID and ADDR once its readiness line is in the fresh NAME.out
+start_server() {
+    name=$1; shift
+    "$BIN/kvplug-server" --listen 127.0.0.1:0 "$@" \
+        >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    SRV_PID=$!
+    i=0
+    while ! grep -q "listening on" "$TMP/$name.out"; do
+        i=$((i + 1)); [ $i -gt 600 ] && fail "$name not ready in 60 s"
+        kill -0 $SRV_PID 2>/dev/null || { cat "$TMP/$name.err"; fail "$name died"; }
+        sleep 0.1
+    done
+    ADDR=$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$TMP/$name.out")
+}
 
 # --help: stdout, exit 0, nothing on stderr
 for t in kvplug-admin kvplug-info; do
@@ -59,16 +74,7 @@ fi
 
 # kvplug-admin against a real server with auth
 printf 'tools-token\n' >"$TMP/token"; chmod 600 "$TMP/token"
-"$BIN/kvplug-server" --listen 127.0.0.1:0 --pool-size 16MiB \
-    --auth-token-file "$TMP/token" >"$TMP/srv.out" 2>"$TMP/srv.err" &
-SRV_PID=$!
-i=0
-while ! grep -q "listening on" "$TMP/srv.out"; do
-    i=$((i + 1)); [ $i -gt 600 ] && fail "server not ready in 60 s"
-    kill -0 $SRV_PID 2>/dev/null || { cat "$TMP/srv.err"; fail "server died"; }
-    sleep 0.1
-done
-ADDR=$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$TMP/srv.out")
+start_server srv --pool-size 16MiB --auth-token-file "$TMP/token"
 CFG="servers=$ADDR;auth_token_file=$TMP/token"
 export KVPLUG_PLUGIN="${KVPLUG_PLUGIN:-$LIB/libkvplug.so}"
 for k in kA kB xC; do
@@ -99,17 +105,8 @@ has "$TMP/two" "127.0.0.1:1: KVP_ERR_DISCONNECTED" "the dead member by status na
 has "$TMP/two" "objects      3 " "the live member is still shown"
 # a refused transport says what the server offers and how to fix it
 kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
-"$BIN/kvplug-server" --listen 127.0.0.1:0 --pool-size 1MiB \
-    --transports none >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
-SRV_PID=$!
-i=0
-while ! grep -q "listening on" "$TMP/srv2.out"; do
-    i=$((i + 1)); [ $i -gt 600 ] && fail "server 2 not ready in 60 s"
-    kill -0 $SRV_PID 2>/dev/null || { cat "$TMP/srv2.err"; fail "server 2 died"; }
-    sleep 0.1
-done
-ADDR2=$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$TMP/srv2.out")
-out=$(timeout 60 "$BIN/itest_client" "servers=$ADDR2" get kA 3000 1 2>&1)
+start_server srv2 --pool-size 1MiB --transports none
+out=$(timeout 60 "$BIN/itest_client" "servers=$ADDR" get kA 3000 1 2>&1)
 echo "$out" | grep -q "refused HELLO (transport 'ucx'): KVP_ERR_NOT_SUPPORTED; it offers: none (control only). Set transport=" ||
     { echo "$out"; fail "a refused HELLO must name what the server offers"; }
 echo "$out" | grep -Eq '(: |\(|status )-[0-9]' && { echo "$out"; fail "bare status number"; }
