@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -29,15 +30,27 @@ int32_t kvp_log_level_parse(const char *name)
     return -1;
 }
 
-static void stderr_log(void *user, int32_t level, const char *msg)
+void kvp_log_stderr(void *user, int32_t level, const char *msg)
 {
     (void)user;
-    fprintf(stderr, "kvplug %s: %s\n", kvp_log_level_name(level), msg);
+    /* local time to the millisecond, so lines of several processes can be
+     * put side by side */
+    struct timespec ts;
+    struct tm tm;
+    char when[40] = "";
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (localtime_r(&ts.tv_sec, &tm) != NULL) {
+        size_t n = strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        snprintf(when + n, sizeof(when) - n, ".%03ld",
+                 ts.tv_nsec / 1000000L);
+    }
+    fprintf(stderr, "%s kvplug %s: %s\n", when, kvp_log_level_name(level),
+            msg);
 }
 
 void kvp_logger_init_stderr(struct kvp_logger *lg, int32_t level)
 {
-    lg->fn = stderr_log;
+    lg->fn = kvp_log_stderr;
     lg->user = NULL;
     lg->level = level;
 }
@@ -53,6 +66,6 @@ void kvp_logf(const struct kvp_logger *lg, int32_t level, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    kvp_log_fn fn = (lg != NULL && lg->fn != NULL) ? lg->fn : stderr_log;
+    kvp_log_fn fn = (lg != NULL && lg->fn != NULL) ? lg->fn : kvp_log_stderr;
     fn(lg != NULL ? lg->user : NULL, level, line);
 }

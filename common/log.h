@@ -15,7 +15,9 @@ struct kvp_logger {
     int32_t level;   /* messages with level > this are dropped */
 };
 
-/* A logger that writes "kvplug <level>: msg" lines to stderr. */
+/* The stderr sink: "2025-01-31 12:00:00.123 kvplug <level>: msg". */
+void kvp_log_stderr(void *user, int32_t level, const char *msg);
+/* A logger that writes those lines to stderr. */
 void kvp_logger_init_stderr(struct kvp_logger *lg, int32_t level);
 
 /* Formats one line (truncated at 1023 bytes) and hands it to lg. lg may be

@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "units.h"
 
 #define CFG_INPUT_MAX                                                          \
     (64 * 1024) /* a config string longer than this is                         \
@@ -81,6 +84,9 @@ int cfg_parse_size(const char *s, uint64_t *out)
     return -1;
 }
 
+static int set_string(const char *v, char *dst, size_t cap, int allow_empty,
+                      const char **why);
+
 /* "h:p" or "[v6]:p" into srv. */
 static int parse_server(const char *s, struct cfg_server *srv)
 {
@@ -113,8 +119,17 @@ static int parse_server(const char *s, struct cfg_server *srv)
 static int set_servers(const char *v, struct kvp_config *cfg, const char **why)
 {
     cfg->n_servers = 0;
+    cfg->discovery[0] = '\0';
     if (v[0] == '\0')
         return 0; /* empty: embedded server */
+    if (strstr(v, "://") != NULL) {
+        /* a discovery URL: the members come from a registry module */
+        if (strncmp(v, "etcd://", 7) != 0) {
+            *why = "the only registry is etcd://HOST:PORT[/PREFIX]";
+            return -1;
+        }
+        return set_string(v, cfg->discovery, sizeof(cfg->discovery), 0, why);
+    }
     char buf[CFG_STR_MAX];
     size_t vlen = strlen(v);
     if (vlen >= sizeof(buf)) {
@@ -380,4 +395,33 @@ int32_t cfg_load(const char *str, struct kvp_config *cfg,
             KVP_LOG_E(lg, "config: in KVPLUG_CONFIG (see the message above)");
     }
     return st;
+}
+
+void cfg_describe(const struct kvp_config *cfg, char *buf, size_t cap)
+{
+    char servers[CFG_STR_MAX] = "";
+    size_t used = 0;
+    if (cfg->discovery[0] != '\0')
+        snprintf(servers, sizeof(servers), "%s", cfg->discovery);
+    for (uint32_t i = 0; i < cfg->n_servers && used < sizeof(servers); i++)
+        used += (size_t)snprintf(
+            servers + used, sizeof(servers) - used,
+            strchr(cfg->servers[i].host, ':') ? "%s[%s]:%u" : "%s%s:%u",
+            i ? "," : "", cfg->servers[i].host, cfg->servers[i].port);
+    char pool[32], pack[32];
+    kvp_fmt_bytes(cfg->pool_size, pool, sizeof(pool));
+    kvp_fmt_bytes(cfg->ucx_pack_below, pack, sizeof(pack));
+    snprintf(buf, cap,
+             "transport=%s; servers=%s; pool_size=%s; device=%s; port=%d; "
+             "gid_index=%d; ucx_tls=%s; auth_token_file=%s; timeout_ms=%u; "
+             "log_level=%s; lease_timeout_ms=%u; ucx_pack_below=%s",
+             cfg->transport == CFG_TRANSPORT_VERBS ? "verbs" : "ucx",
+             servers[0] ? servers : "(embedded)", pool,
+             cfg->device[0] ? cfg->device : "(first active)", cfg->port,
+             cfg->gid_index,
+             cfg->ucx_tls[0] ? cfg->ucx_tls : "(UCX default)",
+             cfg->auth_token_file[0] ? cfg->auth_token_file : "(none)",
+             cfg->timeout_ms, kvp_log_level_name(cfg->log_level),
+             cfg->lease_timeout_ms,
+             cfg->ucx_pack_below ? pack : "(module default)");
 }

@@ -11,6 +11,7 @@
 #ifndef KVP_CONFIG_H
 #define KVP_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "log.h"
@@ -35,6 +36,7 @@ struct kvp_config {
     int32_t transport;  /* CFG_TRANSPORT_* */
     uint32_t n_servers; /* 0 = embedded server */
     struct cfg_server servers[CFG_MAX_SERVERS];
+    char discovery[CFG_STR_MAX]; /* servers=etcd://...: "" = static list */
     uint64_t pool_size;                /* bytes, embedded server only */
     char device[CFG_STR_MAX];          /* "" = first active (verbs) */
     int32_t port;                      /* verbs port, 0 = first active */
@@ -59,6 +61,10 @@ int32_t cfg_parse(const char *str, struct kvp_config *cfg,
 /* defaults, then str, then getenv("KVPLUG_CONFIG") over it. */
 int32_t cfg_load(const char *str, struct kvp_config *cfg,
                  const struct kvp_logger *lg);
+
+/* The effective configuration, every key, as "key=value; ..." (sizes in
+ * human units, "" values shown as they are). Truncated at cap. */
+void cfg_describe(const struct kvp_config *cfg, char *buf, size_t cap);
 
 /* "1GiB", "512MB", "4096": bytes into *out. -1 on a bad size/overflow. */
 int cfg_parse_size(const char *s, uint64_t *out);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cuda_rt.h"
+#include "kvp_discovery.h"
 #include "ops.h"
 #include "router.h"
 #include "server.h"
@@ -15,12 +16,6 @@
 #include "kvp_transport.h"
 
 #define AUTH_TOKEN_MAX 4096
-
-static void stderr_sink(void *user, int32_t level, const char *msg)
-{
-    (void)user;
-    fprintf(stderr, "kvplug %s: %s\n", kvp_log_level_name(level), msg);
-}
 
 int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key)
 {
@@ -58,7 +53,10 @@ int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
 
 uint32_t eng_server_of(struct kvp_engine *e, const char *key)
 {
-    return router_pick(e->seeds, e->n_servers, key);
+    pthread_rwlock_rdlock(&e->members_lock);
+    uint32_t s = e->active[router_pick(e->active_seeds, e->n_active, key)];
+    pthread_rwlock_unlock(&e->members_lock);
+    return s;
 }
 
 struct eng_server *eng_acquire(struct kvp_engine *e, uint32_t s)
@@ -262,32 +260,132 @@ static int32_t start_embedded(struct kvp_engine *e)
     return KVP_OK;
 }
 
+/* The slot of host:port: the one it had, or a new one (caller holds the
+ * members lock for writing). UINT32_MAX when every slot is taken. */
+static uint32_t slot_of(struct kvp_engine *e, const char *host, uint16_t port)
+{
+    const uint32_t K = ENG_CONNS_PER_SERVER;
+    for (uint32_t s = 0; s < e->n_known; s++) {
+        const struct cfg_server *a = &e->servers[(size_t)s * K].addr;
+        if (a->port == port && strcmp(a->host, host) == 0)
+            return s;
+    }
+    if (e->n_known == e->n_servers)
+        return UINT32_MAX;
+    uint32_t s = e->n_known++;
+    for (uint32_t k = 0; k < K; k++) {
+        struct cfg_server *a = &e->servers[(size_t)s * K + k].addr;
+        snprintf(a->host, sizeof(a->host), "%s", host);
+        a->port = port;
+    }
+    e->seeds[s] = router_server_seed(host, port);
+    return s;
+}
+
+/* The registry's member list changed: route keys over the new set. Only
+ * the keys of a server that left or joined move (rendezvous hashing). An
+ * empty list keeps the last one: requests to dead servers fail and are
+ * retried by the host, which is better than having nowhere to go. */
+static void members_update(void *user, const struct kvp_disc_member *m,
+                           uint32_t n)
+{
+    struct kvp_engine *e = user;
+    pthread_rwlock_wrlock(&e->members_lock);
+    if (n == 0 && e->n_active > 0) {
+        KVP_LOG_W(&e->log, "membership: no server is registered any more; "
+                           "keeping the last %u", e->n_active);
+        pthread_rwlock_unlock(&e->members_lock);
+        return;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t s = slot_of(e, m[i].host, m[i].port);
+        if (s == UINT32_MAX) {
+            KVP_LOG_E(&e->log, "membership: more than %u servers; %s:%u is "
+                               "not used", e->n_servers, m[i].host,
+                      m[i].port);
+            continue;
+        }
+        e->active[k] = s;
+        e->active_seeds[k++] = e->seeds[s];
+    }
+    e->n_active = k;
+    pthread_rwlock_unlock(&e->members_lock);
+    char list[1024] = "";
+    size_t used = 0;
+    for (uint32_t i = 0; i < n && used < sizeof(list); i++)
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s:%u",
+                                 i ? "," : "", m[i].host, m[i].port);
+    KVP_LOG_I(&e->log, "membership: %u server(s): %s", k, list);
+}
+
+static int32_t discovery_start(struct kvp_engine *e)
+{
+    char scheme[16];
+    const char *name = kvp_disc_scheme(e->cfg.discovery, scheme,
+                                       sizeof(scheme));
+    int32_t st = disc_module_load(name, &e->log, &e->dops);
+    if (st != KVP_OK) {
+        KVP_LOG_E(&e->log, "engine_create: servers='%s' needs the discovery "
+                           "module libkvplug_%s.so: %s",
+                  e->cfg.discovery, name, kvp_op_status_str(st));
+        return st;
+    }
+    st = e->dops->watch_start(e->cfg.discovery, e->cfg.timeout_ms, &e->log,
+                              members_update, e, &e->watch);
+    if (st != KVP_OK) {
+        e->watch = NULL;
+        return st;
+    }
+    if (e->n_active == 0) {
+        KVP_LOG_E(&e->log, "engine_create: servers='%s': no server is "
+                           "registered there; start kvplug-server with "
+                           "--etcd first",
+                  e->cfg.discovery);
+        return KVP_ERR_NOT_FOUND;
+    }
+    return KVP_OK;
+}
+
 static int32_t servers_init(struct kvp_engine *e)
 {
     const uint32_t K = ENG_CONNS_PER_SERVER;
-    e->servers = calloc((size_t)e->cfg.n_servers * K, sizeof(*e->servers));
-    e->seeds = calloc(e->cfg.n_servers, sizeof(*e->seeds));
-    if (e->servers == NULL || e->seeds == NULL)
+    uint32_t cap = e->cfg.discovery[0] ? CFG_MAX_SERVERS : e->cfg.n_servers;
+    e->servers = calloc((size_t)cap * K, sizeof(*e->servers));
+    e->seeds = calloc(cap, sizeof(*e->seeds));
+    e->active = calloc(cap, sizeof(*e->active));
+    e->active_seeds = calloc(cap, sizeof(*e->active_seeds));
+    if (e->servers == NULL || e->seeds == NULL || e->active == NULL ||
+        e->active_seeds == NULL)
         return KVP_ERR_NO_MEMORY;
-    e->n_servers = e->cfg.n_servers;
-    for (uint32_t s = 0; s < e->n_servers; s++) {
-        for (uint32_t k = 0; k < K; k++) {
-            struct eng_server *sv = &e->servers[(size_t)s * K + k];
-            pthread_mutex_init(&sv->lock, NULL);
-            sv->addr = e->cfg.servers[s];
+    e->n_servers = cap;
+    for (size_t i = 0; i < (size_t)cap * K; i++)
+        pthread_mutex_init(&e->servers[i].lock, NULL);
+    if (e->cfg.discovery[0]) {
+        int32_t st = discovery_start(e);
+        if (st != KVP_OK)
+            return st;
+    } else {
+        for (uint32_t s = 0; s < cap; s++) {
+            e->active[s] = slot_of(e, e->cfg.servers[s].host,
+                                   e->cfg.servers[s].port);
+            e->active_seeds[s] = e->seeds[s];
         }
-        e->seeds[s] =
-            router_server_seed(e->cfg.servers[s].host, e->cfg.servers[s].port);
+        e->n_active = cap;
     }
     /* Connect now so a wrong address fails engine_create, not the first
      * put; more slots connect under load; a lost server is reconnected
-     * lazily. */
-    for (uint32_t s = 0; s < e->n_servers; s++) {
+     * lazily. A registry's member may be on its way out: only warned. */
+    pthread_rwlock_rdlock(&e->members_lock);
+    uint32_t n = e->n_active, first[CFG_MAX_SERVERS];
+    memcpy(first, e->active, n * sizeof(*first));
+    pthread_rwlock_unlock(&e->members_lock);
+    for (uint32_t i = 0; i < n; i++) {
         struct store_conn *c;
-        struct eng_server *sv = eng_acquire(e, s);
+        struct eng_server *sv = eng_acquire(e, first[i]);
         int32_t st = eng_conn(e, sv, &c);
         eng_release(e, sv);
-        if (st != KVP_OK)
+        if (st != KVP_OK && e->dops == NULL)
             return st;
     }
     return KVP_OK;
@@ -295,6 +393,8 @@ static int32_t servers_init(struct kvp_engine *e)
 
 static void engine_free(struct kvp_engine *e)
 {
+    if (e->watch != NULL)
+        e->dops->watch_stop(e->watch); /* no more members_update */
     size_t n_slots =
         e->servers != NULL ? (size_t)e->n_servers * ENG_CONNS_PER_SERVER : 0;
     for (size_t i = 0; i < n_slots; i++) {
@@ -315,6 +415,9 @@ static void engine_free(struct kvp_engine *e)
         e->tops->ctx_destroy(e->tctx);
     free(e->servers);
     free(e->seeds);
+    free(e->active);
+    free(e->active_seeds);
+    pthread_rwlock_destroy(&e->members_lock);
     free(e->auth_token);
     free(e);
 }
@@ -341,7 +444,8 @@ int32_t kvp_op_engine_create(const char *config,
         return KVP_ERR_NO_MEMORY;
     e->log = boot;
     if (e->log.fn == NULL)
-        e->log.fn = stderr_sink;
+        e->log.fn = kvp_log_stderr;
+    pthread_rwlock_init(&e->members_lock, NULL);
     atomic_init(&e->host_copy_bytes, 0);
     atomic_init(&e->header_bytes, 0);
     int32_t st = registry_init(&e->reg);
@@ -353,6 +457,12 @@ int32_t kvp_op_engine_create(const char *config,
     if (st != KVP_OK)
         goto out_free;
     e->log.level = e->cfg.log_level;
+    if (e->log.level >= KVP_LOG_INFO) {
+        char eff[2048];
+        cfg_describe(&e->cfg, eff, sizeof(eff));
+        KVP_LOG_I(&e->log, "engine_create: effective config (after "
+                           "KVPLUG_CONFIG): %s", eff);
+    }
     if (e->cfg.auth_token_file[0] != '\0' &&
         (st = read_token(e, e->cfg.auth_token_file)) != KVP_OK)
         goto out_free;
@@ -374,13 +484,14 @@ int32_t kvp_op_engine_create(const char *config,
                   kvp_op_status_str(st));
         goto out_free;
     }
-    if (e->cfg.n_servers == 0 && (st = start_embedded(e)) != KVP_OK)
+    if (e->cfg.n_servers == 0 && e->cfg.discovery[0] == '\0' &&
+        (st = start_embedded(e)) != KVP_OK)
         goto out_free;
     st = servers_init(e);
     if (st != KVP_OK)
         goto out_free;
     KVP_LOG_I(&e->log, "engine created: transport %s, %u server(s)%s",
-              transport_name(&e->cfg), e->n_servers,
+              transport_name(&e->cfg), e->n_active,
               e->embedded != NULL ? " (embedded)" : "");
     *engine_p = e;
     return KVP_OK;

@@ -25,6 +25,8 @@
 
 struct kvp_server;
 struct store_conn;
+struct kvp_discovery_ops;
+struct kvp_disc_watch;
 
 #define ENG_CONNS_PER_SERVER 4
 
@@ -43,10 +45,22 @@ struct kvp_engine {
     struct kvp_xport_ctx *tctx;
     struct kvp_server *embedded; /* NULL with servers= */
     char *auth_token;            /* NULL = no auth */
-    uint32_t n_servers;
+    uint32_t n_servers;         /* server slots (the static list, or
+                                 * CFG_MAX_SERVERS with a registry) */
     struct eng_server *servers; /* n_servers * ENG_CONNS_PER_SERVER slots:
                                  * server s owns [s*K, s*K + K) */
-    uint64_t *seeds;            /* rendezvous seeds, one per server */
+    uint64_t *seeds;            /* rendezvous seeds, one per server slot */
+    /* Membership: the slots keys are routed to. A static list is all of
+     * them; with servers=etcd:// the registry's watch replaces the set
+     * (a server seen once keeps its slot, so it keeps its connections if
+     * it comes back). Readers take the rwlock only to pick a server. */
+    pthread_rwlock_t members_lock;
+    uint32_t n_known;       /* slots given an address so far */
+    uint32_t n_active;      /* members now: active[0..n_active) */
+    uint32_t *active;       /* slot index of each member */
+    uint64_t *active_seeds; /* seeds[active[i]] */
+    const struct kvp_discovery_ops *dops; /* NULL = static list */
+    struct kvp_disc_watch *watch;
     struct registry reg;
     struct scratch scratch; /* registered slots for shard headers */
     atomic_uint_fast64_t host_copy_bytes; /* payload bytes memcpy'd by us */

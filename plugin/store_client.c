@@ -15,6 +15,7 @@
 #include "net.h"
 #include "proto.h"
 #include "sha256.h"
+#include "status_name.h"
 
 #define STORE_DEFAULT_TIMEOUT_MS 10000
 
@@ -80,9 +81,9 @@ static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
             c->link.call(c->lc, c->out.data, c->out.len, &c->in);
         if (st != KVP_OK) {
             KVP_LOG_E(c->log,
-                      "store %s: %s: in-process call failed (%d); "
+                      "store %s: %s: in-process call failed (%s); "
                       "connection closed",
-                      c->peer, what, st);
+                      c->peer, what, kvp_status_name(st));
             conn_kill(c);
         }
         return st;
@@ -177,11 +178,12 @@ static int32_t do_hello(struct store_conn *c, const char *tp_name,
     int32_t st = rpc(c, &req, &rep);
     if (st != KVP_OK)
         return st;
+    if (rep.status == KVP_ERR_NOT_SUPPORTED)
+        return rep.status; /* store_conn_open says what is offered */
     if (rep.status != KVP_OK) {
-        KVP_LOG_E(c->log,
-                  "store %s: server refused HELLO (transport '%s'): "
-                  "%d",
-                  c->peer, tp_name, rep.status);
+        KVP_LOG_E(c->log, "store %s: server refused HELLO (transport '%s'): "
+                          "%s",
+                  c->peer, tp_name, kvp_status_name(rep.status));
         return rep.status;
     }
     *mac_len = 0;
@@ -209,8 +211,8 @@ static int32_t do_connect(struct store_conn *c,
     if (c->tops != NULL) {
         st = c->tops->ep_create(p->tctx, blob, sizeof(blob), &blob_len, &c->ep);
         if (st != KVP_OK) {
-            KVP_LOG_E(c->log, "store %s: %s ep_create failed: %d", c->peer,
-                      c->tops->name, st);
+            KVP_LOG_E(c->log, "store %s: %s ep_create failed: %s", c->peer,
+                      c->tops->name, kvp_status_name(st));
             return st;
         }
     }
@@ -236,14 +238,14 @@ static int32_t do_connect(struct store_conn *c,
         return KVP_OK;
     st = c->tops->ep_connect(c->ep, rep.blob, rep.blob_len);
     if (st != KVP_OK) {
-        KVP_LOG_E(c->log, "store %s: %s ep_connect failed: %d", c->peer,
-                  c->tops->name, st);
+        KVP_LOG_E(c->log, "store %s: %s ep_connect failed: %s", c->peer,
+                  c->tops->name, kvp_status_name(st));
         return st;
     }
     st = c->tops->rkey_unpack(c->ep, rep.rkey, rep.rkey_len, &c->rkey);
     if (st != KVP_OK)
-        KVP_LOG_E(c->log, "store %s: %s rkey_unpack of the pool failed: %d",
-                  c->peer, c->tops->name, st);
+        KVP_LOG_E(c->log, "store %s: %s rkey_unpack of the pool failed: %s",
+                  c->peer, c->tops->name, kvp_status_name(st));
     return st;
 }
 
@@ -272,6 +274,34 @@ static int32_t check_params(const struct store_conn_params *p,
     return KVP_OK;
 }
 
+/* A server refused our transport: ask it (control only, quietly) which
+ * ones it offers, and say so with the fix. */
+static void log_refused(const struct store_conn_params *params)
+{
+    struct kvp_logger quiet = {NULL, NULL, -1};
+    struct store_conn_params q = *params;
+    q.tops = NULL;
+    q.tctx = NULL;
+    q.log = &quiet;
+    struct store_conn *c = NULL;
+    struct store_server_stats s = {0};
+    int known = store_conn_open(&q, &c) == KVP_OK &&
+                store_server_stats(c, &s) == KVP_OK;
+    if (c != NULL)
+        store_conn_close(c);
+    const char *offer = !known                 ? "(could not ask it)"
+                        : s.transports == 1    ? "ucx"
+                        : s.transports == 2    ? "verbs"
+                        : s.transports == 3    ? "ucx, verbs"
+                                               : "none (control only)";
+    KVP_LOG_E(params->log,
+              "store %s:%u: server refused HELLO (transport '%s'): "
+              "KVP_ERR_NOT_SUPPORTED; it offers: %s. Set transport= to one "
+              "of those, or start it with --transports ucx,verbs",
+              params->host, (unsigned)params->port, params->tops->name,
+              offer);
+}
+
 int32_t store_conn_open(const struct store_conn_params *params,
                         struct store_conn **conn_p)
 {
@@ -294,8 +324,8 @@ int32_t store_conn_open(const struct store_conn_params *params,
         c->link = *params->local;
         st = c->link.open(c->link.server, &c->lc);
         if (st != KVP_OK) {
-            KVP_LOG_E(c->log, "store %s: cannot open an in-process link (%d)",
-                      c->peer, st);
+            KVP_LOG_E(c->log, "store %s: cannot open an in-process link (%s)",
+                      c->peer, kvp_status_name(st));
             goto err;
         }
     } else {
@@ -312,7 +342,9 @@ int32_t store_conn_open(const struct store_conn_params *params,
     uint8_t mac_len = 0;
     st = do_hello(c, c->tops != NULL ? c->tops->name : "", params->auth_token,
                   mac, &mac_len);
-    if (st == KVP_OK)
+    if (st == KVP_ERR_NOT_SUPPORTED && c->tops != NULL)
+        log_refused(params);
+    else if (st == KVP_OK)
         st = do_connect(c, params, mac, mac_len);
     if (st != KVP_OK)
         goto err;
@@ -604,5 +636,31 @@ int32_t store_server_stats(struct store_conn *conn,
     stats->lease_expiries = v[PROTO_STAT_LEASE_EXPIRIES];
     stats->pool_size = v[PROTO_STAT_POOL_SIZE];
     stats->connections = v[PROTO_STAT_CONNECTIONS];
+    stats->transports = v[PROTO_STAT_TRANSPORTS];
     return KVP_OK;
+}
+
+int32_t store_keys(struct store_conn *conn, const char *prefix,
+                   uint32_t limit, store_key_fn fn, void *user, int *more_p)
+{
+    size_t plen = prefix != NULL ? strlen(prefix) : 0;
+    if (conn == NULL || fn == NULL || limit == 0 ||
+        limit > PROTO_MAX_ITEMS || plen > PROTO_KEY_MAX)
+        return KVP_ERR_INVALID;
+    struct proto_msg req = {.type = PROTO_KEYS};
+    req.prefix = (const uint8_t *)prefix;
+    req.prefix_len = (uint16_t)plen;
+    req.limit = limit;
+    struct proto_msg rep;
+    int32_t st = rpc(conn, &req, &rep);
+    if (st != KVP_OK)
+        return st;
+    st = rep.status;
+    for (uint32_t i = 0; st == KVP_OK && i < rep.n; i++)
+        fn(user, (const char *)rep.items[i].key, rep.items[i].key_len,
+           rep.items[i].len);
+    if (more_p != NULL)
+        *more_p = (rep.flags & PROTO_KEYS_MORE) != 0;
+    proto_msg_free(&rep);
+    return st;
 }

@@ -105,10 +105,19 @@ struct store_server_stats {
     uint64_t lease_expiries; /* leases dropped by timeout since start */
     uint64_t pool_size;
     uint64_t connections;    /* open control connections */
+    uint64_t transports;     /* offered: bit 0 ucx, bit 1 verbs */
 };
 /* One STATS frame. Fields the server did not send stay 0. */
 int32_t store_server_stats(struct store_conn *conn,
                            struct store_server_stats *stats);
+
+/* One KEYS frame: up to limit (1..16384) committed keys starting with
+ * prefix (NULL/"" = all), each handed to fn (key NOT NUL-terminated,
+ * borrowed for the call). *more_p = 1 when the server had more. */
+typedef void (*store_key_fn)(void *user, const char *key, uint16_t key_len,
+                             uint64_t len);
+int32_t store_keys(struct store_conn *conn, const char *prefix,
+                   uint32_t limit, store_key_fn fn, void *user, int *more_p);
 
 /* Control-only connections: params->tops and params->tctx both NULL open a
  * connection without a transport ep (store_conn_ep/rkey return NULL); for

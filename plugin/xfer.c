@@ -1,11 +1,13 @@
 /* xfer.c - the batch engine behind every put and get (see xfer.h). */
 #include "xfer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
 #include "store_client.h"
+#include "units.h"
 
 uint64_t put_job_len(const struct put_job *j)
 {
@@ -80,6 +82,25 @@ static int32_t req_lookup(struct store_conn *c, void *arg)
     return store_lookup(c, r->n, r->items, r->flags);
 }
 
+/* Why a server had no space, for the message: its pool's size and use. */
+static void space_note(struct store_conn *c, char *buf, size_t cap)
+{
+    struct store_server_stats s;
+    char used[32], total[32];
+    if (c == NULL || store_server_stats(c, &s) != KVP_OK) {
+        snprintf(buf, cap, "; see kvplug-admin stats for its pool");
+        return;
+    }
+    snprintf(buf, cap,
+             "; its pool has %s of %s in use (%llu objects, %llu leased, "
+             "%llu pending): leased and pending space cannot be evicted, "
+             "so give it a bigger --pool-size or read less at once",
+             kvp_fmt_bytes(s.used_bytes, used, sizeof(used)),
+             kvp_fmt_bytes(s.pool_size, total, sizeof(total)),
+             (unsigned long long)s.objects, (unsigned long long)s.leases,
+             (unsigned long long)s.pending);
+}
+
 static void put_alloc(struct kvp_engine *e, struct eng_server *sv,
                       struct put_job *jobs, const uint32_t *idx, uint32_t cnt,
                       int32_t *item_status, uint32_t flags)
@@ -95,9 +116,12 @@ static void put_alloc(struct kvp_engine *e, struct eng_server *sv,
         struct batch_req r = {cnt, it, flags};
         st = eng_request(e, sv, req_alloc, &r, &c);
     }
+    char note[300] = "";
     for (uint32_t i = 0; i < cnt; i++) {
         struct put_job *j = &jobs[idx[i]];
         j->status = st == KVP_OK ? it[i].status : st;
+        if (j->status == KVP_ERR_NO_SPACE && note[0] == '\0')
+            space_note(st == KVP_OK ? c : NULL, note, sizeof(note));
         if (j->status == KVP_OK) {
             j->allocated = 1;
             j->raddr = it[i].raddr;
@@ -107,9 +131,10 @@ static void put_alloc(struct kvp_engine *e, struct eng_server *sv,
             kvp_logf(&e->log,
                      j->status == KVP_ERR_EXISTS ? KVP_LOG_DEBUG
                                                  : KVP_LOG_ERROR,
-                     "put: key '%.128s' (%llu bytes): alloc on %s:%u: %s",
+                     "put: key '%.128s' (%llu bytes): alloc on %s:%u: %s%s",
                      j->key, (unsigned long long)put_job_len(j), sv->addr.host,
-                     sv->addr.port, kvp_op_status_str(j->status));
+                     sv->addr.port, kvp_op_status_str(j->status),
+                     j->status == KVP_ERR_NO_SPACE ? note : "");
             fail_item(item_status, j->item, j->status);
         }
     }

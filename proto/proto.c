@@ -118,7 +118,8 @@ static const char *const type_names[PROTO_TYPE_MAX + 1] = {
     "?",       "HELLO",    "HELLO_R",  "CONNECT",  "CONNECT_R",
     "ALLOC",   "ALLOC_R",  "COMMIT",   "COMMIT_R", "ABORT",
     "ABORT_R", "LOOKUP",   "LOOKUP_R", "RELEASE",  "RELEASE_R",
-    "REMOVE",  "REMOVE_R", "STATS",    "STATS_R",  "RELEASE_NOREPLY"};
+    "REMOVE",  "REMOVE_R", "STATS",    "STATS_R",  "RELEASE_NOREPLY",
+    "?",       "?",        "?",        "KEYS",     "KEYS_R"};
 
 const char *proto_type_name(uint16_t type)
 {
@@ -230,7 +231,10 @@ static int decode_body(struct rd *r, struct proto_msg *m)
         m->rkey = rd_blob(r, &m->rkey_len, "CONNECT_R rkey blob");
         break;
     case PROTO_ALLOC:
-        m->flags = rd_u32(r, "ALLOC flags");
+    case PROTO_KEYS_R: /* both: n x {key, len u64} */
+        if (m->type == PROTO_KEYS_R)
+            m->status = (int32_t)rd_u32(r, "KEYS_R status");
+        m->flags = rd_u32(r, "flags");
         if ((st = rd_items(r, m, 2 + 1 + 8)) != PROTO_OK)
             break;
         for (uint32_t i = 0; i < m->n && r->why == NULL; i++) {
@@ -283,6 +287,16 @@ static int decode_body(struct rd *r, struct proto_msg *m)
             m->items[i].status = (int32_t)rd_u32(r, "truncated item");
         break;
     case PROTO_STATS:
+        break;
+    case PROTO_KEYS:
+        m->flags = rd_u32(r, "KEYS flags");
+        m->limit = rd_u32(r, "KEYS limit");
+        m->prefix_len = rd_u16(r, "KEYS prefix length");
+        if (r->why == NULL && (m->limit == 0 || m->limit > PROTO_MAX_ITEMS))
+            rd_fail(r, "KEYS limit not 1..16384");
+        if (r->why == NULL && m->prefix_len > PROTO_KEY_MAX)
+            rd_fail(r, "KEYS prefix longer than 1024 bytes");
+        m->prefix = rd_bytes(r, m->prefix_len, "KEYS prefix");
         break;
     case PROTO_STATS_R:
         m->status = (int32_t)rd_u32(r, "STATS_R status");
@@ -347,7 +361,7 @@ static int encode_body(const struct proto_msg *m, struct proto_buf *b)
 {
     int rc = 0;
     int batched = (m->type >= PROTO_ALLOC && m->type <= PROTO_REMOVE_R) ||
-                  m->type == PROTO_RELEASE_NOREPLY;
+                  m->type == PROTO_RELEASE_NOREPLY || m->type == PROTO_KEYS_R;
     if (batched && (m->n > PROTO_MAX_ITEMS || (m->n > 0 && !m->items)))
         return -1;
     switch (m->type) {
@@ -412,6 +426,21 @@ static int encode_body(const struct proto_msg *m, struct proto_buf *b)
             rc |= wr_le(b, (uint32_t)m->items[i].status, 4);
         break;
     case PROTO_STATS:
+        break;
+    case PROTO_KEYS:
+        if (m->limit == 0 || m->limit > PROTO_MAX_ITEMS ||
+            m->prefix_len > PROTO_KEY_MAX ||
+            (m->prefix_len > 0 && m->prefix == NULL))
+            return -1;
+        rc = wr_le(b, m->flags, 4) | wr_le(b, m->limit, 4) |
+             wr_le(b, m->prefix_len, 2) |
+             wr_bytes(b, m->prefix, m->prefix_len);
+        break;
+    case PROTO_KEYS_R:
+        rc = wr_le(b, (uint32_t)m->status, 4) | wr_le(b, m->flags, 4) |
+             wr_le(b, m->n, 4);
+        for (uint32_t i = 0; i < m->n && rc == 0; i++)
+            rc |= enc_key(b, &m->items[i]) | wr_le(b, m->items[i].len, 8);
         break;
     case PROTO_STATS_R:
         if (m->n_stats > PROTO_STATS_MAX)

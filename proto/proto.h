@@ -52,7 +52,12 @@
  * order with the connection's other frames and answers nothing, so a get
  * costs one round trip (LOOKUP) instead of two. */
 #define PROTO_RELEASE_NOREPLY 19
-#define PROTO_TYPE_MAX  19
+/* Key listing for operators (kvplug-admin keys): committed keys with a
+ * prefix, at most `limit`. 20..22 are left for other additions. */
+#define PROTO_KEYS      23
+#define PROTO_KEYS_R    24
+#define PROTO_TYPE_MAX  24
+#define PROTO_KEYS_MORE (UINT32_C(1) << 0) /* KEYS_R flags: limit reached */
 
 #define PROTO_SERVER_AUTH_REQUIRED (UINT32_C(1) << 0) /* HELLO_R flags */
 
@@ -66,7 +71,8 @@
 #define PROTO_STAT_LEASE_EXPIRIES 6
 #define PROTO_STAT_POOL_SIZE      7
 #define PROTO_STAT_CONNECTIONS    8
-#define PROTO_STAT_COUNT          9
+#define PROTO_STAT_TRANSPORTS     9 /* bit 0 ucx, bit 1 verbs: offered */
+#define PROTO_STAT_COUNT          10
 
 /* Decoder results. */
 #define PROTO_OK            0
@@ -109,6 +115,9 @@ struct proto_msg {
     uint32_t rkey_len;
     uint64_t pool_base; /* CONNECT_R */
     uint64_t pool_size;
+    const uint8_t *prefix; /* KEYS: 0..PROTO_KEY_MAX bytes */
+    uint16_t prefix_len;
+    uint32_t limit; /* KEYS: 1..PROTO_MAX_ITEMS */
     uint32_t n_stats; /* STATS_R */
     uint64_t stats[PROTO_STATS_MAX];
 };

@@ -7,5 +7,5 @@ dir=${1:-$root/build}
 shift || true
 cmake -S "$root" -B "$dir" -DKVP_WERROR=ON "$@" >"$dir.cmake.log" 2>&1 ||
     { cat "$dir.cmake.log"; exit 1; }
-grep -A6 'kvplug .* summary' "$dir.cmake.log" || true
+grep -A8 'kvplug .* summary' "$dir.cmake.log" || true
 cmake --build "$dir" -j"$(nproc)"

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <netdb.h>
 #include <unistd.h>
 
 #include "kvplug/abi.h"
@@ -96,8 +97,15 @@ int cli_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port,
         port_s = colon + 1;
     }
     uint32_t p;
+    if (colon == NULL && s[0] != '[' && !isdigit((unsigned char)s[0])) {
+        snprintf(err, cap,
+                 "'%s' is not HOST:PORT (e.g. 127.0.0.1:7460, "
+                 "0.0.0.0:7460, [::1]:7460 or :7460)",
+                 s);
+        return -1;
+    }
     if (parse_u32(port_s, 65535, &p) != 0) {
-        snprintf(err, cap, "'%s': port must be 0..65535", s);
+        snprintf(err, cap, "'%s': port '%s' must be 0..65535", s, port_s);
         return -1;
     }
     if (hlen >= host_cap) {
@@ -105,8 +113,18 @@ int cli_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port,
         return -1;
     }
     if (hlen > 0) {
-        memcpy(host, hstart, hlen);
-        host[hlen] = '\0';
+        char h[256];
+        memcpy(h, hstart, hlen);
+        h[hlen] = '\0';
+        struct addrinfo hints = {.ai_flags = AI_PASSIVE}, *res = NULL;
+        int gai = getaddrinfo(h, NULL, &hints, &res);
+        if (gai != 0) {
+            snprintf(err, cap, "'%s': host '%s' does not resolve (%s)", s, h,
+                     gai_strerror(gai));
+            return -1;
+        }
+        freeaddrinfo(res);
+        memcpy(host, h, hlen + 1);
     }
     *port = (uint16_t)p;
     return 0;
@@ -133,6 +151,38 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag,
     return argv[++*i];
 }
 
+int cli_check_transports(const char *list, char *err, size_t cap)
+{
+    if (strcmp(list, "none") == 0)
+        return 0;
+    const char *p = list;
+    while (1) {
+        size_t n = strcspn(p, ",");
+        if (n == 0) {
+            snprintf(err, cap, "'%s': an empty name (ucx, verbs, ucx,verbs "
+                               "or none)", list);
+            return -1;
+        }
+        if (!((n == 3 && strncmp(p, "ucx", 3) == 0) ||
+              (n == 5 && strncmp(p, "verbs", 5) == 0))) {
+            const char *hint = "";
+            if (n == 3 && strncmp(p, "tcp", 3) == 0)
+                hint = "; for UCX over TCP use --ucx-tls tcp";
+            else if (n == 3 && strncmp(p, "shm", 3) == 0)
+                hint = "; for UCX over shared memory use --ucx-tls "
+                       "self,sysv,posix";
+            snprintf(err, cap,
+                     "'%.*s' is not a transport module (ucx, verbs, "
+                     "ucx,verbs or none)%s",
+                     (int)n, p, hint);
+            return -1;
+        }
+        if (p[n] == '\0')
+            return 0;
+        p += n + 1;
+    }
+}
+
 int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
 {
     memset(o, 0, sizeof(*o));
@@ -142,6 +192,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
     o->transports = CLI_DEFAULT_TRANSPORTS;
     o->log_level = KVP_LOG_WARN;
     o->gid_index = -1;
+    o->etcd_ttl_s = 10;
+    snprintf(o->metrics_host, sizeof(o->metrics_host), "%s",
+             CLI_DEFAULT_HOST);
+    int metrics = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -155,7 +209,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
         static const char *const flags[] = {
             "--listen",          "--pool-size",        "--transports",
             "--auth-token-file", "--lease-timeout-ms", "--log-level",
-            "--device",          "--gid-index",        "--ucx-tls"};
+            "--device",          "--gid-index",        "--ucx-tls",
+            "--etcd",            "--etcd-prefix",      "--advertise",
+            "--etcd-ttl",        "--metrics",          "--summary-ms"};
         int which = -1, m = 0;
         const char *v = NULL;
         for (int f = 0; f < (int)(sizeof(flags) / sizeof(flags[0])); f++) {
@@ -190,6 +246,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
             break;
         case 2:
             o->transports = v;
+            bad = cli_check_transports(v, why, sizeof(why));
             break;
         case 3:
             o->auth_token_file = v;
@@ -217,11 +274,44 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
         case 8:
             o->ucx_tls = v;
             break;
+        case 9:
+            o->etcd = v;
+            break;
+        case 10:
+            o->etcd_prefix = v;
+            break;
+        case 11:
+            o->advertise = v;
+            break;
+        case 12:
+            bad = parse_u32(v, 3600, &o->etcd_ttl_s);
+            if (!bad && o->etcd_ttl_s < 2)
+                bad = -1;
+            snprintf(why, sizeof(why), "'%s' must be 2..3600 seconds", v);
+            break;
+        case 13:
+            bad = cli_parse_listen(v, o->metrics_host, sizeof(o->metrics_host),
+                                   &o->metrics_port, why, sizeof(why));
+            break;
+        case 14:
+            bad = parse_u32(v, 86400000u, &o->summary_ms);
+            if (!bad && o->summary_ms < 100)
+                bad = -1;
+            snprintf(why, sizeof(why), "'%s' must be 100..86400000", v);
+            break;
         }
         if (bad) {
             snprintf(err, cap, "%s: %s", flags[which], why);
             return -1;
         }
+        metrics |= which == 13;
+    }
+    if (!metrics)
+        o->metrics_host[0] = '\0';
+    if ((o->etcd_prefix != NULL || o->advertise != NULL) && o->etcd == NULL) {
+        snprintf(err, cap, "%s needs --etcd URL",
+                 o->advertise ? "--advertise" : "--etcd-prefix");
+        return -1;
     }
     return 0;
 }
@@ -281,6 +371,17 @@ void cli_usage(void *stream)
             "active)\n"
             "  --gid-index N             verbs GID index (default: auto)\n"
             "  --ucx-tls LIST            UCX_TLS for the ucx transport\n"
+            "  --etcd URL                join the members in etcd "
+            "(http://HOST:PORT)\n"
+            "  --etcd-prefix P           key prefix there (default "
+            "/kvplug)\n"
+            "  --advertise HOST:PORT     address clients connect to "
+            "(default: --listen)\n"
+            "  --etcd-ttl S              membership lease TTL (default 10 "
+            "s)\n"
+            "  --metrics HOST:PORT       serve Prometheus /metrics there\n"
+            "  --summary-ms N            info summary line period "
+            "(default 60000)\n"
             "  --version, --help\n",
             CLI_DEFAULT_HOST, CLI_DEFAULT_PORT, CLI_DEFAULT_TRANSPORTS);
 }

@@ -25,6 +25,13 @@ struct cli_opts {
     const char *device;
     int32_t gid_index; /* -1 = auto */
     const char *ucx_tls;
+    const char *etcd;        /* --etcd URL: register there; NULL = no */
+    const char *etcd_prefix; /* NULL = /kvplug */
+    const char *advertise;   /* NULL = the --listen address */
+    uint32_t etcd_ttl_s;     /* lease TTL, default 10 */
+    char metrics_host[256];  /* --metrics HOST:PORT; "" = no endpoint */
+    uint16_t metrics_port;
+    uint32_t summary_ms;     /* info summary period; 0 = 60000 */
     int help, version;
 };
 
@@ -34,6 +41,8 @@ int cli_parse_size(const char *s, uint64_t *out, char *err, size_t cap);
 /* "HOST:PORT", "[v6]:PORT" or ":PORT"/"PORT" (host stays default). */
 int cli_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port,
                      char *err, size_t cap);
+/* "ucx", "verbs", "ucx,verbs" or "none"; else -1 with a hint in err. */
+int cli_check_transports(const char *list, char *err, size_t cap);
 /* Fills o with defaults, then argv. 0 or -1 (with err). */
 int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap);
 /* Reads the token (trailing whitespace/newlines stripped) into a malloc'd

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "idmap.h"
@@ -494,4 +495,60 @@ void kvs_stats(struct kvs *kvs, struct kvs_stats *st)
     *st = kvs->st;
     st->leases = lease_count(&kvs->leases);
     pthread_mutex_unlock(&kvs->lock);
+}
+
+int32_t kvs_keys(struct kvs *kvs, const void *prefix, uint16_t plen,
+                 uint32_t limit, struct kvs_key **keys_p, uint32_t *n_p,
+                 int *more_p)
+{
+    *keys_p = NULL;
+    *n_p = 0;
+    *more_p = 0;
+    pthread_mutex_lock(&kvs->lock);
+    /* one pass to size the block, one to fill it: no allocation while
+     * matching, and the lock is held throughout so the two agree */
+    size_t bytes = 0;
+    uint32_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        char *text = NULL;
+        struct kvs_key *out = NULL;
+        if (pass == 1) {
+            out = malloc(n * sizeof(*out) + bytes + 1);
+            if (out == NULL) {
+                pthread_mutex_unlock(&kvs->lock);
+                return KVP_ERR_NO_MEMORY;
+            }
+            text = (char *)(out + n);
+        }
+        uint32_t k = 0;
+        *more_p = 0;
+        for (uint64_t b = 0; b < kvs->index.n_buckets; b++) {
+            for (struct index_entry *e = kvs->index.buckets[b]; e != NULL;
+                 e = e->next) {
+                if (e->cur == NULL || e->key_len < plen ||
+                    memcmp(e->key, prefix, plen) != 0)
+                    continue;
+                if (k == limit) {
+                    *more_p = 1;
+                    break;
+                }
+                if (pass == 0) {
+                    bytes += e->key_len;
+                } else {
+                    memcpy(text, e->key, e->key_len);
+                    out[k] = (struct kvs_key){text, e->key_len, e->cur->len};
+                    text += e->key_len;
+                }
+                k++;
+            }
+            if (*more_p)
+                break;
+        }
+        n = k;
+        if (pass == 1)
+            *keys_p = out;
+    }
+    pthread_mutex_unlock(&kvs->lock);
+    *n_p = n;
+    return KVP_OK;
 }

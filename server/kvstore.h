@@ -65,4 +65,19 @@ uint64_t kvs_expire(struct kvs *kvs, uint64_t now_ns);
 void kvs_owner_gone(struct kvs *kvs, uint64_t owner);
 void kvs_stats(struct kvs *kvs, struct kvs_stats *st);
 
+/* One committed key (kvs_keys). */
+struct kvs_key {
+    const char *key; /* key_len bytes inside the block kvs_keys returned */
+    uint16_t key_len;
+    uint64_t len; /* object bytes */
+};
+/* Up to limit committed keys that start with prefix (plen 0: all), in no
+ * particular order: *keys_p is one malloc'd block (free() it) holding *n_p
+ * entries and their bytes; *more_p = 1 when more keys matched. Scans the
+ * whole index under the store's lock: an operator's tool, not a data
+ * path. KVP_ERR_NO_MEMORY. */
+int32_t kvs_keys(struct kvs *kvs, const void *prefix, uint16_t plen,
+                 uint32_t limit, struct kvs_key **keys_p, uint32_t *n_p,
+                 int *more_p);
+
 #endif /* KVP_SERVER_KVSTORE_H */

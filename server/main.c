@@ -9,11 +9,94 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kvp_discovery.h"
 #include "server.h"
+#include "status_name.h"
+#ifdef KVP_HAVE_METRICS
+#include "metrics_http.h"
+#endif
 
 #ifndef KVP_VERSION_STRING
 #define KVP_VERSION_STRING "0.1.0"
 #endif
+
+/* What runs beside the store: the /metrics endpoint, the etcd member. */
+struct extras {
+    const struct kvp_discovery_ops *dops;
+    struct kvp_disc_reg *reg;
+#ifdef KVP_HAVE_METRICS
+    struct metrics_http *http;
+#endif
+};
+
+static int start_metrics(const struct cli_opts *o, struct kvp_server *srv,
+                         const struct kvp_logger *lg, struct extras *x)
+{
+    if (o->metrics_host[0] == '\0')
+        return 0;
+#ifdef KVP_HAVE_METRICS
+    uint16_t port = 0;
+    int32_t st = metrics_http_start(o->metrics_host, o->metrics_port, srv, lg,
+                                    &port, &x->http);
+    if (st != KVP_OK)
+        return -1;
+    printf("kvplug-server metrics on http://%s:%u/metrics\n", o->metrics_host,
+           (unsigned)port);
+    return 0;
+#else
+    (void)srv;
+    (void)x;
+    KVP_LOG_E(lg, "--metrics: this kvplug-server was built without "
+                  "libmicrohttpd (Debian: libmicrohttpd-dev); rebuild");
+    return -1;
+#endif
+}
+
+static int start_member(const struct cli_opts *o, struct kvp_server *srv,
+                        const struct kvp_logger *lg, struct extras *x)
+{
+    if (o->etcd == NULL)
+        return 0;
+    char adv[300];
+    if (o->advertise != NULL) {
+        snprintf(adv, sizeof(adv), "%s", o->advertise);
+    } else if (strcmp(o->host, "0.0.0.0") == 0 || strcmp(o->host, "::") == 0) {
+        KVP_LOG_E(lg, "--etcd: listening on all addresses (%s): say which "
+                      "one clients use with --advertise HOST:PORT", o->host);
+        return -1;
+    } else {
+        snprintf(adv, sizeof(adv), strchr(o->host, ':') ? "[%s]:%u" : "%s:%u",
+                 o->host, (unsigned)kvp_server_port(srv));
+    }
+    if (disc_module_load("etcd", lg, &x->dops) != KVP_OK)
+        return -1;
+    return x->dops->register_start(o->etcd, o->etcd_prefix, adv,
+                                   o->etcd_ttl_s, 5000, lg,
+                                   &x->reg) == KVP_OK
+               ? 0
+               : -1;
+}
+
+static void extras_stop(struct extras *x)
+{
+    if (x->reg != NULL)
+        x->dops->register_stop(x->reg);
+    x->reg = NULL;
+#ifdef KVP_HAVE_METRICS
+    metrics_http_stop(x->http);
+    x->http = NULL;
+#endif
+}
+
+static int extras_start(const struct cli_opts *o, struct kvp_server *srv,
+                        const struct kvp_logger *lg, struct extras *x)
+{
+    if (start_metrics(o, srv, lg, x) != 0 || start_member(o, srv, lg, x) != 0) {
+        extras_stop(x);
+        return -1;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -66,6 +149,7 @@ int main(int argc, char **argv)
     p.xport.ucx_tls = o.ucx_tls;
     p.auth_token = token;
     p.lease_timeout_ms = o.lease_timeout_ms;
+    p.summary_ms = o.summary_ms;
     kvp_logger_init_stderr(&p.log, o.log_level);
 
     struct kvp_server *srv = NULL;
@@ -76,9 +160,13 @@ int main(int argc, char **argv)
     }
     if (st != KVP_OK) {
         fprintf(stderr,
-                "kvplug-server: cannot start (status %d); see the "
-                "messages above\n",
-                st);
+                "kvplug-server: cannot start (%s); see the messages above\n",
+                kvp_status_name(st));
+        return 1;
+    }
+    struct extras x = {0};
+    if (extras_start(&o, srv, &p.log, &x) != 0) {
+        kvp_server_stop(srv);
         return 1;
     }
     printf("kvplug-server listening on %s:%u transports=%s\n", o.host,
@@ -90,6 +178,7 @@ int main(int argc, char **argv)
     sigwait(&set, &sig);
     fprintf(stderr, "kvplug-server: %s received, stopping\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    extras_stop(&x); /* leave etcd first: clients stop routing here */
     kvp_server_stop(srv);
     return 0;
 }

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "kvp_transport.h"
+#include "units.h"
+#include "status_name.h"
 
 static void log_bridge(void *user, int32_t level, const char *msg)
 {
@@ -43,6 +45,7 @@ static void *map_prefaulted(uint64_t size)
 static int32_t pool_map(struct pool *p, struct pool_xport *t,
                         const struct kvp_logger *log)
 {
+    char sz[32];
     if (t != NULL && t->ops->mem_alloc != NULL) {
         void *base = NULL;
         int32_t st = t->ops->mem_alloc(t->ctx, p->size, &base, &t->mem);
@@ -51,28 +54,28 @@ static int32_t pool_map(struct pool *p, struct pool_xport *t,
             p->base = base;
             p->xport_allocated = 1;
             KVP_LOG_I(log,
-                      "server: pool of %llu bytes allocated by transport "
+                      "server: pool of %s allocated by transport "
                       "'%s' (pre-faulted)",
-                      (unsigned long long)p->size, t->name);
+                      kvp_fmt_bytes(p->size, sz, sizeof(sz)), t->name);
             return KVP_OK;
         }
         /* Still serviceable from our own mapping, only slower. */
         t->mem = NULL;
         KVP_LOG_W(log,
                   "server: transport '%s' could not allocate the %llu-byte "
-                  "pool (%d); mapping it here instead",
-                  t->name, (unsigned long long)p->size, st);
+                  "pool (%s); mapping it here instead",
+                  t->name, (unsigned long long)p->size, kvp_status_name(st));
     }
     p->base = map_prefaulted(p->size);
     if (p->base == NULL) {
-        KVP_LOG_E(log, "server: cannot map a pool of %llu bytes: %s",
-                  (unsigned long long)p->size, strerror(errno));
+        KVP_LOG_E(log, "server: cannot map a pool of %s: %s",
+                  kvp_fmt_bytes(p->size, sz, sizeof(sz)), strerror(errno));
         return KVP_ERR_NO_MEMORY;
     }
     KVP_LOG_I(log,
-              "server: pool of %llu bytes mapped by the server "
+              "server: pool of %s mapped by the server "
               "(pre-faulted; %s)",
-              (unsigned long long)p->size,
+              kvp_fmt_bytes(p->size, sz, sizeof(sz)),
               t == NULL                   ? "no transport"
               : t->ops->mem_alloc == NULL ? "the first transport offers no "
                                             "mem_alloc"
@@ -99,8 +102,12 @@ static int32_t xport_open(struct pool *p, struct pool_xport *t, const char *name
     prm.log_level = log != NULL ? log->level : KVP_LOG_WARN;
     st = t->ops->ctx_create(&prm, &t->ctx);
     if (st != KVP_OK) {
-        KVP_LOG_E(log, "server: transport '%s': ctx_create failed: %d", t->name,
-                  st);
+        KVP_LOG_E(log, "server: transport '%s': ctx_create failed: %s%s",
+                  t->name, kvp_status_name(st),
+                  st == KVP_ERR_NO_DEVICE
+                      ? " (no usable RDMA device: see kvplug-info; or "
+                        "--transports ucx)"
+                      : "");
         return st;
     }
     t->mem = NULL;
@@ -114,15 +121,16 @@ static int32_t xport_open(struct pool *p, struct pool_xport *t, const char *name
         if (st != KVP_OK) {
             KVP_LOG_E(log,
                       "server: transport '%s': registering the %llu-byte "
-                      "pool failed: %d",
-                      t->name, (unsigned long long)p->size, st);
+                      "pool failed: %s",
+                      t->name, (unsigned long long)p->size,
+                      kvp_status_name(st));
             goto err_ctx;
         }
     }
     st = t->ops->mem_rkey_pack(t->mem, t->rkey, sizeof(t->rkey), &t->rkey_len);
     if (st != KVP_OK) {
-        KVP_LOG_E(log, "server: transport '%s': rkey pack failed: %d", t->name,
-                  st);
+        KVP_LOG_E(log, "server: transport '%s': rkey pack failed: %s", t->name,
+                  kvp_status_name(st));
         goto err_mem;
     }
     return KVP_OK;

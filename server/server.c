@@ -23,10 +23,13 @@
 
 #include "index.h"
 #include "kvstore.h"
+#include "metrics.h"
 #include "net.h"
 #include "pool.h"
 #include "proto.h"
 #include "sha256.h"
+#include "units.h"
+#include "status_name.h"
 
 /* The wire flags are the store's flags, bit for bit. */
 _Static_assert(PROTO_ALLOC_OVERWRITE == KVS_ALLOC_OVERWRITE,
@@ -41,6 +44,7 @@ _Static_assert(PROTO_KEY_MAX == INDEX_KEY_MAX, "key limits differ");
 #define SRV_HANDSHAKE_MS  10000 /* a client must say HELLO/CONNECT by then */
 #define SRV_FRAME_REST_MS 30000 /* rest of a frame once it started */
 #define SRV_SEND_MS       30000
+#define SRV_SUMMARY_MS    60000 /* the info summary line, by default */
 
 /* Where a connection is in its life: HELLO, then CONNECT, then requests. */
 enum conn_state { CONN_HELLO, CONN_CONNECT, CONN_READY, CONN_CLOSED };
@@ -58,6 +62,7 @@ struct srv_conn {
     struct pool_xport *xport;          /* NULL: control-only connection */
     struct kvp_xport_ep *ep;
     struct proto_buf in, out;
+    void *reply_block; /* KEYS_R's key bytes, until the next frame */
     struct srv_conn *next;
 };
 
@@ -78,6 +83,9 @@ struct kvp_server {
     struct srv_conn *conns;
     uint32_t n_conns;
     uint64_t next_conn_id;
+    struct srv_metrics metrics;
+    uint32_t summary_ms;
+    uint64_t next_summary_ns;
 };
 
 static uint64_t now_ns(void)
@@ -220,8 +228,9 @@ static int on_connect(struct srv_conn *c, struct proto_msg *m,
         if (st != KVP_OK) {
             KVP_LOG_W(&srv->log,
                       "server: conn %llu (%s): %s ep_accept "
-                      "failed: %d",
-                      (unsigned long long)c->id, c->peer, c->xport->name, st);
+                      "failed: %s",
+                      (unsigned long long)c->id, c->peer, c->xport->name,
+                      kvp_status_name(st));
             r->status = st;
             return -1;
         }
@@ -259,6 +268,39 @@ static void do_stats(struct srv_conn *c, struct proto_msg *r)
     r->stats[PROTO_STAT_LEASE_EXPIRIES] = st.lease_expiries;
     r->stats[PROTO_STAT_POOL_SIZE] = srv->pool.size;
     r->stats[PROTO_STAT_CONNECTIONS] = n_conns;
+    uint64_t offered = 0;
+    for (uint32_t i = 0; i < srv->pool.n_xport; i++) {
+        offered |= strcmp(srv->pool.xport[i].name, "ucx") == 0 ? 1u : 0u;
+        offered |= strcmp(srv->pool.xport[i].name, "verbs") == 0 ? 2u : 0u;
+    }
+    r->stats[PROTO_STAT_TRANSPORTS] = offered;
+}
+
+/* KEYS: the reply's items point into one block (*keys_p, freed by the
+ * caller after the reply is encoded). */
+static void do_keys(struct srv_conn *c, struct proto_msg *m,
+                    struct proto_msg *r, struct kvs_key **keys_p)
+{
+    uint32_t n = 0;
+    int more = 0;
+    r->n = 0;
+    r->items = NULL;
+    r->status = kvs_keys(c->srv->kvs, m->prefix, m->prefix_len, m->limit,
+                         keys_p, &n, &more);
+    if (r->status != KVP_OK || n == 0)
+        return;
+    r->items = calloc(n, sizeof(*r->items));
+    if (r->items == NULL) {
+        r->status = KVP_ERR_NO_MEMORY;
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        r->items[i].key = (const uint8_t *)(*keys_p)[i].key;
+        r->items[i].key_len = (*keys_p)[i].key_len;
+        r->items[i].len = (*keys_p)[i].len;
+    }
+    r->n = n;
+    r->flags = more ? PROTO_KEYS_MORE : 0;
 }
 
 /* Executes request m; fills its items in place and reply r. -1: protocol
@@ -323,6 +365,13 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
     case PROTO_STATS:
         do_stats(c, r);
         return 0;
+    case PROTO_KEYS: {
+        struct kvs_key *keys = NULL;
+        do_keys(c, m, r, &keys);
+        m->items = r->items; /* freed with m, after the reply is sent */
+        c->reply_block = keys;
+        return 0;
+    }
     default:
         return -1;
     }
@@ -335,6 +384,8 @@ static int conn_on_frame(struct srv_conn *c, struct proto_msg *m,
                          struct proto_msg *r)
 {
     memset(r, 0, sizeof(*r));
+    free(c->reply_block); /* the previous reply went out */
+    c->reply_block = NULL;
     int go;
     switch (c->state) {
     case CONN_HELLO:
@@ -343,8 +394,11 @@ static int conn_on_frame(struct srv_conn *c, struct proto_msg *m,
     case CONN_CONNECT:
         go = on_connect(c, m, r);
         break;
-    case CONN_READY:
+    case CONN_READY: {
+        uint64_t t0 = now_ns();
         go = dispatch(c, m, r);
+        if (go == 0)
+            metrics_frame(&c->srv->metrics, m, now_ns() - t0);
         if (go != 0) {
             memset(r, 0, sizeof(*r)); /* not a request: nothing to answer */
             KVP_LOG_W(&c->srv->log,
@@ -354,6 +408,7 @@ static int conn_on_frame(struct srv_conn *c, struct proto_msg *m,
                       proto_type_name(m->type));
         }
         break;
+    }
     default:
         go = -1;
         break;
@@ -393,6 +448,8 @@ static void *conn_main(void *arg)
     c->fd = -1;
     proto_buf_free(&c->in);
     proto_buf_free(&c->out);
+    free(c->reply_block);
+    c->reply_block = NULL;
     KVP_LOG_D(&c->srv->log, "server: conn %llu (%s) closed",
               (unsigned long long)c->id, c->peer);
     atomic_store(&c->done, 1);
@@ -491,6 +548,57 @@ static void accept_one(struct kvp_server *srv)
               c->peer);
 }
 
+static void gauges_read(struct kvp_server *srv, struct metrics_gauges *g)
+{
+    struct kvs_stats st;
+    kvs_stats(srv->kvs, &st);
+    pthread_mutex_lock(&srv->lock);
+    g->connections = srv->n_conns;
+    pthread_mutex_unlock(&srv->lock);
+    g->pool_size = srv->pool.size;
+    g->used_bytes = st.used_bytes;
+    g->objects = st.objects;
+    g->pending = st.pending;
+    g->leases = st.leases;
+    g->retired = st.retired;
+    g->evictions = st.evictions;
+    g->lease_expiries = st.lease_expiries;
+}
+
+char *kvp_server_metrics_text(struct kvp_server *srv, size_t *len_p)
+{
+    struct metrics_gauges g;
+    gauges_read(srv, &g);
+    return metrics_render(&srv->metrics, &g, len_p);
+}
+
+/* Every summary_ms: one line at info that says how the server is. */
+static void summary_maybe(struct kvp_server *srv)
+{
+    uint64_t now = now_ns();
+    if (now < srv->next_summary_ns || srv->log.level < KVP_LOG_INFO)
+        return;
+    srv->next_summary_ns = now + (uint64_t)srv->summary_ms * 1000000u;
+    struct metrics_gauges g;
+    gauges_read(srv, &g);
+    uint64_t reqs = 0;
+    for (int op = 0; op < MET_OPS; op++)
+        reqs += atomic_load(&srv->metrics.frames[op]);
+    char used[32], total[32];
+    kvp_fmt_bytes(g.used_bytes, used, sizeof(used));
+    kvp_fmt_bytes(g.pool_size, total, sizeof(total));
+    KVP_LOG_I(&srv->log,
+              "server: summary: pool %s of %s used (%.1f%%), %llu objects, "
+              "%llu pending, %llu leases, %llu evictions, %llu connections, "
+              "%llu requests",
+              used, total,
+              g.pool_size ? 100.0 * (double)g.used_bytes / (double)g.pool_size
+                          : 0.0,
+              (unsigned long long)g.objects, (unsigned long long)g.pending,
+              (unsigned long long)g.leases, (unsigned long long)g.evictions,
+              (unsigned long long)g.connections, (unsigned long long)reqs);
+}
+
 static void *accept_main(void *arg)
 {
     struct kvp_server *srv = arg;
@@ -506,6 +614,7 @@ static void *accept_main(void *arg)
         int n = poll(p, 2, sweep_ms);
         kvs_expire(srv->kvs, now_ns());
         reap(srv, 0);
+        summary_maybe(srv);
         if (n > 0 && (p[1].revents & POLLIN))
             break;
         if (n > 0 && (p[0].revents & POLLIN))
@@ -613,6 +722,7 @@ void kvp_server_local_close(struct kvp_server_local *lc)
     pthread_mutex_unlock(&srv->lock);
     KVP_LOG_D(&srv->log, "server: conn %llu (local) closed",
               (unsigned long long)c->id);
+    free(c->reply_block);
     free(lc);
 }
 
@@ -637,6 +747,9 @@ static int32_t copy_params(struct kvp_server *srv,
     }
     srv->lease_timeout_ms = p->lease_timeout_ms ? p->lease_timeout_ms
                                                 : KVS_DEFAULT_LEASE_TIMEOUT_MS;
+    srv->summary_ms = p->summary_ms ? p->summary_ms : SRV_SUMMARY_MS;
+    srv->next_summary_ns = now_ns() + (uint64_t)srv->summary_ms * 1000000u;
+    metrics_init(&srv->metrics);
     return KVP_OK;
 }
 
@@ -695,11 +808,13 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
         st = KVP_ERR_INTERNAL;
         goto err_listen;
     }
+    char pool_sz[32];
     KVP_LOG_I(&srv->log,
-              "server: listening on %s:%u, pool %llu bytes at "
+              "server: listening on %s:%u, pool %s at "
               "%p, %u transport(s), auth %s",
               srv->host, (unsigned)srv->port,
-              (unsigned long long)srv->pool.size, srv->pool.base,
+              kvp_fmt_bytes(srv->pool.size, pool_sz, sizeof(pool_sz)),
+              srv->pool.base,
               srv->pool.n_xport, srv->auth_token != NULL ? "on" : "off");
     *srv_p = srv;
     return KVP_OK;

@@ -23,6 +23,7 @@ struct kvp_server_params {
                                  * role/log fields are set by the server */
     const char *auth_token;     /* NULL = no auth; copied */
     uint32_t lease_timeout_ms;  /* 0 = default (30000) */
+    uint32_t summary_ms;        /* info summary line period; 0 = 60000 */
     struct kvp_logger log;
 };
 
@@ -31,6 +32,9 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
                          struct kvp_server **srv_p);
 /* The port actually bound (useful with listen_port 0). */
 uint16_t kvp_server_port(const struct kvp_server *srv);
+/* The Prometheus text of the server's gauges and counters (metrics.h):
+ * malloc'd, NUL-terminated, *len_p bytes; NULL without memory. */
+char *kvp_server_metrics_text(struct kvp_server *srv, size_t *len_p);
 /* Stops threads, closes connections, frees the pool. */
 void kvp_server_stop(struct kvp_server *srv);
 

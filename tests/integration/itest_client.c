@@ -7,6 +7,10 @@
  *   itest_client CONFIG tpget KEY TP          check every rank's shard
  *   itest_client CONFIG reconnect KEY FLAG    put; wait for FLAG (server
  *       restarted meanwhile); put again: the engine reconnects
+ *   itest_client CONFIG session -         a long-lived host (the cluster
+ *       test): prints "ready", then per stdin line "put KEY SIZE SEED" or
+ *       "get KEY SIZE SEED" one answer line: "ok", "miss" (NOT_FOUND),
+ *       "bad" (wrong bytes) or "err STATUS"; "quit" ends it
  *   itest_client CONFIG hammer PREFIX         batch puts+gets until the
  *       first error; prints "first error <code> after <ms> ms" and exits 3
  * Exit 0 on success, 1 on a failed check, 2 on usage, 3 on a store error.
@@ -68,7 +72,7 @@ static int hammer(const struct kvp_ops *o, struct kvp_engine *e,
                     code = res[i];
         }
         if (code != KVP_OK) {
-            printf("first error %d (%s) after %.0f ms, round %ld\n", code,
+            printf("first error %s after %.0f ms, round %ld\n",
                    o->status_str(code), now_ms() - t0, round);
             /* the next op fails fast too (server gone), never hangs */
             t0 = now_ms();
@@ -77,6 +81,47 @@ static int hammer(const struct kvp_ops *o, struct kvp_engine *e,
             return 3;
         }
     }
+}
+
+static int session(const struct kvp_ops *o, struct kvp_engine *e,
+                   unsigned char *buf, size_t cap)
+{
+    printf("ready\n");
+    fflush(stdout);
+    char line[1200], cmd[16], key[1100];
+    unsigned long long n;
+    unsigned seed;
+    while (fgets(line, sizeof(line), stdin) != NULL) {
+        if (strncmp(line, "quit", 4) == 0)
+            break;
+        if (sscanf(line, "%15s %1099s %llu %u", cmd, key, &n, &seed) != 4 ||
+            n > cap / 2) {
+            printf("err usage\n");
+            fflush(stdout);
+            continue;
+        }
+        pattern(buf, n, seed);
+        if (strcmp(cmd, "put") == 0) {
+            int32_t st = o->put_from(e, key, buf, n, NULL);
+            if (st == KVP_OK)
+                printf("ok\n");
+            else
+                printf("err %s\n", o->status_str(st));
+        } else {
+            int64_t got = o->get_into(e, key, buf + cap / 2, cap / 2);
+            if (got == KVP_ERR_NOT_FOUND)
+                printf("miss\n");
+            else if (got < 0)
+                printf("err %s\n", o->status_str((int32_t)got));
+            else if (got != (int64_t)n ||
+                     memcmp(buf, buf + cap / 2, n) != 0)
+                printf("bad\n");
+            else
+                printf("ok\n");
+        }
+        fflush(stdout);
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -90,7 +135,7 @@ int main(int argc, char **argv)
     struct kvp_engine *e = NULL;
     int32_t st = o->engine_create(argv[1], &itest_host, &e);
     if (st != KVP_OK) {
-        printf("engine_create: %d (%s)\n", st, o->status_str(st));
+        printf("engine_create: %s\n", o->status_str(st));
         fputs(itest_log_buf, stdout);
         return 3;
     }
@@ -100,6 +145,11 @@ int main(int argc, char **argv)
         return 1;
     const char *cmd = argv[2], *key = argv[3];
     int rc = 0;
+    if (strcmp(cmd, "session") == 0) {
+        rc = session(o, e, buf, cap);
+        o->engine_destroy(e);
+        return rc;
+    }
     if ((strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0) && argc == 6) {
         size_t n = strtoull(argv[4], NULL, 10);
         unsigned seed = (unsigned)atoi(argv[5]);
@@ -117,14 +167,14 @@ int main(int argc, char **argv)
                      ? 0
                      : 1;
         }
-        printf("%s %s: %d (%s)%s\n", cmd, key, st, o->status_str(st),
+        printf("%s %s: %s%s\n", cmd, key, o->status_str(st),
                rc == 1 ? " DATA MISMATCH" : "");
     } else if (strcmp(cmd, "tpput") == 0 && argc == 5) {
         int tp = atoi(argv[4]);
         uint64_t len = itest_make_tensor(buf, KVP_DTYPE_BF16, 4, SHAPE, 42);
         st = o->put_tensor_with_tp_from(e, key, buf, len, 0, tp, -3, NULL);
         rc = st == KVP_OK ? 0 : 3;
-        printf("tpput %s: %d\n", key, st);
+        printf("tpput %s: %s\n", key, o->status_str(st));
     } else if (strcmp(cmd, "tpget") == 0 && argc == 5) {
         int tp = atoi(argv[4]);
         itest_make_tensor(buf, KVP_DTYPE_BF16, 4, SHAPE, 42);
@@ -151,7 +201,7 @@ int main(int argc, char **argv)
         snprintf(key2, sizeof(key2), "%s_after", key);
         pattern(buf, 4096, 1);
         st = o->put_from(e, key, buf, 4096, NULL);
-        printf("first put %d\nwaiting\n", st);
+        printf("first put %s\nwaiting\n", o->status_str(st));
         fflush(stdout);
         int waited = 0;
         while (access(flag, F_OK) != 0 && waited++ < 300)

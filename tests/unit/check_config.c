@@ -82,6 +82,27 @@ START_TEST(every_key)
 }
 END_TEST
 
+START_TEST(registry_servers)
+{
+    struct kvp_config cfg;
+    ck_assert_int_eq(parse("servers=etcd://10.0.0.1:2379/kv;timeout_ms=9",
+                           &cfg),
+                     KVP_OK);
+    ck_assert_str_eq(cfg.discovery, "etcd://10.0.0.1:2379/kv");
+    ck_assert_uint_eq(cfg.n_servers, 0); /* not embedded: the registry */
+    char eff[2048];
+    cfg_describe(&cfg, eff, sizeof(eff));
+    ck_assert_ptr_nonnull(strstr(eff, "servers=etcd://10.0.0.1:2379/kv;"));
+    ck_assert_ptr_nonnull(strstr(eff, "pool_size=1 GiB;"));
+    ck_assert_ptr_nonnull(strstr(eff, "timeout_ms=9;"));
+    /* a static list replaces a registry and the other way round */
+    ck_assert_int_eq(cfg_parse("servers=h:1", &cfg, &lg), KVP_OK);
+    ck_assert_str_eq(cfg.discovery, "");
+    ck_assert_uint_eq(cfg.n_servers, 1);
+    expect_invalid("servers=consul://h:1", "etcd://");
+}
+END_TEST
+
 START_TEST(url_form)
 {
     struct kvp_config cfg;
@@ -218,6 +239,7 @@ int main(void)
         {"defaults", defaults},
         {"every_key", every_key},
         {"url_form", url_form},
+        {"registry_servers", registry_servers},
         {"sizes", sizes},
         {"bad_values_name_the_key", bad_values_name_the_key},
         {"structure_errors", structure_errors},

@@ -152,6 +152,28 @@ START_TEST(roundtrip_batches)
     ck_assert_uint_eq(o.n_stats, 3);
     ck_assert_uint_eq(o.stats[2], 3);
     free(body);
+    /* KEYS: an empty prefix is all keys; the reply carries keys + sizes */
+    struct proto_msg kq = {.type = PROTO_KEYS,
+                           .prefix = (const uint8_t *)"pre",
+                           .prefix_len = 3,
+                           .limit = 7};
+    ck_assert_int_eq(roundtrip(&kq, &o, &body), PROTO_OK);
+    ck_assert_uint_eq(o.limit, 7);
+    ck_assert_uint_eq(o.prefix_len, 3);
+    ck_assert_mem_eq(o.prefix, "pre", 3);
+    free(body);
+    struct proto_item kit[2] = {
+        {.key = (const uint8_t *)"a", .key_len = 1, .len = 5},
+        {.key = (const uint8_t *)"bb", .key_len = 2, .len = UINT64_MAX}};
+    struct proto_msg kr = {.type = PROTO_KEYS_R, .flags = PROTO_KEYS_MORE,
+                           .n = 2, .items = kit};
+    ck_assert_int_eq(roundtrip(&kr, &o, &body), PROTO_OK);
+    ck_assert_uint_eq(o.n, 2);
+    ck_assert_uint_eq(o.flags, PROTO_KEYS_MORE);
+    ck_assert_mem_eq(o.items[1].key, "bb", 2);
+    ck_assert_uint_eq(o.items[1].len, UINT64_MAX);
+    proto_msg_free(&o);
+    free(body);
 }
 END_TEST
 
@@ -169,6 +191,8 @@ START_TEST(encoder_refuses_out_of_range)
     ck_assert_int_eq(proto_encode(&c, &b), -1);
     struct proto_msg t = {.type = 99};
     ck_assert_int_eq(proto_encode(&t, &b), -1);
+    struct proto_msg k0 = {.type = PROTO_KEYS, .limit = 0};
+    ck_assert_int_eq(proto_encode(&k0, &b), -1);
     proto_buf_free(&b);
 }
 END_TEST
@@ -358,6 +382,8 @@ START_TEST(every_truncation_of_valid_frames)
         {.type = PROTO_COMMIT_R, .n = 2, .items = it},
         {.type = PROTO_REMOVE, .n = 2, .items = it},
         {.type = PROTO_STATS_R, .n_stats = 4},
+        {.type = PROTO_KEYS, .prefix = blob, .prefix_len = 3, .limit = 1},
+        {.type = PROTO_KEYS_R, .n = 2, .items = it},
     };
     for (size_t k = 0; k < sizeof(msgs) / sizeof(msgs[0]); k++) {
         struct proto_buf b = {0};

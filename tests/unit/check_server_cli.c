@@ -133,6 +133,13 @@ START_TEST(errors_name_the_flag)
                {"--lease-timeout-ms", "12ms", "--lease-timeout-ms"},
                {"--log-level", "loud", "--log-level"},
                {"--gid-index", "300", "--gid-index"},
+               {"--transports", "tcp", "--ucx-tls tcp"},
+               {"--transports", "ucx,rdma", "'rdma' is not a transport"},
+               {"--transports", "ucx,", "empty name"},
+               {"--listen", "nohost", "is not HOST:PORT"},
+               {"--metrics", "nohost", "--metrics"},
+               {"--etcd-ttl", "1", "--etcd-ttl"},
+               {"--advertise", "h:1", "needs --etcd"},
                {"--frobnicate", "1", "--frobnicate"}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
@@ -143,6 +150,17 @@ START_TEST(errors_name_the_flag)
     }
     ck_assert_int_eq(parse(err, sizeof(err), &o, "--pool-size", NULL), -1);
     ck_assert_ptr_nonnull(strstr(err, "needs a value"));
+    /* the cluster flags */
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "--etcd", "http://e:2379",
+                           "--advertise", "10.0.0.1:7460", "--metrics",
+                           "127.0.0.1:0", "--transports", "none", NULL),
+                     0);
+    ck_assert_str_eq(o.etcd, "http://e:2379");
+    ck_assert_str_eq(o.advertise, "10.0.0.1:7460");
+    ck_assert_uint_eq(o.etcd_ttl_s, 10);
+    ck_assert_str_eq(o.metrics_host, "127.0.0.1");
+    ck_assert_int_eq(parse(err, sizeof(err), &o, NULL), 0);
+    ck_assert_str_eq(o.metrics_host, ""); /* no --metrics: no endpoint */
 }
 END_TEST
 

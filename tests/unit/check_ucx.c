@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "kvp_transport.h"
+#include "status_name.h"
 
 #define POOL_LEN   (8u << 20)
 #define BUF_LEN    (8u << 20)
@@ -434,7 +435,8 @@ static void peer_gone(const char *tls)
     if (st == KVP_OK)
         st = ops->flush(p.cep, 2000);
     ck_assert_msg(st == KVP_ERR_TRANSPORT || st == KVP_ERR_TIMEOUT,
-                  "flush after the server died: %d", st);
+                  "flush after the server died: %s",
+                  kvp_status_name(st));
     ck_assert_int_le(time(NULL) - t0, 10);
     pair_close_client(&p);
 }
@@ -530,7 +532,8 @@ START_TEST(test_peer_process_killed_tcp)
     if (st == KVP_OK)
         st = ops->flush(ep, 5000);
     ck_assert_msg(st == KVP_ERR_TRANSPORT || st == KVP_ERR_TIMEOUT,
-                  "flush after the server process died: %d", st);
+                  "flush after the server process died: %s",
+                  kvp_status_name(st));
     ck_assert_int_le(time(NULL) - t0, 10);
     ops->rkey_destroy(rk);
     ops->ep_destroy(ep);
@@ -688,7 +691,8 @@ START_TEST(test_unknown_tls_is_no_device)
     last_error[0] = '\0';
     int32_t st = ops->ctx_create(&cp, &ctx);
     ck_assert_msg(st == KVP_ERR_NO_DEVICE || st == KVP_ERR_INVALID,
-                  "ctx_create with a bogus UCX_TLS: %d", st);
+                  "ctx_create with a bogus UCX_TLS: %s",
+                  kvp_status_name(st));
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(last_error, "no_such_transport"));
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "kvp_transport.h"
+#include "status_name.h"
 
 static char log_text[8192];
 
@@ -39,7 +40,8 @@ static void setup(void)
     struct kvp_logger lg = {
         .fn = capture_log, .user = NULL, .level = KVP_LOG_DEBUG};
     int32_t st = xport_module_load("verbs", &lg, &ops);
-    ck_assert_msg(st == KVP_OK, "xport_module_load(verbs) = %d: %s", st, log_text);
+    ck_assert_msg(st == KVP_OK, "xport_module_load(verbs) = %s: %s",
+                  kvp_status_name(st), log_text);
     log_text[0] = '\0';
 }
 
