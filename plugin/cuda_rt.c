@@ -4,6 +4,7 @@
  * functions come from dlsym().
  */
 #include "cuda_rt.h"
+#include "stage.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -23,6 +24,15 @@ struct cuda_fns {
     __typeof__(cudaGetDeviceCount) *get_device_count;
     __typeof__(cudaGetLastError) *get_last_error;
     __typeof__(cudaGetErrorString) *get_error_string;
+    __typeof__(cudaGetDevice) *get_device;
+    __typeof__(cudaSetDevice) *set_device;
+    __typeof__(cudaHostAlloc) *host_alloc;
+    __typeof__(cudaFreeHost) *free_host;
+    __typeof__(cudaStreamCreateWithFlags) *stream_create;
+    __typeof__(cudaStreamDestroy) *stream_destroy;
+    __typeof__(cudaStreamSynchronize) *stream_synchronize;
+    __typeof__(cudaMemcpyAsync) *memcpy_async;
+    __typeof__(cudaMemcpy2DAsync) *memcpy_2d_async;
 };
 
 static struct {
@@ -55,6 +65,15 @@ static int resolve(void *lib)
     SYM(get_device_count, "cudaGetDeviceCount");
     SYM(get_last_error, "cudaGetLastError");
     SYM(get_error_string, "cudaGetErrorString");
+    SYM(get_device, "cudaGetDevice");
+    SYM(set_device, "cudaSetDevice");
+    SYM(host_alloc, "cudaHostAlloc");
+    SYM(free_host, "cudaFreeHost");
+    SYM(stream_create, "cudaStreamCreateWithFlags");
+    SYM(stream_destroy, "cudaStreamDestroy");
+    SYM(stream_synchronize, "cudaStreamSynchronize");
+    SYM(memcpy_async, "cudaMemcpyAsync");
+    SYM(memcpy_2d_async, "cudaMemcpy2DAsync");
 #undef SYM
     return 0;
 }
@@ -169,4 +188,144 @@ int kvp_cuda_usable(char *why, size_t why_cap)
     if (reason != NULL && why != NULL && why_cap > 0)
         snprintf(why, why_cap, "%s", reason);
     return reason == NULL;
+}
+
+/* ---- the staged path's CUDA side ---------------------------------------- */
+
+static int32_t cuda_fail(const struct kvp_logger *lg, const char *what,
+                         cudaError_t err)
+{
+    KVP_LOG_E(lg, "CUDA %s: %s", what, rt.f.get_error_string(err));
+    (void)rt.f.get_last_error();
+    return KVP_ERR_TRANSPORT;
+}
+
+/* Makes dev current; *prev_p = the device to restore. */
+static cudaError_t enter(int dev, int *prev_p)
+{
+    cudaError_t err = rt.f.get_device(prev_p);
+    if (err == cudaSuccess && *prev_p != dev)
+        err = rt.f.set_device(dev);
+    return err;
+}
+
+static void leave(int dev, int prev)
+{
+    if (prev != dev)
+        (void)rt.f.set_device(prev);
+}
+
+int32_t kvp_cuda_host_alloc(uint64_t len, void **p, const struct kvp_logger *lg)
+{
+    *p = NULL;
+    if (fns() == NULL)
+        return KVP_ERR_NOT_SUPPORTED;
+    cudaError_t err = rt.f.host_alloc(p, (size_t)len, cudaHostAllocPortable);
+    return err == cudaSuccess ? KVP_OK : cuda_fail(lg, "cudaHostAlloc", err);
+}
+
+void kvp_cuda_host_free(void *p)
+{
+    if (p != NULL && fns() != NULL)
+        (void)rt.f.free_host(p);
+}
+
+struct cuda_copier {
+    int dev;
+    const struct kvp_logger *lg;
+    cudaStream_t stream[2];
+};
+
+static int32_t cc_copy(void *ctx, uint32_t slot, int to_host, void *host,
+                       uintptr_t dev_addr, uint64_t dpitch, uint64_t width,
+                       uint64_t height)
+{
+    struct cuda_copier *c = ctx;
+    void *d = (void *)dev_addr;
+    int prev;
+    cudaError_t err = enter(c->dev, &prev);
+    if (err == cudaSuccess && height == 1)
+        err = rt.f.memcpy_async(
+            to_host ? host : d, to_host ? d : host, (size_t)width,
+            to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice,
+            c->stream[slot]);
+    else if (err == cudaSuccess && to_host)
+        err = rt.f.memcpy_2d_async(host, (size_t)width, d, (size_t)dpitch,
+                                   (size_t)width, (size_t)height,
+                                   cudaMemcpyDeviceToHost, c->stream[slot]);
+    else if (err == cudaSuccess)
+        err = rt.f.memcpy_2d_async(d, (size_t)dpitch, host, (size_t)width,
+                                   (size_t)width, (size_t)height,
+                                   cudaMemcpyHostToDevice, c->stream[slot]);
+    leave(c->dev, prev);
+    return err == cudaSuccess ? KVP_OK : cuda_fail(c->lg, "copy", err);
+}
+
+static int32_t cc_wait(void *ctx, uint32_t slot)
+{
+    struct cuda_copier *c = ctx;
+    cudaError_t err = rt.f.stream_synchronize(c->stream[slot]);
+    return err == cudaSuccess ? KVP_OK
+                              : cuda_fail(c->lg, "cudaStreamSynchronize", err);
+}
+
+int32_t kvp_cuda_copier_create(int dev, const struct kvp_logger *lg,
+                               struct stage_copier *cp)
+{
+    if (fns() == NULL)
+        return KVP_ERR_NOT_SUPPORTED;
+    struct cuda_copier *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return KVP_ERR_NO_MEMORY;
+    c->dev = dev;
+    c->lg = lg;
+    int prev;
+    cudaError_t err = enter(dev, &prev);
+    for (int i = 0; err == cudaSuccess && i < 2; i++)
+        err = rt.f.stream_create(&c->stream[i], cudaStreamNonBlocking);
+    leave(dev, prev);
+    if (err != cudaSuccess) {
+        for (int i = 0; i < 2; i++)
+            if (c->stream[i] != NULL)
+                (void)rt.f.stream_destroy(c->stream[i]);
+        free(c);
+        return cuda_fail(lg, "cudaStreamCreateWithFlags", err);
+    }
+    *cp = (struct stage_copier){c, cc_copy, cc_wait};
+    return KVP_OK;
+}
+
+void kvp_cuda_copier_destroy(struct stage_copier *cp)
+{
+    struct cuda_copier *c = cp->ctx;
+    if (c == NULL)
+        return;
+    for (int i = 0; i < 2; i++)
+        (void)rt.f.stream_destroy(c->stream[i]);
+    free(c);
+    cp->ctx = NULL;
+}
+
+int32_t kvp_cuda_copy_sync(int dev, void *dst, const void *src, uint64_t len,
+                           int to_host, const struct kvp_logger *lg)
+{
+    if (fns() == NULL)
+        return KVP_ERR_NOT_SUPPORTED;
+    int prev;
+    cudaError_t err = enter(dev, &prev);
+    /* the legacy default stream would serialise with the host's work:
+     * a stream of our own, synchronised */
+    cudaStream_t s = NULL;
+    if (err == cudaSuccess)
+        err = rt.f.stream_create(&s, cudaStreamNonBlocking);
+    if (err == cudaSuccess)
+        err = rt.f.memcpy_async(
+            dst, src, (size_t)len,
+            to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, s);
+    if (err == cudaSuccess)
+        err = rt.f.stream_synchronize(s);
+    if (s != NULL)
+        (void)rt.f.stream_destroy(s);
+    leave(dev, prev);
+    return err == cudaSuccess ? KVP_OK : cuda_fail(lg, "header copy", err);
 }

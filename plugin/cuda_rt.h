@@ -37,4 +37,26 @@ enum kvp_mem_kind kvp_cuda_mem_kind(const void *ptr, int *device_p);
  * Else 0, and why (if not NULL) gets one line saying which step failed. */
 int kvp_cuda_usable(char *why, size_t why_cap);
 
+/* ---- the staged path's CUDA side (stage.h); KVP_ERR_NOT_SUPPORTED when
+ * the runtime is not usable, KVP_ERR_TRANSPORT (logged with CUDA's own
+ * words) when CUDA fails. */
+struct stage_copier;
+
+/* Pinned, portable host memory for bounce slots (cudaHostAlloc). */
+int32_t kvp_cuda_host_alloc(uint64_t len, void **p,
+                            const struct kvp_logger *lg);
+void kvp_cuda_host_free(void *p);
+
+/* A stage.h copy engine on device `dev`: one non-blocking stream per
+ * bounce slot; copies are cudaMemcpy2DAsync (cudaMemcpyAsync for one
+ * row). lg must outlive it. */
+int32_t kvp_cuda_copier_create(int dev, const struct kvp_logger *lg,
+                               struct stage_copier *cp);
+void kvp_cuda_copier_destroy(struct stage_copier *cp);
+
+/* A small synchronous copy (the 304-byte tensor header of a device
+ * buffer): to_host ? device -> host : host -> device. */
+int32_t kvp_cuda_copy_sync(int dev, void *dst, const void *src, uint64_t len,
+                           int to_host, const struct kvp_logger *lg);
+
 #endif /* KVP_CUDA_RT_H */

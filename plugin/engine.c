@@ -36,7 +36,16 @@ int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key)
 int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
                      const void *ptr, uint64_t len, struct kvp_xport_mem **mem_p)
 {
+    int32_t device;
+    return eng_find_buf(e, what, key, ptr, len, mem_p, &device);
+}
+
+int32_t eng_find_buf(struct kvp_engine *e, const char *what, const char *key,
+                     const void *ptr, uint64_t len,
+                     struct kvp_xport_mem **mem_p, int32_t *device_p)
+{
     *mem_p = NULL;
+    *device_p = -1;
     if (len == 0)
         return KVP_OK; /* no byte moves: no registration needed */
     void *h = NULL;
@@ -47,7 +56,9 @@ int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
                   what, key, ptr, (unsigned long long)len);
         return KVP_ERR_NOT_REGISTERED;
     }
-    *mem_p = h;
+    const struct eng_buf *b = h;
+    *mem_p = b->mem;
+    *device_p = b->device;
     return KVP_OK;
 }
 
@@ -391,6 +402,13 @@ static int32_t servers_init(struct kvp_engine *e)
     return KVP_OK;
 }
 
+static void buf_free(struct kvp_engine *e, struct eng_buf *b)
+{
+    if (b->mem != NULL)
+        e->tops->mem_dereg(b->mem);
+    free(b);
+}
+
 static void engine_free(struct kvp_engine *e)
 {
     if (e->watch != NULL)
@@ -405,8 +423,9 @@ static void engine_free(struct kvp_engine *e)
     void *h;
     if (e->tops != NULL) {
         while (registry_pop(&e->reg, &h))
-            e->tops->mem_dereg(h);
+            buf_free(e, h);
         scratch_fini(&e->scratch);
+        stage_pool_fini(&e->stage);
     }
     registry_fini(&e->reg);
     if (e->embedded != NULL)
@@ -478,6 +497,7 @@ int32_t kvp_op_engine_create(const char *config,
                   transport_name(&e->cfg), kvp_op_status_str(st));
         goto out_free;
     }
+    stage_pool_init(&e->stage, e->tops, e->tctx, &e->log);
     st = scratch_init(&e->scratch, e->tops, e->tctx);
     if (st != KVP_OK) {
         KVP_LOG_E(&e->log, "engine_create: header scratch area: %s",
@@ -509,6 +529,39 @@ int32_t kvp_op_engine_destroy(struct kvp_engine *engine)
     return KVP_OK;
 }
 
+/* Fills b: device or managed memory is staged (no transport registration,
+ * docs/cuda.md); host memory (host-pinned included) is registered with the
+ * transport. */
+static int32_t register_kind(struct kvp_engine *e, void *ptr, uint64_t len,
+                             struct eng_buf *b)
+{
+    int dev = -1;
+    enum kvp_mem_kind kind = kvp_cuda_mem_kind(ptr, &dev);
+    b->device = -1;
+    if (kind != KVP_MEM_HOST) {
+        char why[256];
+        const char *what = kind == KVP_MEM_DEVICE ? "device" : "managed";
+        if (!kvp_cuda_usable(why, sizeof(why))) {
+            KVP_LOG_E(&e->log,
+                      "register_buffer: %p is CUDA %s memory but CUDA is not "
+                      "usable here: %s",
+                      ptr, what, why);
+            return KVP_ERR_NOT_SUPPORTED;
+        }
+        b->device = dev < 0 ? 0 : dev;
+        KVP_LOG_I(&e->log,
+                  "register_buffer: [%p, +%llu) is CUDA %s memory on device "
+                  "%d: staged through pinned host buffers",
+                  ptr, (unsigned long long)len, what, b->device);
+        return KVP_OK;
+    }
+    int32_t st = e->tops->mem_reg(e->tctx, ptr, len, &b->mem);
+    if (st != KVP_OK)
+        KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu): transport: %s", ptr,
+                  (unsigned long long)len, kvp_op_status_str(st));
+    return st;
+}
+
 int32_t kvp_op_register_buffer(struct kvp_engine *e, void *ptr, uint64_t len)
 {
     if (e == NULL)
@@ -523,15 +576,6 @@ int32_t kvp_op_register_buffer(struct kvp_engine *e, void *ptr, uint64_t len)
                   (unsigned long long)len);
         return KVP_ERR_INVALID;
     }
-    int dev = -1;
-    enum kvp_mem_kind kind = kvp_cuda_mem_kind(ptr, &dev);
-    if (kind != KVP_MEM_HOST) {
-        KVP_LOG_E(&e->log,
-                  "register_buffer: %p is CUDA %s memory (device %d); kvplug "
-                  "serves host memory only for now (docs/cuda.md)",
-                  ptr, kind == KVP_MEM_DEVICE ? "device" : "managed", dev);
-        return KVP_ERR_NOT_SUPPORTED;
-    }
     /* Refuse overlap before paying for the transport registration. */
     void *h = NULL;
     if (registry_find(&e->reg, ptr, 1, &h) == KVP_OK) {
@@ -541,16 +585,17 @@ int32_t kvp_op_register_buffer(struct kvp_engine *e, void *ptr, uint64_t len)
                   ptr, (unsigned long long)len);
         return KVP_ERR_EXISTS;
     }
-    struct kvp_xport_mem *mem = NULL;
-    int32_t st = e->tops->mem_reg(e->tctx, ptr, len, &mem);
+    struct eng_buf *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return KVP_ERR_NO_MEMORY;
+    int32_t st = register_kind(e, ptr, len, b);
     if (st != KVP_OK) {
-        KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu): transport: %s", ptr,
-                  (unsigned long long)len, kvp_op_status_str(st));
+        free(b);
         return st;
     }
-    st = registry_add(&e->reg, ptr, len, mem);
+    st = registry_add(&e->reg, ptr, len, b);
     if (st != KVP_OK) {
-        e->tops->mem_dereg(mem);
+        buf_free(e, b);
         KVP_LOG_E(&e->log, "register_buffer: [%p, +%llu): %s", ptr,
                   (unsigned long long)len,
                   st == KVP_ERR_EXISTS ? "overlaps a registered buffer"
@@ -571,6 +616,6 @@ int32_t kvp_op_unregister_buffer(struct kvp_engine *e, void *ptr)
                   ptr);
         return KVP_ERR_NOT_FOUND;
     }
-    e->tops->mem_dereg(h);
+    buf_free(e, h);
     return KVP_OK;
 }

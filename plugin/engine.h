@@ -21,6 +21,7 @@
 #include "kvp_transport.h"
 #include "registry.h"
 #include "scratch.h"
+#include "stage_pool.h"
 #include "log.h"
 
 struct kvp_server;
@@ -63,9 +64,17 @@ struct kvp_engine {
     struct kvp_disc_watch *watch;
     struct registry reg;
     struct scratch scratch; /* registered slots for shard headers */
+    struct stage_pool stage; /* bounce pairs for device buffers */
     atomic_uint_fast64_t host_copy_bytes; /* payload bytes memcpy'd by us */
     atomic_uint_fast64_t header_bytes;    /* shard header bytes posted (from
                                            * the scratch area, not payload) */
+};
+
+/* One registration (the registry's handle): host memory registered with
+ * the transport, or CUDA device/managed memory moved through staging. */
+struct eng_buf {
+    struct kvp_xport_mem *mem; /* NULL for device memory */
+    int32_t device;            /* CUDA device, or -1: host memory */
 };
 
 /* Key of 1..KVP_KEY_MAX bytes; logs and returns KVP_ERR_INVALID else.
@@ -75,6 +84,12 @@ int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key);
  * len 0 needs none (*mem_p = NULL). Logs KVP_ERR_NOT_REGISTERED. */
 int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
                      const void *ptr, uint64_t len, struct kvp_xport_mem **mem_p);
+
+/* Same, and *device_p = the CUDA device of a device registration, else
+ * -1 (also for len 0). */
+int32_t eng_find_buf(struct kvp_engine *e, const char *what, const char *key,
+                     const void *ptr, uint64_t len,
+                     struct kvp_xport_mem **mem_p, int32_t *device_p);
 
 uint32_t eng_server_of(struct kvp_engine *e, const char *key);
 /* Takes a free connection slot of server s (blocking if all are busy). */

@@ -1,10 +1,13 @@
 /*
- * entry.c - the one exported symbol, kvp_plugin_negotiate_v1, and the const
- * v1 ops table it hands out.
+ * entry.c - the one exported symbol, kvp_plugin_negotiate_v1, and the v1
+ * ops table it hands out (constant but for KVP_CAP_CUDA, decided once, at
+ * the first negotiation: docs/cuda.md).
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "kvplug/abi.h"
+#include "cuda_rt.h"
 #include "ops.h"
 #include "log.h"
 
@@ -12,7 +15,7 @@
 #define KVP_PLUGIN_VERSION "0.1.0"
 #endif
 
-static const struct kvp_ops plugin_ops = {
+static struct kvp_ops plugin_ops = {
     .struct_size = sizeof(struct kvp_ops),
     .abi_major = KVP_ABI_MAJOR,
     .abi_minor = KVP_ABI_MINOR,
@@ -36,6 +39,15 @@ static const struct kvp_ops plugin_ops = {
     .stat = kvp_op_stat,
     .remove = kvp_op_remove,
 };
+
+static pthread_once_t caps_once = PTHREAD_ONCE_INIT;
+
+/* KVP_CAP_CUDA exactly when device memory can be registered now. */
+static void caps_decide(void)
+{
+    if (kvp_cuda_usable(NULL, 0))
+        plugin_ops.caps |= KVP_CAP_CUDA;
+}
 
 /* Smallest kvp_negotiate a host may pass: up to and including `ops`. */
 #define NEGOTIATE_MIN_SIZE                                                    \
@@ -86,6 +98,7 @@ int32_t kvp_plugin_negotiate_v1(struct kvp_negotiate *io)
                   KVP_ABI_MINOR);
         return KVP_ERR_ABI_MISMATCH;
     }
+    pthread_once(&caps_once, caps_decide);
     io->abi_minor = min_u16(io->host_abi_minor, KVP_ABI_MINOR);
     io->reserved = 0;
     io->ops = &plugin_ops;

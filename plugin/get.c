@@ -13,10 +13,16 @@ static int32_t get_prepare(struct kvp_engine *e, const char *what,
     if (st != KVP_OK)
         return st;
     struct kvp_xport_mem *mem;
-    st = eng_find_mem(e, what, key, ptr, cap, &mem);
+    int32_t dev;
+    st = eng_find_buf(e, what, key, ptr, cap, &mem, &dev);
     if (st != KVP_OK)
         return st;
-    *j = (struct get_job){.key = key, .dst = ptr, .cap = cap, .mem = mem};
+    *j = (struct get_job){.key = key,
+                          .dst = ptr,
+                          .cap = cap,
+                          .mem = mem,
+                          .staged = dev >= 0,
+                          .device = dev};
     return KVP_OK;
 }
 

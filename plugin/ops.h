@@ -51,8 +51,8 @@ int32_t kvp_op_exists(struct kvp_engine *engine, const char *key);
 int64_t kvp_op_stat(struct kvp_engine *engine, const char *key);
 int32_t kvp_op_remove(struct kvp_engine *engine, const char *key);
 
-/* Capabilities the plugin advertises (KVP_CAP_*). KVP_CAP_CUDA is not
- * among them: register_buffer refuses device memory (docs/cuda.md). */
+/* Capabilities the plugin always advertises (KVP_CAP_*). entry.c adds
+ * KVP_CAP_CUDA when device memory can be registered (docs/cuda.md). */
 #define KVP_PLUGIN_CAPS                                                       \
     (KVP_CAP_THREAD_SAFE | KVP_CAP_TP | KVP_CAP_BATCH | KVP_CAP_OVERWRITE)
 

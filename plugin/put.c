@@ -14,14 +14,17 @@ static int32_t put_prepare(struct kvp_engine *e, const char *what,
     if (st != KVP_OK)
         return st;
     struct kvp_xport_mem *mem;
-    st = eng_find_mem(e, what, key, ptr, len, &mem);
+    int32_t dev;
+    st = eng_find_buf(e, what, key, ptr, len, &mem, &dev);
     if (st != KVP_OK)
         return st;
     *j = (struct put_job){.key = key,
                           .item = item,
                           .data = ptr,
                           .data_len = len,
-                          .data_mem = mem};
+                          .data_mem = mem,
+                          .staged = dev >= 0,
+                          .device = dev};
     return KVP_OK;
 }
 

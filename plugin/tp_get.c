@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "cuda_rt.h"
 #include "ops.h"
 #include "tensor_hdr.h"
 #include "tp_keys.h"
@@ -36,6 +37,25 @@ static int32_t check_shard(struct kvp_engine *e, const char *key,
     return KVP_ERR_TP_MISMATCH;
 }
 
+/* check_shard on what was read: a device buffer's header is copied to
+ * the host first (one small copy). Returns the size or a status. */
+static int64_t check_read(struct kvp_engine *e, const struct get_job *j,
+                          uint64_t len, int32_t rank, int32_t tp_size)
+{
+    unsigned char hdr[KVP_TENSOR_HDR_SIZE];
+    const void *head = j->dst;
+    if (j->staged && len >= KVP_TENSOR_HDR_SIZE) {
+        int32_t st = kvp_cuda_copy_sync(j->device, hdr, j->dst, sizeof(hdr),
+                                        1, &e->log);
+        if (st != KVP_OK)
+            return st;
+        head = hdr;
+    }
+    if (check_shard(e, j->key, head, len, rank, tp_size) != KVP_OK)
+        return KVP_ERR_TP_MISMATCH;
+    return (int64_t)len;
+}
+
 static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
                            const char *const *keys, void *const *ptrs,
                            const uint64_t *caps, int32_t tp_rank,
@@ -58,9 +78,10 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
     uint32_t nj = 0;
     for (uint32_t i = 0; i < n; i++) {
         struct kvp_xport_mem *mem;
+        int32_t dev = -1;
         int32_t st = eng_check_key(e, what, keys[i]);
         if (st == KVP_OK)
-            st = eng_find_mem(e, what, keys[i], ptrs[i], caps[i], &mem);
+            st = eng_find_buf(e, what, keys[i], ptrs[i], caps[i], &mem, &dev);
         results[i] = st;
         if (st != KVP_OK)
             continue;
@@ -73,17 +94,19 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
         }
         if (tp_size <= 1)
             snprintf(k, TP_SHARD_KEY_MAX, "%s", keys[i]);
-        jobs[nj] = (struct get_job){
-            .key = k, .dst = ptrs[i], .cap = caps[i], .mem = mem};
+        jobs[nj] = (struct get_job){.key = k,
+                                    .dst = ptrs[i],
+                                    .cap = caps[i],
+                                    .mem = mem,
+                                    .staged = dev >= 0,
+                                    .device = dev};
         item[nj++] = i;
     }
     xfer_get(e, jobs, nj);
     for (uint32_t j = 0; j < nj; j++) {
         int64_t r = jobs[j].result;
-        if (r >= 0 && tp_size > 1 &&
-            check_shard(e, jobs[j].key, jobs[j].dst, (uint64_t)r, tp_rank,
-                        tp_size) != KVP_OK)
-            r = KVP_ERR_TP_MISMATCH;
+        if (r >= 0 && tp_size > 1)
+            r = check_read(e, &jobs[j], (uint64_t)r, tp_rank, tp_size);
         results[item[j]] = r;
     }
     free(jobs);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "cuda_rt.h"
 #include "ops.h"
 #include "tensor_hdr.h"
 #include "tp_keys.h"
@@ -14,6 +15,7 @@ struct tp_item {
     struct kvp_tensor_hdr full;
     struct tp_plan plan;
     struct kvp_xport_mem *mem;
+    int32_t device;    /* CUDA device of a staged buffer, else -1 */
     uint32_t n_shards; /* 1 when tp_size <= 1 (stored unchanged) */
     char *keys;        /* n_shards * TP_SHARD_KEY_MAX */
 };
@@ -28,11 +30,21 @@ static int32_t tp_prepare(struct kvp_engine *e, const char *what,
     int32_t st = eng_check_key(e, what, key);
     if (st != KVP_OK)
         return st;
-    st = eng_find_mem(e, what, key, ptr, len, &it->mem);
+    st = eng_find_buf(e, what, key, ptr, len, &it->mem, &it->device);
     if (st != KVP_OK)
         return st;
+    /* A device buffer's header: one small copy (docs/cuda.md). */
+    unsigned char hdr[KVP_TENSOR_HDR_SIZE];
+    const void *head = ptr;
+    if (it->device >= 0 && len >= KVP_TENSOR_HDR_SIZE) {
+        st = kvp_cuda_copy_sync(it->device, hdr, ptr, sizeof(hdr), 1,
+                                &e->log);
+        if (st != KVP_OK)
+            return st;
+        head = hdr;
+    }
     int32_t rule =
-        len == 0 ? TH_TOO_SHORT : tensor_hdr_parse(ptr, len, &it->full);
+        len == 0 ? TH_TOO_SHORT : tensor_hdr_parse(head, len, &it->full);
     if (rule != TH_OK) {
         KVP_LOG_E(&e->log,
                   "%s: key '%.128s': not a valid tensor object "
@@ -129,6 +141,8 @@ static void tp_put_items(struct kvp_engine *e, uint32_t n,
             j->key = it->keys + (size_t)r * TP_SHARD_KEY_MAX;
             j->item = i;
             j->data_mem = it->mem;
+            j->staged = it->device >= 0;
+            j->device = it->device;
             if (tp_size <= 1) {
                 j->data = ptrs[i];
                 j->data_len = lens[i];

@@ -214,19 +214,23 @@ static void put_write(struct kvp_engine *e, struct eng_server *sv,
         return;
     struct kvp_xport_ep *ep = store_conn_ep(sv->conn);
     struct kvp_xport_rkey *rkey = store_conn_rkey(sv->conn);
-    /* per job: next extent to write, extents left */
+    /* per job: next extent to write, extents left; staged jobs */
     uint64_t *next = calloc(2 * (size_t)(cnt ? cnt : 1), sizeof(*next));
     uint64_t *left = next != NULL ? next + cnt : NULL;
-    uint32_t posted = 0, pending = 0;
+    uint32_t *staged = calloc(cnt ? cnt : 1, sizeof(*staged));
+    uint32_t posted = 0, pending = 0, n_staged = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         struct put_job *j = &jobs[idx[i]];
         if (!j->allocated || item_status[j->item] != KVP_OK)
             continue;
         posted++;
         uint64_t n_data = 0;
-        int32_t st = next == NULL ? KVP_ERR_NO_MEMORY
-                                  : put_prepare(e, ep, rkey, j, &n_data);
-        if (st == KVP_OK && j->plan == NULL && n_data > 0)
+        int32_t st = next == NULL || staged == NULL
+                         ? KVP_ERR_NO_MEMORY
+                         : put_prepare(e, ep, rkey, j, &n_data);
+        if (st == KVP_OK && j->staged)
+            staged[n_staged++] = idx[i]; /* payload: xfer_dev_put below */
+        else if (st == KVP_OK && j->plan == NULL && n_data > 0)
             st = put_extents(e, ep, rkey, j, 0, n_data);
         else if (st == KVP_OK)
             pending += (left[i] = n_data) > 0;
@@ -253,6 +257,8 @@ static void put_write(struct kvp_engine *e, struct eng_server *sv,
         }
     }
     free(next);
+    xfer_dev_put(e, ep, rkey, jobs, staged, n_staged, item_status);
+    free(staged);
     if (posted == 0)
         return;
     int32_t st = e->tops->flush(ep, e->cfg.timeout_ms);
@@ -423,7 +429,11 @@ static void get_server(struct kvp_engine *e, struct eng_server *sv,
     }
     struct kvp_xport_ep *ep = store_conn_ep(c);
     struct kvp_xport_rkey *rkey = store_conn_rkey(c);
-    uint32_t posted = 0;
+    uint32_t posted = 0, n_staged = 0;
+    /* staged gets: job index, remote address, length */
+    uint32_t *sidx = malloc((size_t)cnt * sizeof(*sidx));
+    uint64_t *sraddr = malloc((size_t)cnt * sizeof(*sraddr));
+    uint64_t *slen = malloc((size_t)cnt * sizeof(*slen));
     for (uint32_t i = 0; i < cnt; i++) {
         struct get_job *j = &jobs[idx[i]];
         if (it[i].status != KVP_OK) {
@@ -448,6 +458,16 @@ static void get_server(struct kvp_engine *e, struct eng_server *sv,
         j->result = (int64_t)it[i].len;
         if (it[i].len == 0)
             continue;
+        if (j->staged && (sidx == NULL || sraddr == NULL || slen == NULL)) {
+            j->result = KVP_ERR_NO_MEMORY;
+            continue;
+        }
+        if (j->staged) { /* read by xfer_dev_get below */
+            sidx[n_staged] = idx[i];
+            sraddr[n_staged] = it[i].raddr;
+            slen[n_staged++] = it[i].len;
+            continue;
+        }
         int32_t wst =
             e->tops->read(ep, j->dst, it[i].len, j->mem, it[i].raddr, rkey);
         posted++;
@@ -469,6 +489,11 @@ static void get_server(struct kvp_engine *e, struct eng_server *sv,
                     jobs[idx[i]].result = st;
         }
     }
+    if (st == KVP_OK)
+        xfer_dev_get(e, ep, rkey, jobs, sidx, sraddr, slen, n_staged);
+    free(sidx);
+    free(sraddr);
+    free(slen);
     /* release every lease we got, also of objects we did not read */
     uint64_t *leases = malloc((size_t)cnt * sizeof(uint64_t));
     uint32_t nl = 0;

@@ -30,6 +30,8 @@ struct put_job {
     int32_t rank;
     const unsigned char *payload;
     struct kvp_xport_mem *data_mem; /* holds data or payload */
+    int staged;      /* data/payload is CUDA memory: through staging */
+    int32_t device;  /* its CUDA device, when staged */
     /* filled by xfer_put */
     uint32_t server;
     int32_t status;
@@ -54,11 +56,30 @@ struct get_job {
     void *dst;
     uint64_t cap;
     struct kvp_xport_mem *mem;
+    int staged;     /* dst is CUDA memory: through staging */
+    int32_t device; /* its CUDA device, when staged */
     /* filled by xfer_get */
     uint32_t server;
     int64_t result; /* size or negative status */
 };
 
 void xfer_get(struct kvp_engine *e, struct get_job *jobs, uint32_t n_jobs);
+
+/* ---- the staged device path (xfer_dev.c, docs/cuda.md) ---------------- */
+
+/* Writes the payloads of the staged jobs jobs[idx[0..cnt)] (allocated,
+ * item still KVP_OK; their headers are posted by the caller) through
+ * bounce buffers, one pipeline for all; returns with them flushed. */
+void xfer_dev_put(struct kvp_engine *e, struct kvp_xport_ep *ep,
+                  struct kvp_xport_rkey *rkey, struct put_job *jobs,
+                  const uint32_t *idx, uint32_t cnt, int32_t *item_status);
+
+/* Reads staged gets: jobs[idx[i]] gets len[i] bytes from raddr[i]; its
+ * result becomes a negative status on failure. Returns with every byte
+ * in device memory. */
+void xfer_dev_get(struct kvp_engine *e, struct kvp_xport_ep *ep,
+                  struct kvp_xport_rkey *rkey, struct get_job *jobs,
+                  const uint32_t *idx, const uint64_t *raddr,
+                  const uint64_t *len, uint32_t cnt);
 
 #endif /* KVP_XFER_H */
