@@ -25,6 +25,7 @@
 #include "kvplug/abi.h"
 #include "kvplug/tensor.h"
 #include "tensor_hdr.h"
+#include "tensor_test_util.h"
 
 static struct {
     __typeof__(cudaGetDeviceCount) *get_device_count;
@@ -176,38 +177,16 @@ static void batch(void)
     CHECK(memcmp(host_a, host_b, N * n) == 0, "batch read back differs");
 }
 
-/* u8 tensor [64, 16, 8192]; value at (a, b, c) = a*31 + b*7 + c. */
+/* u8 tensor [64, 16, 8192] (tensor_test_util.h) */
 #define D0 64
 #define D1 16
 #define D2 8192
 
-static unsigned char val(int a, int b, int c)
-{
-    return (unsigned char)(a * 31 + b * 7 + c);
-}
-
 static void tp_split(int split_dim, int tp)
 {
     int64_t shape[3] = {D0, D1, D2};
-    size_t payload = (size_t)D0 * D1 * D2, len = KVP_TENSOR_HDR_SIZE + payload;
-    struct kvp_tensor_hdr h;
-    memset(&h, 0, sizeof(h));
-    h.magic = KVP_TENSOR_MAGIC;
-    h.version = KVP_TENSOR_VERSION;
-    h.header_size = KVP_TENSOR_HDR_SIZE;
-    h.dtype = KVP_DTYPE_U8;
-    h.ndim = 3;
-    h.layout_kind = KVP_LAYOUT_FULL;
-    h.data_offset = KVP_TENSOR_HDR_SIZE;
-    h.data_bytes = payload;
-    for (int i = 0; i < KVP_TENSOR_MAX_DIMS; i++)
-        h.global_shape[i] = h.local_shape[i] = i < 3 ? shape[i] : -1;
-    tensor_hdr_encode(&h, host_a);
-    unsigned char *p = host_a + KVP_TENSOR_HDR_SIZE;
-    for (int a = 0; a < D0; a++)
-        for (int b = 0; b < D1; b++)
-            for (int c = 0; c < D2; c++)
-                *p++ = val(a, b, c);
+    size_t len = test_u8_tensor3(host_a, shape);
+    size_t payload = len - KVP_TENSOR_HDR_SIZE;
     h2d(dev + SRC, host_a, len);
     char key[64];
     snprintf(key, sizeof(key), "cuda/tp/%d/%d", split_dim, tp);
@@ -238,7 +217,7 @@ static void tp_split(int split_dim, int tp)
         for (int64_t a = lo[0]; a < hi[0]; a++)
             for (int64_t b = lo[1]; b < hi[1]; b++)
                 for (int64_t c = lo[2]; c < hi[2]; c++)
-                    bad += *q++ != val((int)a, (int)b, (int)c);
+                    bad += *q++ != test_u8_val(a, b, c);
         CHECK(bad == 0, "rank %d (split %d): %d bytes differ from the slice", r,
               split_dim, bad);
     }

@@ -18,6 +18,7 @@
 #include "ops.h"
 #include "stage.h"
 #include "tensor_hdr.h"
+#include "tensor_test_util.h"
 
 /* ---- the stand-in CUDA ----------------------------------------------------
  */
@@ -281,40 +282,11 @@ START_TEST(test_batch_mixed)
 }
 END_TEST
 
-/* u8 tensor [16, 8, 2048]; value at (a, b, c) = a*31 + b*7 + c */
-static unsigned char val(int64_t a, int64_t b, int64_t c)
-{
-    return (unsigned char)(a * 31 + b * 7 + c);
-}
-
-static size_t make_tensor(unsigned char *obj, const int64_t *shape)
-{
-    struct kvp_tensor_hdr h;
-    memset(&h, 0, sizeof(h));
-    h.magic = KVP_TENSOR_MAGIC;
-    h.version = KVP_TENSOR_VERSION;
-    h.header_size = KVP_TENSOR_HDR_SIZE;
-    h.dtype = KVP_DTYPE_U8;
-    h.ndim = 3;
-    h.layout_kind = KVP_LAYOUT_FULL;
-    h.data_offset = KVP_TENSOR_HDR_SIZE;
-    h.data_bytes = (uint64_t)(shape[0] * shape[1] * shape[2]);
-    for (int i = 0; i < KVP_TENSOR_MAX_DIMS; i++)
-        h.global_shape[i] = h.local_shape[i] = i < 3 ? shape[i] : -1;
-    tensor_hdr_encode(&h, obj);
-    unsigned char *p = obj + KVP_TENSOR_HDR_SIZE;
-    for (int64_t a = 0; a < shape[0]; a++)
-        for (int64_t b = 0; b < shape[1]; b++)
-            for (int64_t c = 0; c < shape[2]; c++)
-                *p++ = val(a, b, c);
-    return KVP_TENSOR_HDR_SIZE + (size_t)h.data_bytes;
-}
-
 static void tp_case(int split_dim, int tp)
 {
     const int64_t shape[3] = {16, 8, 2048};
     unsigned char *obj = malloc(KVP_TENSOR_HDR_SIZE + 16 * 8 * 2048);
-    size_t len = make_tensor(obj, shape);
+    size_t len = test_u8_tensor3(obj, shape);
     dev_write(0, obj, len);
     char key[32];
     snprintf(key, sizeof(key), "t%d_%d", split_dim, tp);
@@ -342,7 +314,7 @@ static void tp_case(int split_dim, int tp)
         for (int64_t a = lo[0]; a < hi[0]; a++)
             for (int64_t b = lo[1]; b < hi[1]; b++)
                 for (int64_t c = lo[2]; c < hi[2]; c++)
-                    ck_assert_msg(*q++ == val(a, b, c),
+                    ck_assert_msg(*q++ == test_u8_val(a, b, c),
                                   "rank %d (%lld,%lld,%lld)", r, (long long)a,
                                   (long long)b, (long long)c);
     }
@@ -369,7 +341,7 @@ START_TEST(test_tp_mismatch_on_device)
 {
     const int64_t shape[3] = {16, 8, 2048};
     unsigned char *obj = malloc(KVP_TENSOR_HDR_SIZE + 16 * 8 * 2048);
-    size_t len = make_tensor(obj, shape);
+    size_t len = test_u8_tensor3(obj, shape);
     dev_write(0, obj, len);
     /* a FULL object stored under a shard key: a TP get must refuse it */
     ck_assert_int_eq(kvp_op_put_from(e, "m_tp_1", fake_dev, len, NULL), KVP_OK);
