@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -15,9 +17,8 @@
 void cfg_defaults(struct kvp_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->transport = CFG_TRANSPORT_UCX;
+    snprintf(cfg->transport, sizeof(cfg->transport), "%s", "ucx");
     cfg->pool_size = CFG_DEFAULT_POOL_SIZE;
-    cfg->gid_index = -1;
     cfg->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
     cfg->log_level = KVP_LOG_WARN;
     cfg->lease_timeout_ms = CFG_DEFAULT_LEASE_TIMEOUT_MS;
@@ -35,50 +36,6 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
         return -1;
     *out = v;
     return 0;
-}
-
-int cfg_parse_size(const char *s, uint64_t *out)
-{
-    if (s == NULL || !isdigit((unsigned char)s[0]))
-        return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
-    while (*end == ' ')
-        end++;
-    /* SI units (kB, MB, ...) are powers of 1000; IEC units (KiB, ...) and
-     * the bare letters (K, M, G, T) are powers of 1024. */
-    static const struct {
-        const char *suffix;
-        uint64_t mul;
-    } units[] = {
-        {"", 1},
-        {"B", 1},
-        {"K", UINT64_C(1) << 10},
-        {"KiB", UINT64_C(1) << 10},
-        {"kB", 1000},
-        {"KB", 1000},
-        {"M", UINT64_C(1) << 20},
-        {"MiB", UINT64_C(1) << 20},
-        {"MB", 1000000},
-        {"G", UINT64_C(1) << 30},
-        {"GiB", UINT64_C(1) << 30},
-        {"GB", UINT64_C(1000000000)},
-        {"T", UINT64_C(1) << 40},
-        {"TiB", UINT64_C(1) << 40},
-        {"TB", UINT64_C(1000000000000)},
-    };
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].suffix) != 0)
-            continue;
-        if (v > UINT64_MAX / units[i].mul)
-            return -1;
-        *out = (uint64_t)v * units[i].mul;
-        return 0;
-    }
-    return -1;
 }
 
 /* "h:p" or "[v6]:p" into srv. */
@@ -110,8 +67,14 @@ static int parse_server(const char *s, struct cfg_server *srv)
     return 0;
 }
 
-static int set_servers(const char *v, struct kvp_config *cfg, const char **why)
+/* servers=: field is cfg->n_servers (the list follows it in the struct). */
+static int set_servers(const char *v, void *field, size_t size,
+                       const char **why)
 {
+    (void)size;
+    struct kvp_config *cfg =
+        (struct kvp_config *)((char *)field -
+                              offsetof(struct kvp_config, n_servers));
     cfg->n_servers = 0;
     if (v[0] == '\0')
         return 0; /* empty: embedded server */
@@ -150,115 +113,52 @@ static int set_servers(const char *v, struct kvp_config *cfg, const char **why)
     return 0;
 }
 
-static int set_string(const char *v, char *dst, size_t cap, int allow_empty,
-                      const char **why)
+/* transport=: a module's short name, libkvplug_<name>.so. */
+static int set_transport(const char *v, void *field, size_t size,
+                         const char **why)
 {
-    if (!allow_empty && v[0] == '\0') {
-        *why = "must not be empty";
+    size_t len = strlen(v);
+    if (len == 0 || len >= size) {
+        *why = "must be 1..31 characters";
         return -1;
     }
-    size_t vlen = strlen(v);
-    if (vlen >= cap) {
-        *why = "value too long";
-        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (!islower((unsigned char)v[i]) && !isdigit((unsigned char)v[i]) &&
+            v[i] != '_') {
+            *why = "not a module name (a-z, 0-9, '_')";
+            return -1;
+        }
     }
-    memcpy(dst, v, vlen + 1);
+    memcpy(field, v, len + 1);
     return 0;
 }
 
-/* One key. Returns its index in the key table (for duplicate detection),
- * -1 for an unknown key, -2 for a bad value (*why says why). */
-static int apply_kv(const char *k, const char *v, struct kvp_config *cfg,
-                    const char **why)
-{
-    static const char *const keys[] = {
-        "transport",  "servers",   "pool_size",        "device",
-        "port",       "gid_index", "ucx_tls",          "auth_token_file",
-        "timeout_ms", "log_level", "lease_timeout_ms", "ucx_pack_below",
-    };
-    int idx = -1;
-    for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++) {
-        if (strcmp(k, keys[i]) == 0)
-            idx = i;
-    }
-    long long n = 0;
-    int rc = 0;
-    switch (idx) {
-    case 0:
-        if (strcmp(v, "ucx") == 0) {
-            cfg->transport = CFG_TRANSPORT_UCX;
-        } else if (strcmp(v, "verbs") == 0) {
-            cfg->transport = CFG_TRANSPORT_VERBS;
-        } else {
-            *why = "expected ucx or verbs";
-            rc = -1;
-        }
-        break;
-    case 1:
-        rc = set_servers(v, cfg, why);
-        break;
-    case 2:
-        if (cfg_parse_size(v, &cfg->pool_size) != 0 || cfg->pool_size < 4096) {
-            *why = "expected a size >= 4096 bytes, e.g. 1GiB, 512MiB, 64M";
-            rc = -1;
-        }
-        break;
-    case 3:
-        rc = set_string(v, cfg->device, sizeof(cfg->device), 1, why);
-        break;
-    case 4:
-        if (parse_int(v, 0, 255, &n) != 0) {
-            *why = "expected an integer 0..255 (0 = first active port)";
-            rc = -1;
-        }
-        cfg->port = (int32_t)n;
-        break;
-    case 5:
-        if (parse_int(v, -1, 255, &n) != 0) {
-            *why = "expected an integer -1..255 (-1 = auto)";
-            rc = -1;
-        }
-        cfg->gid_index = (int32_t)n;
-        break;
-    case 6:
-        rc = set_string(v, cfg->ucx_tls, sizeof(cfg->ucx_tls), 1, why);
-        break;
-    case 7:
-        rc = set_string(v, cfg->auth_token_file, sizeof(cfg->auth_token_file),
-                        1, why);
-        break;
-    case 8:
-        if (parse_int(v, 1, 3600000, &n) != 0) {
-            *why = "expected milliseconds 1..3600000";
-            rc = -1;
-        }
-        cfg->timeout_ms = (uint32_t)n;
-        break;
-    case 9:
-        cfg->log_level = kvp_log_level_parse(v);
-        if (cfg->log_level < 0) {
-            *why = "expected error, warn, info, debug or 0..3";
-            rc = -1;
-        }
-        break;
-    case 10:
-        if (parse_int(v, 1, 86400000, &n) != 0) {
-            *why = "expected milliseconds 1..86400000";
-            rc = -1;
-        }
-        cfg->lease_timeout_ms = (uint32_t)n;
-        break;
-    case 11:
-        if (cfg_parse_size(v, &cfg->ucx_pack_below) != 0) {
-            *why = "expected a size in bytes, e.g. 8192 or 8KiB";
-            rc = -1;
-        }
-        break;
-    default:
-        return -1;
-    }
-    return rc == 0 ? idx : -2;
-}
+#define CFG_AT(f) KVP_OPT_AT(struct kvp_config, f)
+
+const struct kvp_opt cfg_table[] = {
+    {"transport", KVP_OPT_CUSTOM, 0, CFG_AT(transport), 0, 0, set_transport,
+     "NAME",
+     "the name of a transport module libkvplug_<name>.so: ucx, verbs, ...",
+     "data-path module (default ucx)"},
+    {"servers", KVP_OPT_CUSTOM, 0, CFG_AT(n_servers), 0, 0, set_servers,
+     "H:P,...", "host:port[,host:port...] with port 1..65535, up to 64",
+     "store servers (empty = embedded server)"},
+    {"pool_size", KVP_OPT_SIZE, 0, CFG_AT(pool_size), 4096, 0, NULL, "SIZE",
+     "a size >= 4096 bytes, e.g. 1GiB, 512MiB, 64M",
+     "pool of the embedded server (default 1GiB)"},
+    {"auth_token_file", KVP_OPT_STR, 0, CFG_AT(auth_token_file), 0, 0, NULL,
+     "PATH", "a path", "file holding the shared secret"},
+    {"timeout_ms", KVP_OPT_UINT, 0, CFG_AT(timeout_ms), 1, 3600000, NULL,
+     "MS", "milliseconds 1..3600000",
+     "bound on every request and flush (default 5000)"},
+    {"log_level", KVP_OPT_LEVEL, 0, CFG_AT(log_level), 0, 0, NULL, "LEVEL",
+     "error, warn, info, debug or 0..3",
+     "error|warn|info|debug (default warn)"},
+    {"lease_timeout_ms", KVP_OPT_UINT, 0, CFG_AT(lease_timeout_ms), 1,
+     86400000, NULL, "MS", "milliseconds 1..86400000",
+     "embedded server: read lease expiry (default 30000)"},
+};
+const size_t cfg_table_len = sizeof(cfg_table) / sizeof(cfg_table[0]);
 
 static char *trim(char *s)
 {
@@ -271,9 +171,54 @@ static char *trim(char *s)
     return s;
 }
 
+/* One pair. Core keys go through the table (bit i of *seen for entry
+ * i); other keys are the transport module's and are kept as strings
+ * (mine: those set by this string, for duplicates). */
+static int32_t apply_pair(const char *k, const char *v, struct kvp_config *cfg,
+                          uint32_t *seen, struct kvp_kvlist *mine,
+                          const struct kvp_logger *lg)
+{
+    const struct kvp_opt *o = kvp_opt_find(cfg_table, cfg_table_len, k);
+    if (o != NULL) {
+        uint32_t bit = UINT32_C(1) << (o - cfg_table);
+        if (*seen & bit) {
+            KVP_LOG_E(lg, "config: key '%s' given twice", k);
+            return KVP_ERR_INVALID;
+        }
+        char err[512];
+        if (kvp_opt_set(o, v, cfg, KVP_OPT_KEYS, err, sizeof(err)) != 0) {
+            KVP_LOG_E(lg, "config: %s", err);
+            return KVP_ERR_INVALID;
+        }
+        *seen |= bit;
+        return KVP_OK;
+    }
+    if (!kvp_key_valid(k)) {
+        KVP_LOG_E(lg,
+                  "config: '%.64s' is not a key (1..63 of a-z, 0-9, '_', "
+                  "optionally '<transport>.' before it)",
+                  k);
+        return KVP_ERR_INVALID;
+    }
+    if (kvp_kvlist_get(mine, k) != NULL) {
+        KVP_LOG_E(lg, "config: key '%s' given twice", k);
+        return KVP_ERR_INVALID;
+    }
+    if (kvp_kvlist_set(mine, k, v) != 0 ||
+        kvp_kvlist_set(&cfg->xport_opts, k, v) != 0) {
+        KVP_LOG_E(lg,
+                  "config: key '%s': more than %d transport options or %d "
+                  "bytes of them",
+                  k, KVP_KVLIST_MAX, KVP_KVLIST_CAP);
+        return KVP_ERR_INVALID;
+    }
+    return KVP_OK;
+}
+
 /* Parses the pairs of `list` (separated by sep), updating *seen. */
 static int32_t parse_pairs(char *list, char sep, struct kvp_config *cfg,
-                           uint32_t *seen, const struct kvp_logger *lg)
+                           uint32_t *seen, struct kvp_kvlist *mine,
+                           const struct kvp_logger *lg)
 {
     char *p = list;
     while (p != NULL) {
@@ -290,23 +235,9 @@ static int32_t parse_pairs(char *list, char sep, struct kvp_config *cfg,
             return KVP_ERR_INVALID;
         }
         *eq = '\0';
-        char *k = trim(tok), *v = trim(eq + 1);
-        const char *why = "";
-        int idx = apply_kv(k, v, cfg, &why);
-        if (idx == -1) {
-            KVP_LOG_E(lg, "config: unknown key '%.64s'", k);
-            return KVP_ERR_INVALID;
-        }
-        if (idx == -2) {
-            KVP_LOG_E(lg, "config: key '%s' has bad value '%.128s': %s", k, v,
-                      why);
-            return KVP_ERR_INVALID;
-        }
-        if (*seen & (UINT32_C(1) << idx)) {
-            KVP_LOG_E(lg, "config: key '%s' given twice", k);
-            return KVP_ERR_INVALID;
-        }
-        *seen |= UINT32_C(1) << idx;
+        int32_t st = apply_pair(trim(tok), trim(eq + 1), cfg, seen, mine, lg);
+        if (st != KVP_OK)
+            return st;
     }
     return KVP_OK;
 }
@@ -325,9 +256,10 @@ int32_t cfg_parse(const char *str, struct kvp_config *cfg,
     }
     /* Work on a copy: a failed parse must leave *cfg untouched. */
     struct kvp_config *tmp = malloc(sizeof(*tmp));
+    struct kvp_kvlist *mine = calloc(1, sizeof(*mine));
     char *buf = malloc(len + 1);
     int32_t st = KVP_ERR_NO_MEMORY;
-    if (tmp == NULL || buf == NULL)
+    if (tmp == NULL || mine == NULL || buf == NULL)
         goto out_free;
     *tmp = *cfg;
     memcpy(buf, str, len + 1);
@@ -343,25 +275,20 @@ int32_t cfg_parse(const char *str, struct kvp_config *cfg,
         if (an > 0 && auth[an - 1] == '/')
             auth[an - 1] = '\0';
         if (auth[0] != '\0') {
-            const char *why = "";
-            if (apply_kv("servers", auth, tmp, &why) < 0) {
-                KVP_LOG_E(lg,
-                          "config: key 'servers' (URL authority '%.128s')"
-                          ": %s",
-                          auth, why);
-                st = KVP_ERR_INVALID;
+            st = apply_pair("servers", auth, tmp, &seen, mine, lg);
+            if (st != KVP_OK)
                 goto out_free;
-            }
-            seen |= UINT32_C(1) << 1;
         }
-        st = query != NULL ? parse_pairs(query, '&', tmp, &seen, lg) : KVP_OK;
+        st = query != NULL ? parse_pairs(query, '&', tmp, &seen, mine, lg)
+                           : KVP_OK;
     } else {
-        st = parse_pairs(s, ';', tmp, &seen, lg);
+        st = parse_pairs(s, ';', tmp, &seen, mine, lg);
     }
     if (st == KVP_OK)
         *cfg = *tmp;
 out_free:
     free(buf);
+    free(mine);
     free(tmp);
     return st;
 }

@@ -1,4 +1,4 @@
-/* cli.c - kvplug-server flags, sizes and the auth token file (cli.h). */
+/* cli.c - kvplug-server flags from one table (cli.h). */
 #include "cli.h"
 
 #include <ctype.h>
@@ -13,54 +13,7 @@
 
 #include "kvplug/abi.h"
 #include "log.h"
-
-int cli_parse_size(const char *s, uint64_t *out, char *err, size_t cap)
-{
-    static const struct {
-        const char *unit;
-        uint64_t mul;
-    } units[] = {{"", 1},
-                 {"b", 1},
-                 {"k", 1ull << 10},
-                 {"kib", 1ull << 10},
-                 {"mib", 1ull << 20},
-                 {"m", 1ull << 20},
-                 {"gib", 1ull << 30},
-                 {"g", 1ull << 30},
-                 {"tib", 1ull << 40},
-                 {"t", 1ull << 40},
-                 {"kb", 1000ull},
-                 {"mb", 1000000ull},
-                 {"gb", 1000000000ull},
-                 {"tb", 1000000000000ull}};
-    if (s == NULL || !isdigit((unsigned char)s[0])) {
-        snprintf(err, cap, "'%s' is not a size (e.g. 4GiB, 512MiB, 1GB)",
-                 s ? s : "");
-        return -1;
-    }
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0) {
-        snprintf(err, cap, "'%s' is out of range", s);
-        return -1;
-    }
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcasecmp(end, units[i].unit) != 0)
-            continue;
-        if (v > UINT64_MAX / units[i].mul) {
-            snprintf(err, cap, "'%s' is out of range", s);
-            return -1;
-        }
-        *out = v * units[i].mul;
-        return 0;
-    }
-    snprintf(err, cap,
-             "'%s': unknown unit '%s' (use B, KiB, MiB, GiB, "
-             "TiB, KB, MB, GB, TB)",
-             s, end);
-    return -1;
-}
+#include "pool.h"
 
 static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 {
@@ -112,25 +65,80 @@ int cli_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port,
     return 0;
 }
 
-/* The value of --flag VALUE or --flag=VALUE; advances *i. */
-static const char *flag_value(int argc, char **argv, int *i, const char *flag,
-                              int *matched)
+/* --listen: field is o->host (the port follows it in the struct). */
+static int set_listen(const char *v, void *field, size_t size,
+                      const char **why)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(flag);
-    *matched = 0;
-    if (strncmp(a, flag, n) != 0)
-        return NULL;
-    if (a[n] == '=') {
-        *matched = 1;
-        return a + n + 1;
+    struct cli_opts *o =
+        (struct cli_opts *)((char *)field - offsetof(struct cli_opts, host));
+    static char msg[320];
+    if (cli_parse_listen(v, o->host, size, &o->port, msg, sizeof(msg)) != 0) {
+        *why = msg;
+        return -1;
     }
-    if (a[n] != '\0')
-        return NULL;
-    *matched = 1;
-    if (*i + 1 >= argc)
-        return NULL;
-    return argv[++*i];
+    return 0;
+}
+
+#define CLI_AT(f) KVP_OPT_AT(struct cli_opts, f)
+
+const struct kvp_opt cli_table[] = {
+    {"listen", KVP_OPT_CUSTOM, 0, CLI_AT(host), 0, 0, set_listen,
+     "HOST:PORT", "HOST:PORT, [IPv6]:PORT or PORT, port 0..65535",
+     "bind address (default 127.0.0.1:7460; port 0 = ephemeral)"},
+    {"pool_size", KVP_OPT_SIZE, 0, CLI_AT(pool_size), 4096, 0, NULL, "SIZE",
+     "a size >= 4096 bytes, e.g. 4GiB, 512MiB, 64mib, \"64 MiB\", 1GB",
+     "pool bytes (default 1GiB)"},
+    {"transports", KVP_OPT_STR, KVP_OPT_NONEMPTY, CLI_AT(transports), 0, 0,
+     NULL, "LIST", "a comma list of transport modules (ucx, verbs, ...) or none",
+     "ucx, verbs, ucx,verbs (default ucx); none = control only"},
+    {"auth_token_file", KVP_OPT_STR, KVP_OPT_NONEMPTY, CLI_AT(auth_token_file),
+     0, 0, NULL, "PATH", "a path",
+     "require clients to prove this shared secret"},
+    {"lease_timeout_ms", KVP_OPT_UINT, 0, CLI_AT(lease_timeout_ms), 1,
+     86400000, NULL, "N", "milliseconds 1..86400000",
+     "read leases expire after N ms (default 30000)"},
+    {"log_level", KVP_OPT_LEVEL, 0, CLI_AT(log_level), 0, 0, NULL, "LEVEL",
+     "error, warn, info, debug or 0..3",
+     "error|warn|info|debug (default warn)"},
+    {"version", KVP_OPT_FLAG, 0, CLI_AT(version), 0, 0, NULL, NULL, NULL,
+     "print the version and exit"},
+    {"help", KVP_OPT_FLAG, 0, CLI_AT(help), 0, 0, NULL, NULL, NULL,
+     "this text (-h); with --transports, those modules' flags"},
+};
+const size_t cli_table_len = sizeof(cli_table) / sizeof(cli_table[0]);
+
+/* "--gid-index" -> "gid_index" into key; -1 if it is not a --flag. */
+static int flag_key(const char *flag, size_t len, char *key, size_t cap)
+{
+    if (len < 3 || strncmp(flag, "--", 2) != 0 || len - 2 >= cap)
+        return -1;
+    for (size_t i = 2; i < len; i++)
+        key[i - 2] = flag[i] == '-' ? '_' : flag[i];
+    key[len - 2] = '\0';
+    return 0;
+}
+
+/* Checks the module flags against the modules of --transports. */
+static int check_module_flags(struct cli_opts *o, char *err, size_t cap)
+{
+    if (o->xport_opts.n == 0)
+        return 0; /* nothing to check: modules load when the server starts */
+    const char *kv[KVP_KVLIST_MAX];
+    uint32_t n = kvp_kvlist_ptrs(&o->xport_opts, kv);
+    char core[1024] = "";
+    kvp_opt_names(cli_table, cli_table_len, KVP_OPT_FLAGS, core, sizeof(core));
+    struct pool_plan *plan = malloc(sizeof(*plan));
+    if (plan == NULL) {
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    struct kvp_logger lg;
+    kvp_logger_init_stderr(&lg, o->log_level);
+    int32_t st = pool_plan_make(
+        strcmp(o->transports, "none") == 0 ? "" : o->transports, kv, n,
+        KVP_OPT_FLAGS, core, plan, err, cap, &lg);
+    free(plan);
+    return st == KVP_OK ? 0 : -1;
 }
 
 int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
@@ -139,148 +147,84 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t cap)
     snprintf(o->host, sizeof(o->host), "%s", CLI_DEFAULT_HOST);
     o->port = CLI_DEFAULT_PORT;
     o->pool_size = CLI_DEFAULT_POOL;
-    o->transports = CLI_DEFAULT_TRANSPORTS;
+    snprintf(o->transports, sizeof(o->transports), "%s",
+             CLI_DEFAULT_TRANSPORTS);
     o->log_level = KVP_LOG_WARN;
-    o->gid_index = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (strcmp(a, "-h") == 0) {
             o->help = 1;
             continue;
         }
-        if (strcmp(a, "--version") == 0) {
-            o->version = 1;
-            continue;
-        }
-        static const char *const flags[] = {
-            "--listen",          "--pool-size",        "--transports",
-            "--auth-token-file", "--lease-timeout-ms", "--log-level",
-            "--device",          "--gid-index",        "--ucx-tls"};
-        int which = -1, m = 0;
-        const char *v = NULL;
-        for (int f = 0; f < (int)(sizeof(flags) / sizeof(flags[0])); f++) {
-            v = flag_value(argc, argv, &i, flags[f], &m);
-            if (m) {
-                which = f;
-                break;
-            }
-        }
-        if (which < 0) {
+        const char *eq = strchr(a, '=');
+        size_t flen = eq != NULL ? (size_t)(eq - a) : strlen(a);
+        char key[64];
+        if (flag_key(a, flen, key, sizeof(key)) != 0) {
             snprintf(err, cap, "unknown argument '%s' (see --help)", a);
             return -1;
         }
-        if (v == NULL || v[0] == '\0') {
-            snprintf(err, cap, "%s needs a value", flags[which]);
+        const struct kvp_opt *opt = kvp_opt_find(cli_table, cli_table_len, key);
+        if (opt == NULL && !kvp_key_valid(key)) {
+            snprintf(err, cap, "unknown argument '%s' (see --help)", a);
             return -1;
         }
-        char why[200];
-        uint32_t u = 0;
-        int bad = 0;
-        switch (which) {
-        case 0:
-            bad = cli_parse_listen(v, o->host, sizeof(o->host), &o->port, why,
-                                   sizeof(why));
-            break;
-        case 1:
-            bad = cli_parse_size(v, &o->pool_size, why, sizeof(why));
-            if (!bad && o->pool_size == 0) {
-                snprintf(why, sizeof(why), "must be > 0");
-                bad = -1;
-            }
-            break;
-        case 2:
-            o->transports = v;
-            break;
-        case 3:
-            o->auth_token_file = v;
-            break;
-        case 4:
-            bad = parse_u32(v, 86400000u, &o->lease_timeout_ms);
-            if (!bad && o->lease_timeout_ms == 0)
-                bad = -1;
-            snprintf(why, sizeof(why), "'%s' must be 1..86400000", v);
-            break;
-        case 5:
-            o->log_level = kvp_log_level_parse(v);
-            bad = o->log_level < 0 ? -1 : 0;
-            snprintf(why, sizeof(why),
-                     "'%s' is not one of error, warn, info, debug", v);
-            break;
-        case 6:
-            o->device = v;
-            break;
-        case 7:
-            bad = parse_u32(v, 255, &u);
-            o->gid_index = (int32_t)u;
-            snprintf(why, sizeof(why), "'%s' must be 0..255", v);
-            break;
-        case 8:
-            o->ucx_tls = v;
-            break;
-        }
-        if (bad) {
-            snprintf(err, cap, "%s: %s", flags[which], why);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-char *cli_read_token(const char *path, int *loose_p, char *err, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, cap, "--auth-token-file: cannot open '%s': %s", path,
-                 strerror(errno));
-        return NULL;
-    }
-    struct stat sb;
-    *loose_p = fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0;
-    char buf[4097];
-    size_t n = 0;
-    while (n < sizeof(buf) - 1) {
-        ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
-        if (r < 0 && errno == EINTR)
+        const char *v = eq != NULL ? eq + 1 : NULL;
+        if (opt != NULL && opt->type == KVP_OPT_FLAG) {
+            if (kvp_opt_set(opt, v != NULL ? v : "", o, KVP_OPT_FLAGS, err,
+                            cap) != 0)
+                return -1;
             continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
+        }
+        if (v == NULL && i + 1 < argc)
+            v = argv[++i];
+        if (v == NULL || v[0] == '\0') {
+            snprintf(err, cap, "%.*s needs a value", (int)flen, a);
+            return -1;
+        }
+        if (opt != NULL) {
+            if (kvp_opt_set(opt, v, o, KVP_OPT_FLAGS, err, cap) != 0)
+                return -1;
+        } else if (kvp_kvlist_set(&o->xport_opts, key, v) != 0) {
+            snprintf(err, cap, "%.*s: more than %d bytes of transport flags",
+                     (int)flen, a, KVP_KVLIST_CAP);
+            return -1;
+        }
     }
-    close(fd);
-    while (n > 0 && isspace((unsigned char)buf[n - 1]))
-        n--;
-    buf[n] = '\0';
-    if (n == 0 || memchr(buf, '\0', n) != NULL) {
-        snprintf(err, cap, "--auth-token-file: '%s' is empty or binary", path);
-        return NULL;
-    }
-    char *tok = strdup(buf);
-    memset(buf, 0, sizeof(buf));
-    if (tok == NULL)
-        snprintf(err, cap, "--auth-token-file: out of memory");
-    return tok;
+    if (o->help || o->version)
+        return 0;
+    return check_module_flags(o, err, cap);
 }
 
-void cli_usage(void *stream)
+void cli_usage(void *stream, const char *transports)
 {
-    fprintf((FILE *)stream,
-            "usage: kvplug-server [options]\n"
-            "  --listen HOST:PORT        bind address (default %s:%d; port 0 "
-            "= ephemeral)\n"
-            "  --pool-size SIZE          pool bytes, e.g. 4GiB, 512MiB, 1GB "
-            "(default 1GiB)\n"
-            "  --transports LIST         ucx, verbs or ucx,verbs (default "
-            "%s); 'none' = control only\n"
-            "  --auth-token-file PATH    require clients to prove this shared "
-            "secret\n"
-            "  --lease-timeout-ms N      read leases expire after N ms "
-            "(default 30000)\n"
-            "  --log-level LEVEL         error|warn|info|debug (default "
-            "warn)\n"
-            "  --device NAME             verbs device (default: first "
-            "active)\n"
-            "  --gid-index N             verbs GID index (default: auto)\n"
-            "  --ucx-tls LIST            UCX_TLS for the ucx transport\n"
-            "  --version, --help\n",
-            CLI_DEFAULT_HOST, CLI_DEFAULT_PORT, CLI_DEFAULT_TRANSPORTS);
+    FILE *f = stream;
+    fprintf(f, "usage: kvplug-server [options]\n");
+    kvp_opt_usage(f, cli_table, cli_table_len, KVP_OPT_FLAGS);
+    struct pool_plan *plan = malloc(sizeof(*plan));
+    if (plan == NULL)
+        return;
+    struct kvp_logger quiet;
+    kvp_logger_init_stderr(&quiet, -1); /* a missing module: said below */
+    const char *list = transports != NULL ? transports : CLI_DEFAULT_TRANSPORTS;
+    char err[512];
+    char one[POOL_NAME_MAX + 1];
+    for (const char *s = list; *s != '\0';) {
+        size_t len = strcspn(s, ",");
+        snprintf(one, sizeof(one), "%.*s", (int)len, s);
+        s += len + (s[len] == ',');
+        if (one[0] == '\0' || strcmp(one, "none") == 0)
+            continue;
+        if (pool_plan_make(one, NULL, 0, KVP_OPT_FLAGS, NULL, plan, err,
+                           sizeof(err), &quiet) != KVP_OK) {
+            fprintf(f, "transport '%s': module not found\n", one);
+            continue;
+        }
+        struct kvp_opt_module m;
+        xport_module_opts(plan->ops[0], &m);
+        fprintf(f, "transport '%s' (--transports %s) options:\n", one, one);
+        kvp_opt_usage(f, m.t, m.n, KVP_OPT_FLAGS);
+    }
+    free(plan);
+    fprintf(f, "Transport flags may be written --<transport>.<key> to apply "
+               "only when that\ntransport is in use (docs/config.md).\n");
 }

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "server.h"
+#include "token.h"
 
 #ifndef KVP_VERSION_STRING
 #define KVP_VERSION_STRING "0.1.0"
@@ -24,7 +25,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (o.help) {
-        cli_usage(stdout);
+        cli_usage(stdout, o.transports);
         return 0;
     }
     if (o.version) {
@@ -32,9 +33,10 @@ int main(int argc, char **argv)
         return 0;
     }
     char *token = NULL;
-    if (o.auth_token_file != NULL) {
+    if (o.auth_token_file[0] != '\0') {
         int loose = 0;
-        token = cli_read_token(o.auth_token_file, &loose, err, sizeof(err));
+        token = kvp_token_read(o.auth_token_file, "--auth-token-file", &loose,
+                               err, sizeof(err));
         if (token == NULL) {
             fprintf(stderr, "kvplug-server: %s\n", err);
             return 2;
@@ -60,10 +62,10 @@ int main(int argc, char **argv)
     p.listen_port = o.port;
     p.pool_size = o.pool_size;
     p.transports = strcmp(o.transports, "none") == 0 ? "" : o.transports;
+    const char *xopts[KVP_KVLIST_MAX];
     p.xport.struct_size = sizeof(p.xport);
-    p.xport.device = o.device;
-    p.xport.gid_index = o.gid_index;
-    p.xport.ucx_tls = o.ucx_tls;
+    p.xport.n_opts = kvp_kvlist_ptrs(&o.xport_opts, xopts);
+    p.xport.opts = xopts;
     p.auth_token = token;
     p.lease_timeout_ms = o.lease_timeout_ms;
     kvp_logger_init_stderr(&p.log, o.log_level);
