@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server_opts.h"
+
 #define CFG_INPUT_MAX                                                          \
     (64 * 1024) /* a config string longer than this is                         \
                  * refused: nothing legitimate needs it */
@@ -143,20 +145,17 @@ const struct kvp_opt cfg_table[] = {
     {"servers", KVP_OPT_CUSTOM, 0, CFG_AT(n_servers), 0, 0, set_servers,
      "H:P,...", "host:port[,host:port...] with port 1..65535, up to 64",
      "store servers (empty = embedded server)"},
-    {"pool_size", KVP_OPT_SIZE, 0, CFG_AT(pool_size), 4096, 0, NULL, "SIZE",
-     "a size >= 4096 bytes, e.g. 1GiB, 512MiB, 64M",
-     "pool of the embedded server (default 1GiB)"},
-    {"auth_token_file", KVP_OPT_STR, 0, CFG_AT(auth_token_file), 0, 0, NULL,
-     "PATH", "a path", "file holding the shared secret"},
+    KVP_SRV_OPT_POOL_SIZE(struct kvp_config, pool_size,
+                          "pool of the embedded server (default 1GiB)"),
+    KVP_SRV_OPT_TOKEN_FILE(struct kvp_config, auth_token_file,
+                           "file holding the shared secret"),
     {"timeout_ms", KVP_OPT_UINT, 0, CFG_AT(timeout_ms), 1, 3600000, NULL,
      "MS", "milliseconds 1..3600000",
      "bound on every request and flush (default 5000)"},
-    {"log_level", KVP_OPT_LEVEL, 0, CFG_AT(log_level), 0, 0, NULL, "LEVEL",
-     "error, warn, info, debug or 0..3",
-     "error|warn|info|debug (default warn)"},
-    {"lease_timeout_ms", KVP_OPT_UINT, 0, CFG_AT(lease_timeout_ms), 1,
-     86400000, NULL, "MS", "milliseconds 1..86400000",
-     "embedded server: read lease expiry (default 30000)"},
+    KVP_SRV_OPT_LOG_LEVEL(struct kvp_config, log_level),
+    KVP_SRV_OPT_LEASE_TIMEOUT(struct kvp_config, lease_timeout_ms,
+                              "embedded server: read lease expiry (default "
+                              "30000)"),
 };
 const size_t cfg_table_len = sizeof(cfg_table) / sizeof(cfg_table[0]);
 

@@ -14,6 +14,7 @@
 #include "kvplug/abi.h"
 #include "log.h"
 #include "pool.h"
+#include "server_opts.h"
 
 static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 {
@@ -85,21 +86,17 @@ const struct kvp_opt cli_table[] = {
     {"listen", KVP_OPT_CUSTOM, 0, CLI_AT(host), 0, 0, set_listen,
      "HOST:PORT", "HOST:PORT, [IPv6]:PORT or PORT, port 0..65535",
      "bind address (default 127.0.0.1:7460; port 0 = ephemeral)"},
-    {"pool_size", KVP_OPT_SIZE, 0, CLI_AT(pool_size), 4096, 0, NULL, "SIZE",
-     "a size >= 4096 bytes, e.g. 4GiB, 512MiB, 64mib, \"64 MiB\", 1GB",
-     "pool bytes (default 1GiB)"},
+    KVP_SRV_OPT_POOL_SIZE(struct cli_opts, pool_size,
+                          "pool bytes (default 1GiB)"),
     {"transports", KVP_OPT_STR, KVP_OPT_NONEMPTY, CLI_AT(transports), 0, 0,
      NULL, "LIST", "a comma list of transport modules (ucx, verbs, ...) or none",
      "ucx, verbs, ucx,verbs (default ucx); none = control only"},
-    {"auth_token_file", KVP_OPT_STR, KVP_OPT_NONEMPTY, CLI_AT(auth_token_file),
-     0, 0, NULL, "PATH", "a path",
-     "require clients to prove this shared secret"},
-    {"lease_timeout_ms", KVP_OPT_UINT, 0, CLI_AT(lease_timeout_ms), 1,
-     86400000, NULL, "N", "milliseconds 1..86400000",
-     "read leases expire after N ms (default 30000)"},
-    {"log_level", KVP_OPT_LEVEL, 0, CLI_AT(log_level), 0, 0, NULL, "LEVEL",
-     "error, warn, info, debug or 0..3",
-     "error|warn|info|debug (default warn)"},
+    KVP_SRV_OPT_TOKEN_FILE(struct cli_opts, auth_token_file,
+                           "require clients to prove this shared secret"),
+    KVP_SRV_OPT_LEASE_TIMEOUT(struct cli_opts, lease_timeout_ms,
+                              "read leases expire after MS ms (default "
+                              "30000)"),
+    KVP_SRV_OPT_LOG_LEVEL(struct cli_opts, log_level),
     {"version", KVP_OPT_FLAG, 0, CLI_AT(version), 0, 0, NULL, NULL, NULL,
      "print the version and exit"},
     {"help", KVP_OPT_FLAG, 0, CLI_AT(help), 0, 0, NULL, NULL, NULL,

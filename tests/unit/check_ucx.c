@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "kvp_transport.h"
+#include "ucx_params.h"
 
 #define POOL_LEN   (8u << 20)
 #define BUF_LEN    (8u << 20)
@@ -71,37 +72,10 @@ static void load_module(void)
     ck_assert_str_eq(ops->name, "ucx");
 }
 
-/* The module's options as the core hands them over ("key=value"); they
- * must outlive ctx_create, so each call gets its own slot of a ring. */
 static struct kvp_xport_params params_for(uint32_t role, const char *tls,
                                   uint64_t pack_below)
 {
-    static char text[8][2][160];
-    static const char *kv[8][2];
-    static unsigned next;
-    unsigned s = next++ % 8;
-    uint32_t n = 0;
-    if (tls != NULL) {
-        snprintf(text[s][n], sizeof(text[s][n]), "ucx_tls=%s", tls);
-        kv[s][n] = text[s][n];
-        n++;
-    }
-    if (pack_below != 0) {
-        snprintf(text[s][n], sizeof(text[s][n]), "ucx_pack_below=%llu",
-                 (unsigned long long)pack_below);
-        kv[s][n] = text[s][n];
-        n++;
-    }
-    struct kvp_xport_params p = {
-        .struct_size = sizeof(p),
-        .role = role,
-        .timeout_ms = FLUSH_MS,
-        .log_level = KVP_LOG_WARN,
-        .log = test_log,
-        .opts = kv[s],
-        .n_opts = n,
-    };
-    return p;
+    return ucx_params(role, tls, pack_below, FLUSH_MS, test_log);
 }
 
 /* A connected server/client pair: the server exposes `pool`, the client

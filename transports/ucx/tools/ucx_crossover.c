@@ -31,6 +31,7 @@
 #include <ucp/api/ucp.h>
 
 #include "kvp_transport.h"
+#include "ucx_params.h"
 
 static const struct kvp_transport_ops *ops;
 
@@ -62,37 +63,10 @@ struct client {
     struct kvp_xport_rkey *rk;
 };
 
-/* The module's options as the core hands them over ("key=value"); they
- * must outlive ctx_create, so each call gets its own slot of a ring. */
 static struct kvp_xport_params params(uint32_t role, const char *tls,
                                   uint64_t pack_below)
 {
-    static char text[8][2][160];
-    static const char *kv[8][2];
-    static unsigned next;
-    unsigned s = next++ % 8;
-    uint32_t n = 0;
-    if (tls != NULL) {
-        snprintf(text[s][n], sizeof(text[s][n]), "ucx_tls=%s", tls);
-        kv[s][n] = text[s][n];
-        n++;
-    }
-    if (pack_below != 0) {
-        snprintf(text[s][n], sizeof(text[s][n]), "ucx_pack_below=%llu",
-                 (unsigned long long)pack_below);
-        kv[s][n] = text[s][n];
-        n++;
-    }
-    struct kvp_xport_params p = {
-        .struct_size = sizeof(p),
-        .role = role,
-        .timeout_ms = 60000,
-        .log_level = KVP_LOG_WARN,
-        .log = log_cb,
-        .opts = kv[s],
-        .n_opts = n,
-    };
-    return p;
+    return ucx_params(role, tls, pack_below, 60000, log_cb);
 }
 
 static void client_open(struct client *c, struct kvp_xport_ctx *sctx,
