@@ -242,8 +242,11 @@ static pid_t server_start(const struct main_opts *m, const char *transport,
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
+        /* --ucx.ucx-tls: for the ucx module only, skipped by a verbs-only
+         * server (docs/config.md, "Transport options") */
         execl(bin, bin, "--listen", listen_s, "--pool-size", pool,
-              "--transports", transport, "--ucx-tls", m->ucx_tls, (char *)NULL);
+              "--transports", transport, "--ucx.ucx-tls", m->ucx_tls,
+              (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 600; i++) { /* 60 s: the pool is pre-faulted */

@@ -2,13 +2,15 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "units.h"
+#include "hostport.h"
+#include "server_opts.h"
 
 #define CFG_INPUT_MAX                                                          \
     (64 * 1024) /* a config string longer than this is                         \
@@ -18,118 +20,56 @@
 void cfg_defaults(struct kvp_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->transport = CFG_TRANSPORT_UCX;
+    snprintf(cfg->transport, sizeof(cfg->transport), "%s", "ucx");
     cfg->pool_size = CFG_DEFAULT_POOL_SIZE;
-    cfg->gid_index = -1;
     cfg->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
     cfg->log_level = KVP_LOG_WARN;
     cfg->lease_timeout_ms = CFG_DEFAULT_LEASE_TIMEOUT_MS;
 }
 
-/* Strict decimal integer in [lo, hi]. */
-static int parse_int(const char *s, long long lo, long long hi, long long *out)
+/* servers=etcd://HOST:PORT[/PREFIX]: the members come from a registry
+ * (a discovery module, loaded at engine_create). */
+static int set_registry(const char *v, struct kvp_config *cfg,
+                        const char **why)
 {
-    if (s[0] == '\0')
+    static const char scheme[] = "etcd://";
+    *why = "the only registry is etcd://HOST:PORT[/PREFIX]";
+    if (strncmp(v, scheme, sizeof(scheme) - 1) != 0)
         return -1;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+    const char *hp = v + sizeof(scheme) - 1;
+    char one[CFG_HOST_MAX + 8], host[CFG_HOST_MAX];
+    size_t hn = strcspn(hp, "/");
+    uint16_t port;
+    if (hn >= sizeof(one))
         return -1;
-    *out = v;
+    memcpy(one, hp, hn);
+    one[hn] = '\0';
+    if (kvp_parse_hostport(one, host, sizeof(host), &port) != 0) {
+        *why = "etcd://HOST:PORT[/PREFIX] with port 1..65535";
+        return -1;
+    }
+    if (strlen(v) >= sizeof(cfg->discovery)) {
+        *why = "too long";
+        return -1;
+    }
+    snprintf(cfg->discovery, sizeof(cfg->discovery), "%s", v);
     return 0;
 }
 
-int cfg_parse_size(const char *s, uint64_t *out)
+/* servers=: field is cfg->n_servers (the list follows it in the struct). */
+static int set_servers(const char *v, void *field, size_t size,
+                       const char **why)
 {
-    if (s == NULL || !isdigit((unsigned char)s[0]))
-        return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
-    while (*end == ' ')
-        end++;
-    /* SI units (kB, MB, ...) are powers of 1000; IEC units (KiB, ...) and
-     * the bare letters (K, M, G, T) are powers of 1024. */
-    static const struct {
-        const char *suffix;
-        uint64_t mul;
-    } units[] = {
-        {"", 1},
-        {"B", 1},
-        {"K", UINT64_C(1) << 10},
-        {"KiB", UINT64_C(1) << 10},
-        {"kB", 1000},
-        {"KB", 1000},
-        {"M", UINT64_C(1) << 20},
-        {"MiB", UINT64_C(1) << 20},
-        {"MB", 1000000},
-        {"G", UINT64_C(1) << 30},
-        {"GiB", UINT64_C(1) << 30},
-        {"GB", UINT64_C(1000000000)},
-        {"T", UINT64_C(1) << 40},
-        {"TiB", UINT64_C(1) << 40},
-        {"TB", UINT64_C(1000000000000)},
-    };
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].suffix) != 0)
-            continue;
-        if (v > UINT64_MAX / units[i].mul)
-            return -1;
-        *out = (uint64_t)v * units[i].mul;
-        return 0;
-    }
-    return -1;
-}
-
-static int set_string(const char *v, char *dst, size_t cap, int allow_empty,
-                      const char **why);
-
-/* "h:p" or "[v6]:p" into srv. */
-static int parse_server(const char *s, struct cfg_server *srv)
-{
-    const char *host = s, *colon;
-    size_t host_len;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':')
-            return -1;
-        host = s + 1;
-        host_len = (size_t)(close - host);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL)
-            return -1;
-        host_len = (size_t)(colon - s);
-    }
-    if (host_len == 0 || host_len >= sizeof(srv->host))
-        return -1;
-    long long port;
-    if (parse_int(colon + 1, 1, 65535, &port) != 0)
-        return -1;
-    memcpy(srv->host, host, host_len);
-    srv->host[host_len] = '\0';
-    srv->port = (uint16_t)port;
-    return 0;
-}
-
-static int set_servers(const char *v, struct kvp_config *cfg, const char **why)
-{
+    (void)size;
+    struct kvp_config *cfg =
+        (struct kvp_config *)((char *)field -
+                              offsetof(struct kvp_config, n_servers));
     cfg->n_servers = 0;
     cfg->discovery[0] = '\0';
     if (v[0] == '\0')
         return 0; /* empty: embedded server */
-    if (strstr(v, "://") != NULL) {
-        /* a discovery URL: the members come from a registry module */
-        if (strncmp(v, "etcd://", 7) != 0) {
-            *why = "the only registry is etcd://HOST:PORT[/PREFIX]";
-            return -1;
-        }
-        return set_string(v, cfg->discovery, sizeof(cfg->discovery), 0, why);
-    }
+    if (strstr(v, "://") != NULL)
+        return set_registry(v, cfg, why);
     char buf[CFG_STR_MAX];
     size_t vlen = strlen(v);
     if (vlen >= sizeof(buf)) {
@@ -152,7 +92,9 @@ static int set_servers(const char *v, struct kvp_config *cfg, const char **why)
             *why = "more than 64 servers";
             return -1;
         }
-        if (parse_server(tok, &cfg->servers[cfg->n_servers]) != 0) {
+        struct cfg_server *srv = &cfg->servers[cfg->n_servers];
+        if (kvp_parse_hostport(tok, srv->host, sizeof(srv->host),
+                               &srv->port) != 0) {
             *why = "expected host:port[,host:port...] with port 1..65535";
             return -1;
         }
@@ -165,115 +107,88 @@ static int set_servers(const char *v, struct kvp_config *cfg, const char **why)
     return 0;
 }
 
-static int set_string(const char *v, char *dst, size_t cap, int allow_empty,
-                      const char **why)
+/* transport=: a module's short name, libkvplug_<name>.so. */
+static int set_transport(const char *v, void *field, size_t size,
+                         const char **why)
 {
-    if (!allow_empty && v[0] == '\0') {
-        *why = "must not be empty";
+    size_t len = strlen(v);
+    if (len == 0 || len >= size) {
+        *why = "must be 1..31 characters";
         return -1;
     }
-    size_t vlen = strlen(v);
-    if (vlen >= cap) {
-        *why = "value too long";
-        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (!islower((unsigned char)v[i]) && !isdigit((unsigned char)v[i]) &&
+            v[i] != '_') {
+            *why = "not a module name (a-z, 0-9, '_')";
+            return -1;
+        }
     }
-    memcpy(dst, v, vlen + 1);
+    memcpy(field, v, len + 1);
     return 0;
 }
 
-/* One key. Returns its index in the key table (for duplicate detection),
- * -1 for an unknown key, -2 for a bad value (*why says why). */
-static int apply_kv(const char *k, const char *v, struct kvp_config *cfg,
-                    const char **why)
+/* servers= as it would be written: the registry URL, the list, or
+ * "(embedded)". */
+static void show_servers(const void *field, size_t size, char *buf,
+                         size_t cap)
 {
-    static const char *const keys[] = {
-        "transport",  "servers",   "pool_size",        "device",
-        "port",       "gid_index", "ucx_tls",          "auth_token_file",
-        "timeout_ms", "log_level", "lease_timeout_ms", "ucx_pack_below",
-    };
-    int idx = -1;
-    for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++) {
-        if (strcmp(k, keys[i]) == 0)
-            idx = i;
+    (void)size;
+    const struct kvp_config *cfg =
+        (const struct kvp_config *)((const char *)field -
+                                    offsetof(struct kvp_config, n_servers));
+    if (cfg->discovery[0] != '\0') {
+        snprintf(buf, cap, "%s", cfg->discovery);
+        return;
     }
-    long long n = 0;
-    int rc = 0;
-    switch (idx) {
-    case 0:
-        if (strcmp(v, "ucx") == 0) {
-            cfg->transport = CFG_TRANSPORT_UCX;
-        } else if (strcmp(v, "verbs") == 0) {
-            cfg->transport = CFG_TRANSPORT_VERBS;
-        } else {
-            *why = "expected ucx or verbs";
-            rc = -1;
-        }
-        break;
-    case 1:
-        rc = set_servers(v, cfg, why);
-        break;
-    case 2:
-        if (cfg_parse_size(v, &cfg->pool_size) != 0 || cfg->pool_size < 4096) {
-            *why = "expected a size >= 4096 bytes, e.g. 1GiB, 512MiB, 64M";
-            rc = -1;
-        }
-        break;
-    case 3:
-        rc = set_string(v, cfg->device, sizeof(cfg->device), 1, why);
-        break;
-    case 4:
-        if (parse_int(v, 0, 255, &n) != 0) {
-            *why = "expected an integer 0..255 (0 = first active port)";
-            rc = -1;
-        }
-        cfg->port = (int32_t)n;
-        break;
-    case 5:
-        if (parse_int(v, -1, 255, &n) != 0) {
-            *why = "expected an integer -1..255 (-1 = auto)";
-            rc = -1;
-        }
-        cfg->gid_index = (int32_t)n;
-        break;
-    case 6:
-        rc = set_string(v, cfg->ucx_tls, sizeof(cfg->ucx_tls), 1, why);
-        break;
-    case 7:
-        rc = set_string(v, cfg->auth_token_file, sizeof(cfg->auth_token_file),
-                        1, why);
-        break;
-    case 8:
-        if (parse_int(v, 1, 3600000, &n) != 0) {
-            *why = "expected milliseconds 1..3600000";
-            rc = -1;
-        }
-        cfg->timeout_ms = (uint32_t)n;
-        break;
-    case 9:
-        cfg->log_level = kvp_log_level_parse(v);
-        if (cfg->log_level < 0) {
-            *why = "expected error, warn, info, debug or 0..3";
-            rc = -1;
-        }
-        break;
-    case 10:
-        if (parse_int(v, 1, 86400000, &n) != 0) {
-            *why = "expected milliseconds 1..86400000";
-            rc = -1;
-        }
-        cfg->lease_timeout_ms = (uint32_t)n;
-        break;
-    case 11:
-        if (cfg_parse_size(v, &cfg->ucx_pack_below) != 0) {
-            *why = "expected a size in bytes, e.g. 8192 or 8KiB";
-            rc = -1;
-        }
-        break;
-    default:
-        return -1;
+    if (cfg->n_servers == 0) {
+        snprintf(buf, cap, "(embedded)");
+        return;
     }
-    return rc == 0 ? idx : -2;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < cfg->n_servers && used < cap; i++) {
+        const struct cfg_server *s = &cfg->servers[i];
+        int w = snprintf(buf + used, cap - used,
+                         strchr(s->host, ':') ? "%s[%s]:%u" : "%s%s:%u",
+                         i ? "," : "", s->host, (unsigned)s->port);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
 }
+
+static void show_str(const void *field, size_t size, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%.*s", (int)size, (const char *)field);
+}
+
+#define CFG_AT(f) KVP_OPT_AT(struct kvp_config, f)
+
+const struct kvp_opt cfg_table[] = {
+    {"transport", KVP_OPT_CUSTOM, 0, CFG_AT(transport), 0, 0, set_transport,
+     "NAME",
+     "the name of a transport module libkvplug_<name>.so: ucx, verbs, ...",
+     "data-path module (default ucx)", show_str},
+    {"servers", KVP_OPT_CUSTOM, 0, CFG_AT(n_servers), 0, 0, set_servers,
+     "H:P,...",
+     "host:port[,host:port...] with port 1..65535, up to 64, or "
+     "etcd://HOST:PORT[/PREFIX]",
+     "store servers, or the registry listing them (empty = embedded "
+     "server)",
+     show_servers},
+    KVP_SRV_OPT_POOL_SIZE(struct kvp_config, pool_size,
+                          "pool of the embedded server (default 1GiB)"),
+    KVP_SRV_OPT_TOKEN_FILE(struct kvp_config, auth_token_file,
+                           "file holding the shared secret"),
+    {"timeout_ms", KVP_OPT_UINT, 0, CFG_AT(timeout_ms), 1, 3600000, NULL,
+     "MS", "milliseconds 1..3600000",
+     "bound on every request and flush (default 5000)", NULL},
+    KVP_SRV_OPT_LOG_LEVEL(struct kvp_config, log_level),
+    KVP_SRV_OPT_LEASE_TIMEOUT(struct kvp_config, lease_timeout_ms,
+                              "embedded server: read lease expiry (default "
+                              "30000)"),
+};
+const size_t cfg_table_len = sizeof(cfg_table) / sizeof(cfg_table[0]);
 
 static char *trim(char *s)
 {
@@ -286,9 +201,54 @@ static char *trim(char *s)
     return s;
 }
 
+/* One pair. Core keys go through the table (bit i of *seen for entry
+ * i); other keys are the transport module's and are kept as strings
+ * (mine: those set by this string, for duplicates). */
+static int32_t apply_pair(const char *k, const char *v, struct kvp_config *cfg,
+                          uint32_t *seen, struct kvp_kvlist *mine,
+                          const struct kvp_logger *lg)
+{
+    const struct kvp_opt *o = kvp_opt_find(cfg_table, cfg_table_len, k);
+    if (o != NULL) {
+        uint32_t bit = UINT32_C(1) << (o - cfg_table);
+        if (*seen & bit) {
+            KVP_LOG_E(lg, "config: key '%s' given twice", k);
+            return KVP_ERR_INVALID;
+        }
+        char err[512];
+        if (kvp_opt_set(o, v, cfg, KVP_OPT_KEYS, err, sizeof(err)) != 0) {
+            KVP_LOG_E(lg, "config: %s", err);
+            return KVP_ERR_INVALID;
+        }
+        *seen |= bit;
+        return KVP_OK;
+    }
+    if (!kvp_key_valid(k)) {
+        KVP_LOG_E(lg,
+                  "config: '%.64s' is not a key (1..63 of a-z, 0-9, '_', "
+                  "optionally '<transport>.' before it)",
+                  k);
+        return KVP_ERR_INVALID;
+    }
+    if (kvp_kvlist_get(mine, k) != NULL) {
+        KVP_LOG_E(lg, "config: key '%s' given twice", k);
+        return KVP_ERR_INVALID;
+    }
+    if (kvp_kvlist_set(mine, k, v) != 0 ||
+        kvp_kvlist_set(&cfg->xport_opts, k, v) != 0) {
+        KVP_LOG_E(lg,
+                  "config: key '%s': more than %d transport options or %d "
+                  "bytes of them",
+                  k, KVP_KVLIST_MAX, KVP_KVLIST_CAP);
+        return KVP_ERR_INVALID;
+    }
+    return KVP_OK;
+}
+
 /* Parses the pairs of `list` (separated by sep), updating *seen. */
 static int32_t parse_pairs(char *list, char sep, struct kvp_config *cfg,
-                           uint32_t *seen, const struct kvp_logger *lg)
+                           uint32_t *seen, struct kvp_kvlist *mine,
+                           const struct kvp_logger *lg)
 {
     char *p = list;
     while (p != NULL) {
@@ -305,23 +265,9 @@ static int32_t parse_pairs(char *list, char sep, struct kvp_config *cfg,
             return KVP_ERR_INVALID;
         }
         *eq = '\0';
-        char *k = trim(tok), *v = trim(eq + 1);
-        const char *why = "";
-        int idx = apply_kv(k, v, cfg, &why);
-        if (idx == -1) {
-            KVP_LOG_E(lg, "config: unknown key '%.64s'", k);
-            return KVP_ERR_INVALID;
-        }
-        if (idx == -2) {
-            KVP_LOG_E(lg, "config: key '%s' has bad value '%.128s': %s", k, v,
-                      why);
-            return KVP_ERR_INVALID;
-        }
-        if (*seen & (UINT32_C(1) << idx)) {
-            KVP_LOG_E(lg, "config: key '%s' given twice", k);
-            return KVP_ERR_INVALID;
-        }
-        *seen |= UINT32_C(1) << idx;
+        int32_t st = apply_pair(trim(tok), trim(eq + 1), cfg, seen, mine, lg);
+        if (st != KVP_OK)
+            return st;
     }
     return KVP_OK;
 }
@@ -340,9 +286,10 @@ int32_t cfg_parse(const char *str, struct kvp_config *cfg,
     }
     /* Work on a copy: a failed parse must leave *cfg untouched. */
     struct kvp_config *tmp = malloc(sizeof(*tmp));
+    struct kvp_kvlist *mine = calloc(1, sizeof(*mine));
     char *buf = malloc(len + 1);
     int32_t st = KVP_ERR_NO_MEMORY;
-    if (tmp == NULL || buf == NULL)
+    if (tmp == NULL || mine == NULL || buf == NULL)
         goto out_free;
     *tmp = *cfg;
     memcpy(buf, str, len + 1);
@@ -358,25 +305,20 @@ int32_t cfg_parse(const char *str, struct kvp_config *cfg,
         if (an > 0 && auth[an - 1] == '/')
             auth[an - 1] = '\0';
         if (auth[0] != '\0') {
-            const char *why = "";
-            if (apply_kv("servers", auth, tmp, &why) < 0) {
-                KVP_LOG_E(lg,
-                          "config: key 'servers' (URL authority '%.128s')"
-                          ": %s",
-                          auth, why);
-                st = KVP_ERR_INVALID;
+            st = apply_pair("servers", auth, tmp, &seen, mine, lg);
+            if (st != KVP_OK)
                 goto out_free;
-            }
-            seen |= UINT32_C(1) << 1;
         }
-        st = query != NULL ? parse_pairs(query, '&', tmp, &seen, lg) : KVP_OK;
+        st = query != NULL ? parse_pairs(query, '&', tmp, &seen, mine, lg)
+                           : KVP_OK;
     } else {
-        st = parse_pairs(s, ';', tmp, &seen, lg);
+        st = parse_pairs(s, ';', tmp, &seen, mine, lg);
     }
     if (st == KVP_OK)
         *cfg = *tmp;
 out_free:
     free(buf);
+    free(mine);
     free(tmp);
     return st;
 }
@@ -399,29 +341,23 @@ int32_t cfg_load(const char *str, struct kvp_config *cfg,
 
 void cfg_describe(const struct kvp_config *cfg, char *buf, size_t cap)
 {
-    char servers[CFG_STR_MAX] = "";
-    size_t used = 0;
-    if (cfg->discovery[0] != '\0')
-        snprintf(servers, sizeof(servers), "%s", cfg->discovery);
-    for (uint32_t i = 0; i < cfg->n_servers && used < sizeof(servers); i++)
-        used += (size_t)snprintf(
-            servers + used, sizeof(servers) - used,
-            strchr(cfg->servers[i].host, ':') ? "%s[%s]:%u" : "%s%s:%u",
-            i ? "," : "", cfg->servers[i].host, cfg->servers[i].port);
-    char pool[32], pack[32];
-    kvp_fmt_bytes(cfg->pool_size, pool, sizeof(pool));
-    kvp_fmt_bytes(cfg->ucx_pack_below, pack, sizeof(pack));
-    snprintf(buf, cap,
-             "transport=%s; servers=%s; pool_size=%s; device=%s; port=%d; "
-             "gid_index=%d; ucx_tls=%s; auth_token_file=%s; timeout_ms=%u; "
-             "log_level=%s; lease_timeout_ms=%u; ucx_pack_below=%s",
-             cfg->transport == CFG_TRANSPORT_VERBS ? "verbs" : "ucx",
-             servers[0] ? servers : "(embedded)", pool,
-             cfg->device[0] ? cfg->device : "(first active)", cfg->port,
-             cfg->gid_index,
-             cfg->ucx_tls[0] ? cfg->ucx_tls : "(UCX default)",
-             cfg->auth_token_file[0] ? cfg->auth_token_file : "(none)",
-             cfg->timeout_ms, kvp_log_level_name(cfg->log_level),
-             cfg->lease_timeout_ms,
-             cfg->ucx_pack_below ? pack : "(module default)");
+    if (cap == 0)
+        return;
+    buf[0] = '\0';
+    kvp_opt_describe(cfg_table, cfg_table_len, cfg, KVP_OPT_KEYS, buf, cap);
+    /* the transport module's options, as given (the module's defaults
+     * for the others) */
+    const char *kv[KVP_KVLIST_MAX];
+    uint32_t n = kvp_kvlist_ptrs(&cfg->xport_opts, kv);
+    size_t len = strnlen(buf, cap);
+    for (uint32_t i = 0; i < n && len + 1 < cap; i++) {
+        int w = snprintf(buf + len, cap - len, "%s; ", kv[i]);
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
+    /* no trailing "; " */
+    len = strnlen(buf, cap);
+    if (len >= 2 && len < cap && buf[len - 2] == ';' && buf[len - 1] == ' ')
+        buf[len - 2] = '\0';
 }

@@ -15,13 +15,12 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "options.h"
 
 #define CFG_MAX_SERVERS 64
 #define CFG_HOST_MAX    256
 #define CFG_STR_MAX     4096
-
-#define CFG_TRANSPORT_UCX   0
-#define CFG_TRANSPORT_VERBS 1
+#define CFG_NAME_MAX    32 /* a transport module's name */
 
 #define CFG_DEFAULT_POOL_SIZE        (UINT64_C(1) << 30)
 #define CFG_DEFAULT_TIMEOUT_MS       5000u
@@ -33,21 +32,24 @@ struct cfg_server {
 };
 
 struct kvp_config {
-    int32_t transport;  /* CFG_TRANSPORT_* */
-    uint32_t n_servers; /* 0 = embedded server */
+    char transport[CFG_NAME_MAX]; /* module libkvplug_<transport>.so */
+    uint32_t n_servers;           /* 0 = embedded server */
     struct cfg_server servers[CFG_MAX_SERVERS];
     char discovery[CFG_STR_MAX]; /* servers=etcd://...: "" = static list */
     uint64_t pool_size;                /* bytes, embedded server only */
-    char device[CFG_STR_MAX];          /* "" = first active (verbs) */
-    int32_t port;                      /* verbs port, 0 = first active */
-    int32_t gid_index;                 /* -1 = auto */
-    char ucx_tls[CFG_STR_MAX];         /* "" = UCX default */
     char auth_token_file[CFG_STR_MAX]; /* "" = no auth */
     uint32_t timeout_ms;
     int32_t log_level;         /* KVP_LOG_* */
     uint32_t lease_timeout_ms; /* embedded server */
-    uint64_t ucx_pack_below;   /* 0 = module default */
+    /* Every key the core does not know, "key=value" in the order given:
+     * the transport module's options (device, gid_index, ucx_tls, ...),
+     * checked by the module when it is loaded (cfg_xport_load). */
+    struct kvp_kvlist xport_opts;
 };
+
+/* The core's keys (docs/config.md "Keys"). */
+extern const struct kvp_opt cfg_table[];
+extern const size_t cfg_table_len;
 
 /* Defaults: ucx, embedded, 1 GiB, timeout 5000 ms, log warn. */
 void cfg_defaults(struct kvp_config *cfg);
@@ -62,11 +64,24 @@ int32_t cfg_parse(const char *str, struct kvp_config *cfg,
 int32_t cfg_load(const char *str, struct kvp_config *cfg,
                  const struct kvp_logger *lg);
 
-/* The effective configuration, every key, as "key=value; ..." (sizes in
- * human units, "" values shown as they are). Truncated at cap. */
+/* The effective configuration, every key of cfg_table, as
+ * "key=value; ..." (sizes in human units, an empty value as "(none)",
+ * servers= as "(embedded)"), then the transport module's options as
+ * given. Truncated at cap. */
 void cfg_describe(const struct kvp_config *cfg, char *buf, size_t cap);
 
-/* "1GiB", "512MB", "4096": bytes into *out. -1 on a bad size/overflow. */
-int cfg_parse_size(const char *s, uint64_t *out);
+struct kvp_transport_ops;
+
+/* Loads the module cfg->transport and hands it its options: *ops_p = the
+ * module's ops; opts[0..*n_opts) = the "key=value" strings of
+ * cfg->xport_opts it takes (pointers into cfg; opts has KVP_KVLIST_MAX
+ * slots). KVP_ERR_INVALID naming the module, the key and the accepted
+ * values for a bad value or a key no one takes (the message lists the
+ * valid keys); the loader's status when the module does not load.
+ * (cfg_xport.c) */
+int32_t cfg_xport_load(const struct kvp_config *cfg,
+                       const struct kvp_transport_ops **ops_p,
+                       const char **opts, uint32_t *n_opts,
+                       const struct kvp_logger *lg);
 
 #endif /* KVP_CONFIG_H */

@@ -13,9 +13,9 @@
 #include "router.h"
 #include "server.h"
 #include "store_client.h"
+#include "token.h"
 #include "kvp_transport.h"
 
-#define AUTH_TOKEN_MAX 4096
 
 int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key)
 {
@@ -188,57 +188,31 @@ void eng_log_stats(struct kvp_engine *e, int32_t level)
              (unsigned long long)st.mapped_copies);
 }
 
-/* Reads the shared secret: the file's bytes without trailing whitespace. */
+/* Reads the shared secret (common/token.h). */
 static int32_t read_token(struct kvp_engine *e, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        KVP_LOG_E(&e->log, "config: auth_token_file '%s': %s", path,
-                  strerror(errno));
+    char err[512];
+    e->auth_token = kvp_token_read(path, "config: auth_token_file", NULL, err,
+                                   sizeof(err));
+    if (e->auth_token == NULL) {
+        KVP_LOG_E(&e->log, "%s", err);
         return KVP_ERR_INVALID;
     }
-    char *buf = calloc(1, AUTH_TOKEN_MAX + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return KVP_ERR_NO_MEMORY;
-    }
-    size_t n = fread(buf, 1, AUTH_TOKEN_MAX + 1, f);
-    fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-                     buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        buf[--n] = '\0';
-    if (n == 0 || n > AUTH_TOKEN_MAX || memchr(buf, '\0', n) != NULL) {
-        KVP_LOG_E(&e->log,
-                  "config: auth_token_file '%s': token must be 1..%d bytes "
-                  "of text",
-                  path, AUTH_TOKEN_MAX);
-        free(buf);
-        return KVP_ERR_INVALID;
-    }
-    e->auth_token = buf;
     return KVP_OK;
 }
 
-static const char *transport_name(const struct kvp_config *cfg)
-{
-    return cfg->transport == CFG_TRANSPORT_VERBS ? "verbs" : "ucx";
-}
-
 static void xport_params_fill(struct kvp_engine *e, struct kvp_xport_params *p,
-                           uint32_t role)
+                              uint32_t role)
 {
     memset(p, 0, sizeof(*p));
     p->struct_size = sizeof(*p);
     p->role = role;
-    p->device = e->cfg.device[0] ? e->cfg.device : NULL;
-    p->port = e->cfg.port;
-    p->gid_index = e->cfg.gid_index;
-    p->ucx_tls = e->cfg.ucx_tls[0] ? e->cfg.ucx_tls : NULL;
     p->timeout_ms = e->cfg.timeout_ms;
     p->log_level = e->cfg.log_level;
     p->log = e->log.fn;
     p->log_user = e->log.user;
-    p->ucx_pack_below = e->cfg.ucx_pack_below;
+    p->opts = e->xopts;
+    p->n_opts = e->n_xopts;
 }
 
 static int32_t start_embedded(struct kvp_engine *e)
@@ -248,7 +222,7 @@ static int32_t start_embedded(struct kvp_engine *e)
     sp.listen_host = "127.0.0.1";
     sp.listen_port = 0;
     sp.pool_size = e->cfg.pool_size;
-    sp.transports = transport_name(&e->cfg);
+    sp.transports = e->cfg.transport;
     xport_params_fill(e, &sp.xport, KVP_XPORT_ROLE_SERVER);
     sp.auth_token = e->auth_token;
     sp.lease_timeout_ms = e->cfg.lease_timeout_ms;
@@ -485,7 +459,7 @@ int32_t kvp_op_engine_create(const char *config,
     if (e->cfg.auth_token_file[0] != '\0' &&
         (st = read_token(e, e->cfg.auth_token_file)) != KVP_OK)
         goto out_free;
-    st = xport_module_load(transport_name(&e->cfg), &e->log, &e->tops);
+    st = cfg_xport_load(&e->cfg, &e->tops, e->xopts, &e->n_xopts, &e->log);
     if (st != KVP_OK)
         goto out_free;
     struct kvp_xport_params tp;
@@ -494,7 +468,7 @@ int32_t kvp_op_engine_create(const char *config,
     if (st != KVP_OK) {
         e->tctx = NULL;
         KVP_LOG_E(&e->log, "engine_create: transport '%s' context: %s",
-                  transport_name(&e->cfg), kvp_op_status_str(st));
+                  e->cfg.transport, kvp_op_status_str(st));
         goto out_free;
     }
     stage_pool_init(&e->stage, e->tops, e->tctx, &e->log);
@@ -511,7 +485,7 @@ int32_t kvp_op_engine_create(const char *config,
     if (st != KVP_OK)
         goto out_free;
     KVP_LOG_I(&e->log, "engine created: transport %s, %u server(s)%s",
-              transport_name(&e->cfg), e->n_active,
+              e->cfg.transport, e->n_active,
               e->embedded != NULL ? " (embedded)" : "");
     *engine_p = e;
     return KVP_OK;

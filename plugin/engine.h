@@ -41,6 +41,10 @@ struct eng_server {
 
 struct kvp_engine {
     struct kvp_config cfg;
+    /* The transport module's options (cfg_xport_load): pointers into
+     * cfg.xport_opts, "<module>." prefixes dropped. */
+    const char *xopts[KVP_KVLIST_MAX];
+    uint32_t n_xopts;
     struct kvp_logger log;
     const struct kvp_transport_ops *tops;
     struct kvp_xport_ctx *tctx;

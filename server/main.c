@@ -15,6 +15,7 @@
 #ifdef KVP_HAVE_METRICS
 #include "metrics_http.h"
 #endif
+#include "token.h"
 
 #ifndef KVP_VERSION_STRING
 #define KVP_VERSION_STRING "0.1.0"
@@ -55,10 +56,10 @@ static int start_metrics(const struct cli_opts *o, struct kvp_server *srv,
 static int start_member(const struct cli_opts *o, struct kvp_server *srv,
                         const struct kvp_logger *lg, struct extras *x)
 {
-    if (o->etcd == NULL)
+    if (o->etcd[0] == '\0')
         return 0;
     char adv[300];
-    if (o->advertise != NULL) {
+    if (o->advertise[0] != '\0') {
         snprintf(adv, sizeof(adv), "%s", o->advertise);
     } else if (strcmp(o->host, "0.0.0.0") == 0 || strcmp(o->host, "::") == 0) {
         KVP_LOG_E(lg, "--etcd: listening on all addresses (%s): say which "
@@ -70,7 +71,8 @@ static int start_member(const struct cli_opts *o, struct kvp_server *srv,
     }
     if (disc_module_load("etcd", lg, &x->dops) != KVP_OK)
         return -1;
-    return x->dops->register_start(o->etcd, o->etcd_prefix, adv,
+    const char *prefix = o->etcd_prefix[0] != '\0' ? o->etcd_prefix : NULL;
+    return x->dops->register_start(o->etcd, prefix, adv,
                                    o->etcd_ttl_s, 5000, lg,
                                    &x->reg) == KVP_OK
                ? 0
@@ -101,13 +103,13 @@ static int extras_start(const struct cli_opts *o, struct kvp_server *srv,
 int main(int argc, char **argv)
 {
     struct cli_opts o;
-    char err[512];
+    char err[2048];
     if (cli_parse(argc, argv, &o, err, sizeof(err)) != 0) {
         fprintf(stderr, "kvplug-server: %s\n", err);
         return 2;
     }
     if (o.help) {
-        cli_usage(stdout);
+        cli_usage(stdout, o.transports);
         return 0;
     }
     if (o.version) {
@@ -115,9 +117,10 @@ int main(int argc, char **argv)
         return 0;
     }
     char *token = NULL;
-    if (o.auth_token_file != NULL) {
+    if (o.auth_token_file[0] != '\0') {
         int loose = 0;
-        token = cli_read_token(o.auth_token_file, &loose, err, sizeof(err));
+        token = kvp_token_read(o.auth_token_file, "--auth-token-file", &loose,
+                               err, sizeof(err));
         if (token == NULL) {
             fprintf(stderr, "kvplug-server: %s\n", err);
             return 2;
@@ -143,10 +146,10 @@ int main(int argc, char **argv)
     p.listen_port = o.port;
     p.pool_size = o.pool_size;
     p.transports = strcmp(o.transports, "none") == 0 ? "" : o.transports;
+    const char *xopts[KVP_KVLIST_MAX];
     p.xport.struct_size = sizeof(p.xport);
-    p.xport.device = o.device;
-    p.xport.gid_index = o.gid_index;
-    p.xport.ucx_tls = o.ucx_tls;
+    p.xport.n_opts = kvp_kvlist_ptrs(&o.xport_opts, xopts);
+    p.xport.opts = xopts;
     p.auth_token = token;
     p.lease_timeout_ms = o.lease_timeout_ms;
     p.summary_ms = o.summary_ms;

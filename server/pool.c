@@ -3,6 +3,8 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -83,24 +85,93 @@ static int32_t pool_map(struct pool *p, struct pool_xport *t,
     return KVP_OK;
 }
 
-static int32_t xport_open(struct pool *p, struct pool_xport *t, const char *name,
-                       size_t name_len, const struct kvp_xport_params *xpp,
-                       const struct kvp_logger *log)
+int32_t pool_plan_make(const char *transports, const char *const *opts,
+                       uint32_t n_opts, enum kvp_opt_style style,
+                       const char *core_names, struct pool_plan *plan,
+                       char *err, size_t cap, const struct kvp_logger *log)
 {
-    memcpy(t->name, name, name_len);
-    t->name[name_len] = '\0';
-    int32_t st = xport_module_load(t->name, log, &t->ops);
-    if (st != KVP_OK) {
-        KVP_LOG_E(log, "server: transport '%s' could not be loaded", t->name);
-        return st;
+    memset(plan, 0, sizeof(*plan));
+    if (n_opts > KVP_KVLIST_MAX) {
+        snprintf(err, cap, "more than %d transport options", KVP_KVLIST_MAX);
+        return KVP_ERR_INVALID;
     }
-    struct kvp_xport_params prm = *xpp;
+    plan->n_kv = n_opts;
+    const char *s = transports != NULL ? transports : "";
+    while (*s != '\0') {
+        size_t len = strcspn(s, ",");
+        if (len == 0 || len > POOL_NAME_MAX ||
+            plan->n == POOL_MAX_TRANSPORTS) {
+            snprintf(err, cap,
+                     "transports list '%s' is invalid (empty/too long name "
+                     "or more than %d entries)",
+                     transports, POOL_MAX_TRANSPORTS);
+            return KVP_ERR_INVALID;
+        }
+        char *name = plan->names[plan->n];
+        memcpy(name, s, len);
+        name[len] = '\0';
+        for (uint32_t i = 0; i < plan->n; i++) {
+            if (strcmp(plan->names[i], name) == 0) {
+                snprintf(err, cap, "transport '%s' listed twice", name);
+                return KVP_ERR_INVALID;
+            }
+        }
+        int32_t st = xport_module_load(name, log, &plan->ops[plan->n]);
+        if (st != KVP_OK) {
+            char hint[96];
+            xport_name_hint(name, style, hint, sizeof(hint));
+            if (st == KVP_ERR_NOT_SUPPORTED)
+                snprintf(err, cap,
+                         "'%s' is not a transport module: no "
+                         "libkvplug_%s.so loads (see the message above; "
+                         "kvplug-info lists the modules found)%s",
+                         name, name, hint);
+            else
+                snprintf(err, cap,
+                         "transport '%s' could not be loaded: %s (see the "
+                         "message above)",
+                         name, kvp_status_name(st));
+            return st;
+        }
+        plan->n++;
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+    struct kvp_opt_module mods[POOL_MAX_TRANSPORTS];
+    for (uint32_t i = 0; i < plan->n; i++)
+        xport_module_opts(plan->ops[i], &mods[i]);
+    uint32_t skipped = 0;
+    if (kvp_opts_route(mods, plan->n, opts, n_opts, style, core_names,
+                       plan->opts, plan->n_opts, &skipped, err, cap) != 0)
+        return KVP_ERR_INVALID;
+    if (skipped > 0)
+        KVP_LOG_I(log,
+                  "server: %u option(s) for transports not in use "
+                  "ignored",
+                  skipped);
+    return KVP_OK;
+}
+
+static int32_t xport_open(struct pool *p, struct pool_xport *t,
+                          const struct pool_plan *plan, uint32_t i,
+                          const struct kvp_xport_params *xpp,
+                          const struct kvp_logger *log)
+{
+    snprintf(t->name, sizeof(t->name), "%s", plan->names[i]);
+    t->ops = plan->ops[i];
+    struct kvp_xport_params prm;
+    memset(&prm, 0, sizeof(prm));
     prm.struct_size = sizeof(prm);
     prm.role = KVP_XPORT_ROLE_SERVER;
+    prm.timeout_ms = xpp != NULL ? xpp->timeout_ms : 0;
     prm.log = log_bridge;
     prm.log_user = (void *)log;
     prm.log_level = log != NULL ? log->level : KVP_LOG_WARN;
-    st = t->ops->ctx_create(&prm, &t->ctx);
+    /* this module's share: n_opts[i] entries from slot i * n_kv */
+    prm.opts = plan->opts + (size_t)i * plan->n_kv;
+    prm.n_opts = plan->n_opts[i];
+    int32_t st = t->ops->ctx_create(&prm, &t->ctx);
     if (st != KVP_OK) {
         KVP_LOG_E(log, "server: transport '%s': ctx_create failed: %s%s",
                   t->name, kvp_status_name(st),
@@ -158,32 +229,29 @@ int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
         return KVP_ERR_INVALID;
     }
     p->size = (size + (uint64_t)pg - 1) & ~((uint64_t)pg - 1);
-    int32_t st = KVP_OK;
-    const char *s = transports != NULL ? transports : "";
-    while (*s != '\0') {
-        size_t len = strcspn(s, ",");
-        if (len == 0 || len > POOL_NAME_MAX || p->n_xport == POOL_MAX_TRANSPORTS) {
-            KVP_LOG_E(log,
-                      "server: transports list '%s' is invalid "
-                      "(empty/too long name or more than %d entries)",
-                      transports, POOL_MAX_TRANSPORTS);
-            st = KVP_ERR_INVALID;
-            goto err;
-        }
-        if (pool_find_xport(p, s, (uint32_t)len) != NULL) {
-            KVP_LOG_E(log, "server: transport '%.*s' listed twice", (int)len,
-                      s);
-            st = KVP_ERR_INVALID;
-            goto err;
-        }
-        st = xport_open(p, &p->xport[p->n_xport], s, len, xpp, log);
+    struct pool_plan *plan = malloc(sizeof(*plan));
+    if (plan == NULL)
+        return KVP_ERR_NO_MEMORY;
+    char err[2048];
+    int32_t st = pool_plan_make(
+        transports, xpp != NULL ? xpp->opts : NULL,
+        xpp != NULL && xpp->struct_size >= KVP_XPORT_PARAMS_MIN_SIZE
+            ? xpp->n_opts
+            : 0,
+        KVP_OPT_KEYS, NULL, plan, err, sizeof(err), log);
+    if (st != KVP_OK) {
+        KVP_LOG_E(log, "server: %s", err);
+        free(plan);
+        return st;
+    }
+    for (uint32_t i = 0; i < plan->n; i++) {
+        st = xport_open(p, &p->xport[p->n_xport], plan, i, xpp, log);
         if (st != KVP_OK)
             goto err;
         p->n_xport++;
-        s += len;
-        if (*s == ',')
-            s++;
     }
+    free(plan);
+    plan = NULL;
     if (p->base == NULL) { /* control only: no transport mapped it */
         st = pool_map(p, NULL, log);
         if (st != KVP_OK)
@@ -192,6 +260,7 @@ int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
     return KVP_OK;
 
 err:
+    free(plan);
     pool_destroy(p);
     return st;
 }

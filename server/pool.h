@@ -36,9 +36,32 @@ struct pool {
     struct pool_xport xport[POOL_MAX_TRANSPORTS];
 };
 
+/* The transports of a list, loaded, and each one's share of the options. */
+struct pool_plan {
+    uint32_t n;
+    char names[POOL_MAX_TRANSPORTS][POOL_NAME_MAX + 1];
+    const struct kvp_transport_ops *ops[POOL_MAX_TRANSPORTS];
+    uint32_t n_kv; /* options routed */
+    /* module i's options: opts[i * n_kv ... + n_opts[i]) */
+    const char *opts[POOL_MAX_TRANSPORTS * KVP_KVLIST_MAX];
+    uint32_t n_opts[POOL_MAX_TRANSPORTS];
+};
+
+/* Loads the modules of the comma list `transports` and routes the
+ * "key=value" options among them (kvp_opts_route: a bare key to each
+ * module that takes it, "<module>.key" to that module; values checked
+ * with the module's table). 0, or a status with err naming the transport
+ * or the option (in style) and the accepted values; core_names (may be
+ * NULL) is listed with an unknown key. Pointers in plan point into opts. */
+int32_t pool_plan_make(const char *transports, const char *const *opts,
+                       uint32_t n_opts, enum kvp_opt_style style,
+                       const char *core_names, struct pool_plan *plan,
+                       char *err, size_t cap, const struct kvp_logger *log);
+
 /* transports: comma list of module names, may be empty (control only).
- * xpp: module parameters; role/log are filled here. Errors name the
- * transport and why; everything is undone on failure. */
+ * xpp: timeout_ms and opts (every transport option, routed here with
+ * pool_plan_make); role/log are set here. Errors name the transport and
+ * why; everything is undone on failure. */
 int32_t pool_create(struct pool *p, uint64_t size, const char *transports,
                     const struct kvp_xport_params *xpp,
                     const struct kvp_logger *log);

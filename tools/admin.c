@@ -16,11 +16,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
 #include "config.h"
 #include "kvp_discovery.h"
 #include "status_name.h"
 #include "store_client.h"
+#include "token.h"
 #include "units.h"
 
 #define ADMIN_MAX_TARGETS 256
@@ -235,7 +235,8 @@ static int parse_args(int argc, char **argv, struct admin *a)
     if (token_file != NULL) {
         int loose = 0;
         char err[512];
-        a->token = cli_read_token(token_file, &loose, err, sizeof(err));
+        a->token = kvp_token_read(token_file, "--auth-token-file", &loose,
+                                  err, sizeof(err));
         if (a->token == NULL) {
             fprintf(stderr, "kvplug-admin: %s\n", err);
             return -1;

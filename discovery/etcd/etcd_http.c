@@ -10,6 +10,8 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "hostport.h"
+
 #define ETCD_REPLY_MAX (16u << 20) /* a member list is tiny; refuse floods */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -96,30 +98,7 @@ int etcd_parse_endpoint(const char *endpoint, const char *prefix,
 
 int etcd_parse_member(const char *s, struct kvp_disc_member *m)
 {
-    const char *host = s, *colon;
-    size_t hl;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':')
-            return -1;
-        host = s + 1;
-        hl = (size_t)(close - host);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL)
-            return -1;
-        hl = (size_t)(colon - s);
-    }
-    char *end = NULL;
-    long port = strtol(colon + 1, &end, 10);
-    if (hl == 0 || hl >= sizeof(m->host) || colon[1] == '\0' ||
-        *end != '\0' || port < 1 || port > 65535)
-        return -1;
-    memcpy(m->host, host, hl);
-    m->host[hl] = '\0';
-    m->port = (uint16_t)port;
-    return 0;
+    return kvp_parse_hostport(s, m->host, sizeof(m->host), &m->port);
 }
 
 struct reply {

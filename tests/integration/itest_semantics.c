@@ -1,8 +1,9 @@
 /*
  * itest_semantics.c - DESIGN §3 end to end: loader + real libkvplug.so +
  * embedded kvplug server + a real transport (UCX by default; the ctest
- * variants force ucx_tls=shm / tcp through KVPLUG_CONFIG, which merges
- * over our config string). One TCase per rule; ★ marks kvplug's rules.
+ * variants force ucx.ucx_tls=shm / tcp through KVPLUG_CONFIG, which merges
+ * over our config string; qualified, so a case that picks verbs is not
+ * handed a UCX key). One TCase per rule; ★ marks kvplug's rules.
  */
 #include <check.h>
 #include <pthread.h>

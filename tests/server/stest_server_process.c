@@ -237,7 +237,6 @@ START_TEST(ucx_data_path_against_the_process)
     kvp_logger_init_stderr(&lg, KVP_LOG_WARN);
     struct kvp_xport_params tp = {.struct_size = sizeof(tp),
                                .role = KVP_XPORT_ROLE_CLIENT,
-                               .gid_index = -1,
                                .timeout_ms = TMO,
                                .log_level = KVP_LOG_WARN,
                                .log = lg.fn};

@@ -1,10 +1,13 @@
-/* check_config.c - the configuration parser: every key, every error. */
+/* check_config.c - the configuration parser: every key, every error; the
+ * transport module's keys reaching the module (real modules, loaded from
+ * the build tree) and its errors. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "kvp_transport.h"
 
 static char last_msg[1024];
 
@@ -25,11 +28,25 @@ static int32_t parse(const char *s, struct kvp_config *cfg)
     return cfg_parse(s, cfg, &lg);
 }
 
+/* What engine_create does with a string: parse it over the defaults,
+ * then load the module transport= names and hand it its keys. */
+static const char *xopts[KVP_KVLIST_MAX];
+static uint32_t n_xopts;
+static int32_t parse_load(const char *s, struct kvp_config *cfg)
+{
+    int32_t st = parse(s, cfg);
+    if (st != KVP_OK)
+        return st;
+    const struct kvp_transport_ops *ops = NULL;
+    n_xopts = 0;
+    return cfg_xport_load(cfg, &ops, xopts, &n_xopts, &lg);
+}
+
 /* Asserts s is refused with a message that names `key`. */
 static void expect_invalid(const char *s, const char *key)
 {
     struct kvp_config cfg;
-    ck_assert_int_eq(parse(s, &cfg), KVP_ERR_INVALID);
+    ck_assert_int_eq(parse_load(s, &cfg), KVP_ERR_INVALID);
     ck_assert_msg(strstr(last_msg, key) != NULL,
                   "message '%s' for '%s' does not name '%s'", last_msg, s, key);
 }
@@ -38,15 +55,17 @@ START_TEST(defaults)
 {
     struct kvp_config cfg;
     ck_assert_int_eq(parse(NULL, &cfg), KVP_OK);
-    ck_assert_int_eq(cfg.transport, CFG_TRANSPORT_UCX);
+    ck_assert_str_eq(cfg.transport, "ucx");
     ck_assert_uint_eq(cfg.n_servers, 0);
     ck_assert_uint_eq(cfg.pool_size, UINT64_C(1) << 30);
     ck_assert_uint_eq(cfg.timeout_ms, 5000);
     ck_assert_int_eq(cfg.log_level, KVP_LOG_WARN);
-    ck_assert_int_eq(cfg.gid_index, -1);
-    ck_assert_int_eq(cfg.port, 0);
+    /* gid_index, port, device: unset, the module's defaults apply */
+    ck_assert_ptr_null(kvp_kvlist_get(&cfg.xport_opts, "gid_index"));
+    ck_assert_ptr_null(kvp_kvlist_get(&cfg.xport_opts, "port"));
     ck_assert_uint_eq(cfg.lease_timeout_ms, 30000);
-    ck_assert_str_eq(cfg.device, "");
+    ck_assert_ptr_null(kvp_kvlist_get(&cfg.xport_opts, "device"));
+    ck_assert_uint_eq(cfg.xport_opts.n, 0);
     ck_assert_int_eq(parse("", &cfg), KVP_OK);
     ck_assert_int_eq(parse(" ; ;", &cfg), KVP_OK);
 }
@@ -63,22 +82,38 @@ START_TEST(every_key)
               "ucx_pack_below=8KiB;",
               &cfg),
         KVP_OK);
-    ck_assert_int_eq(cfg.transport, CFG_TRANSPORT_VERBS);
+    ck_assert_str_eq(cfg.transport, "verbs");
     ck_assert_uint_eq(cfg.n_servers, 2);
     ck_assert_str_eq(cfg.servers[0].host, "10.0.0.1");
     ck_assert_uint_eq(cfg.servers[0].port, 7000);
     ck_assert_str_eq(cfg.servers[1].host, "hostb");
     ck_assert_uint_eq(cfg.servers[1].port, 7001);
     ck_assert_uint_eq(cfg.pool_size, UINT64_C(512) << 20);
-    ck_assert_str_eq(cfg.device, "mlx5_0");
-    ck_assert_int_eq(cfg.port, 1);
-    ck_assert_int_eq(cfg.gid_index, 3);
-    ck_assert_str_eq(cfg.ucx_tls, "shm,self");
+    /* the transport keys are kept for the module, as written */
+    ck_assert_str_eq(kvp_kvlist_get(&cfg.xport_opts, "device"), "mlx5_0");
+    ck_assert_str_eq(kvp_kvlist_get(&cfg.xport_opts, "port"), "1");
+    ck_assert_str_eq(kvp_kvlist_get(&cfg.xport_opts, "gid_index"), "3");
+    ck_assert_str_eq(kvp_kvlist_get(&cfg.xport_opts, "ucx_tls"), "shm,self");
     ck_assert_str_eq(cfg.auth_token_file, "/etc/kvplug.token");
     ck_assert_uint_eq(cfg.timeout_ms, 250);
     ck_assert_int_eq(cfg.log_level, KVP_LOG_DEBUG);
     ck_assert_uint_eq(cfg.lease_timeout_ms, 900);
-    ck_assert_uint_eq(cfg.ucx_pack_below, 8192);
+    ck_assert_str_eq(kvp_kvlist_get(&cfg.xport_opts, "ucx_pack_below"),
+                     "8KiB");
+    /* ... and each module takes its own: the UCX ones with transport=ucx */
+    ck_assert_int_eq(parse_load("transport=ucx;ucx_tls=shm,self;"
+                                "ucx_pack_below=8KiB",
+                                &cfg),
+                     KVP_OK);
+    ck_assert_uint_eq(n_xopts, 2);
+    ck_assert_str_eq(xopts[0], "ucx_tls=shm,self");
+    ck_assert_str_eq(xopts[1], "ucx_pack_below=8KiB");
+    ck_assert_int_eq(parse_load("transport=verbs;device=mlx5_0;port=1;"
+                                "gid_index=3",
+                                &cfg),
+                     KVP_OK);
+    ck_assert_uint_eq(n_xopts, 3);
+    ck_assert_str_eq(xopts[2], "gid_index=3");
 }
 END_TEST
 
@@ -103,6 +138,43 @@ START_TEST(registry_servers)
 }
 END_TEST
 
+/* cfg_describe: every key of the table (the table drives it), human
+ * units, placeholders for empty values, then the module options as given;
+ * the registry's host:port is checked when parsed; transport=tcp hints. */
+START_TEST(describe_every_key)
+{
+    struct kvp_config cfg;
+    ck_assert_int_eq(parse("servers=[::1]:7,h:8;pool_size=64mib;"
+                           "ucx_tls=tcp;verbs.device=rxe0",
+                           &cfg),
+                     KVP_OK);
+    char eff[4096];
+    cfg_describe(&cfg, eff, sizeof(eff));
+    for (size_t i = 0; i < cfg_table_len; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "%s=", cfg_table[i].name);
+        ck_assert_msg(strstr(eff, key) != NULL, "'%s' lacks %s", eff, key);
+    }
+    const char *want[] = {"servers=[::1]:7,h:8;", "pool_size=64 MiB;",
+                          "auth_token_file=(none);", "log_level=warn;",
+                          "; ucx_tls=tcp; verbs.device=rxe0"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(strstr(eff, want[i]) != NULL, "'%s' lacks %s", eff,
+                      want[i]);
+    ck_assert_int_eq(eff[strlen(eff) - 1], '0'); /* no trailing "; " */
+    ck_assert_int_eq(parse(NULL, &cfg), KVP_OK);
+    cfg_describe(&cfg, eff, sizeof(eff));
+    ck_assert_ptr_nonnull(strstr(eff, "servers=(embedded);"));
+    /* truncated, never overrun */
+    char small[24];
+    cfg_describe(&cfg, small, sizeof(small));
+    ck_assert_uint_lt(strlen(small), sizeof(small));
+    expect_invalid("servers=etcd://nohost/kv", "etcd://HOST:PORT");
+    expect_invalid("servers=etcd://h:0", "servers");
+    expect_invalid("transport=tcp", "use ucx_tls=tcp");
+}
+END_TEST
+
 START_TEST(url_form)
 {
     struct kvp_config cfg;
@@ -114,8 +186,8 @@ START_TEST(url_form)
     ck_assert_uint_eq(cfg.servers[0].port, 1);
     ck_assert_str_eq(cfg.servers[1].host, "::1");
     ck_assert_uint_eq(cfg.servers[1].port, 2);
-    ck_assert_int_eq(cfg.transport, CFG_TRANSPORT_VERBS);
-    ck_assert_str_eq(cfg.device, "mlx5_0");
+    ck_assert_str_eq(cfg.transport, "verbs");
+    ck_assert_str_eq(kvp_kvlist_get(&cfg.xport_opts, "device"), "mlx5_0");
     /* empty authority: embedded */
     ck_assert_int_eq(parse("kvplug://?pool_size=64M", &cfg), KVP_OK);
     ck_assert_uint_eq(cfg.n_servers, 0);
@@ -128,6 +200,12 @@ START_TEST(url_form)
     expect_invalid("kvplug://h:1?bogus=1", "bogus");
 }
 END_TEST
+
+/* The one size parser (common/options.h), as cfg_parse_size was. */
+static int cfg_parse_size(const char *s, uint64_t *v)
+{
+    return kvp_parse_size(s, v, NULL);
+}
 
 START_TEST(sizes)
 {
@@ -187,7 +265,7 @@ START_TEST(structure_errors)
     struct kvp_config cfg;
     /* a failed parse leaves the config untouched */
     cfg_defaults(&cfg);
-    ck_assert_int_eq(cfg_parse("timeout_ms=7;bogus=1", &cfg, &lg),
+    ck_assert_int_eq(cfg_parse("timeout_ms=7;log_level=loud", &cfg, &lg),
                      KVP_ERR_INVALID);
     ck_assert_uint_eq(cfg.timeout_ms, 5000);
     /* servers= empty means embedded */
@@ -222,10 +300,153 @@ START_TEST(env_merges_key_by_key)
     ck_assert_str_eq(cfg.servers[0].host, "e");
     setenv("KVPLUG_CONFIG", "nonsense=1", 1);
     last_msg[0] = '\0';
+    const struct kvp_transport_ops *ops;
+    ck_assert_int_eq(cfg_load("", &cfg, &lg), KVP_OK); /* a module key */
+    ck_assert_int_eq(cfg_xport_load(&cfg, &ops, xopts, &n_xopts, &lg),
+                     KVP_ERR_INVALID); /* that no module takes */
+    ck_assert_ptr_nonnull(strstr(last_msg, "nonsense"));
+    setenv("KVPLUG_CONFIG", "log_level=loud", 1);
     ck_assert_int_eq(cfg_load("", &cfg, &lg), KVP_ERR_INVALID);
+    /* module keys merge key by key too */
+    setenv("KVPLUG_CONFIG", "ucx_tls=tcp", 1);
+    ck_assert_int_eq(cfg_load("ucx_tls=shm;ucx_pack_below=4KiB", &cfg, &lg),
+                     KVP_OK);
+    ck_assert_uint_eq(cfg.xport_opts.n, 2);
+    ck_assert_str_eq(kvp_kvlist_get(&cfg.xport_opts, "ucx_tls"), "tcp");
+    ck_assert_str_eq(kvp_kvlist_get(&cfg.xport_opts, "ucx_pack_below"), "4KiB");
     unsetenv("KVPLUG_CONFIG");
     ck_assert_int_eq(cfg_load("timeout_ms=10", &cfg, &lg), KVP_OK);
     ck_assert_uint_eq(cfg.timeout_ms, 10);
+}
+END_TEST
+
+START_TEST(unknown_key_lists_valid_keys)
+{
+    struct kvp_config cfg;
+    ck_assert_int_eq(parse_load("colour=blue", &cfg), KVP_ERR_INVALID);
+    const char *want[] = {"colour",     "transport", "servers", "pool_size",
+                          "timeout_ms", "log_level", "ucx_tls",
+                          "ucx_pack_below"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(strstr(last_msg, want[i]) != NULL, "'%s' lacks %s",
+                      last_msg, want[i]);
+    /* with verbs the list is verbs' own keys */
+    ck_assert_int_eq(parse_load("transport=verbs;colour=blue", &cfg),
+                     KVP_ERR_INVALID);
+    ck_assert_msg(strstr(last_msg, "transport 'verbs' takes: device, port, "
+                                   "gid_index") != NULL,
+                  "%s", last_msg);
+    /* a key that cannot be a key at all */
+    ck_assert_int_eq(parse("Colour=blue", &cfg), KVP_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(last_msg, "Colour"));
+}
+END_TEST
+
+START_TEST(size_forms)
+{
+    const char *forms[] = {"pool_size=64mib", "pool_size=64 MiB",
+                           "pool_size=64MiB", "pool_size=64 m",
+                           "pool_size=67108864", "pool_size = 64 MIB "};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        struct kvp_config cfg;
+        ck_assert_msg(parse(forms[i], &cfg) == KVP_OK, "%s: %s", forms[i],
+                      last_msg);
+        ck_assert_uint_eq(cfg.pool_size, UINT64_C(64) << 20);
+    }
+    struct kvp_config cfg;
+    ck_assert_int_eq(parse("pool_size=64MB", &cfg), KVP_OK); /* SI */
+    ck_assert_uint_eq(cfg.pool_size, UINT64_C(64000000));
+    ck_assert_int_eq(parse("pool_size=8 kb", &cfg), KVP_OK);
+    ck_assert_uint_eq(cfg.pool_size, 8000);
+    expect_invalid("pool_size=64 XiB", "pool_size");
+    ck_assert_ptr_nonnull(strstr(last_msg, "unknown unit"));
+    expect_invalid("pool_size=1.5GiB", "pool_size");
+}
+END_TEST
+
+START_TEST(module_option_errors)
+{
+    /* a bad value: the module, the key, the value, what is accepted */
+    expect_invalid("transport=verbs;gid_index=-2", "gid_index");
+    ck_assert_msg(strstr(last_msg, "transport 'verbs'") != NULL &&
+                      strstr(last_msg, "'-2'") != NULL &&
+                      strstr(last_msg, "-1..255") != NULL,
+                  "%s", last_msg);
+    expect_invalid("transport=verbs;port=256", "port");
+    ck_assert_ptr_nonnull(strstr(last_msg, "0..255"));
+    expect_invalid("ucx_pack_below=big", "ucx_pack_below");
+    ck_assert_msg(strstr(last_msg, "transport 'ucx'") != NULL &&
+                      strstr(last_msg, "8KiB") != NULL,
+                  "%s", last_msg);
+    /* a key of another module is unknown to this one, and says so */
+    expect_invalid("transport=verbs;ucx_tls=tcp", "ucx_tls");
+    ck_assert_ptr_nonnull(strstr(last_msg, "device, port, gid_index"));
+    expect_invalid("gid_index=1", "gid_index");
+    ck_assert_ptr_nonnull(strstr(last_msg, "ucx_tls, ucx_pack_below"));
+    /* "<module>.key": only for that module, skipped when not in use */
+    struct kvp_config cfg;
+    ck_assert_int_eq(parse_load("verbs.gid_index=3;ucx.ucx_tls=tcp;"
+                                "verbs.colour=x",
+                                &cfg),
+                     KVP_OK);
+    ck_assert_uint_eq(n_xopts, 1);
+    ck_assert_str_eq(xopts[0], "ucx_tls=tcp");
+    expect_invalid("transport=verbs;verbs.gid_index=-7", "gid_index");
+    expect_invalid("ucx.gid_index=1", "ucx.gid_index");
+    ck_assert_ptr_nonnull(strstr(last_msg, "transport 'ucx' takes"));
+    /* transport= is any module name; one that does not load is refused */
+    ck_assert_int_eq(parse("transport=my_rdma", &cfg), KVP_OK);
+    ck_assert_str_eq(cfg.transport, "my_rdma");
+    expect_invalid("transport=my_rdma", "transport");
+    ck_assert_ptr_nonnull(strstr(last_msg, "libkvplug_my_rdma.so"));
+    expect_invalid("transport=../x", "transport");
+}
+END_TEST
+
+static char all_log[8192];
+
+static void capture_all(void *user, int32_t level, const char *msg)
+{
+    (void)user;
+    (void)level;
+    size_t n = strlen(all_log);
+    snprintf(all_log + n, sizeof(all_log) - n, "%s\n", msg);
+}
+
+START_TEST(module_key_reaches_the_module)
+{
+    /* The keys go through the router into the real UCX module, which
+     * reports what it applied when its context is ready. */
+    struct kvp_config cfg;
+    ck_assert_int_eq(parse("ucx_tls=tcp;ucx_pack_below=4KiB;timeout_ms=77",
+                           &cfg),
+                     KVP_OK);
+    const struct kvp_transport_ops *ops = NULL;
+    ck_assert_int_eq(cfg_xport_load(&cfg, &ops, xopts, &n_xopts, &lg), KVP_OK);
+    struct kvp_xport_params p = {.struct_size = sizeof(p),
+                                 .role = KVP_XPORT_ROLE_CLIENT,
+                                 .timeout_ms = cfg.timeout_ms,
+                                 .log_level = KVP_LOG_DEBUG,
+                                 .log = capture_all,
+                                 .opts = xopts,
+                                 .n_opts = n_xopts};
+    struct kvp_xport_ctx *ctx = NULL;
+    all_log[0] = '\0';
+    ck_assert_int_eq(ops->ctx_create(&p, &ctx), KVP_OK);
+    ck_assert_msg(strstr(all_log, "UCX_TLS='tcp'") != NULL, "%s", all_log);
+    ck_assert_msg(strstr(all_log, "pack below 4096 B") != NULL, "%s",
+                  all_log);
+    ops->ctx_destroy(ctx);
+    /* The module itself refuses what it does not take, naming itself. */
+    const char *bad[] = {"ucx_tls=tcp", "gid_index=2"};
+    p.opts = bad;
+    p.n_opts = 2;
+    all_log[0] = '\0';
+    ck_assert_int_eq(ops->ctx_create(&p, &ctx), KVP_ERR_INVALID);
+    ck_assert_msg(strstr(all_log, "ucx:") != NULL &&
+                      strstr(all_log, "gid_index") != NULL &&
+                      strstr(all_log, "ucx_tls, ucx_pack_below") != NULL,
+                  "%s", all_log);
 }
 END_TEST
 
@@ -240,10 +461,15 @@ int main(void)
         {"every_key", every_key},
         {"url_form", url_form},
         {"registry_servers", registry_servers},
+        {"describe_every_key", describe_every_key},
         {"sizes", sizes},
         {"bad_values_name_the_key", bad_values_name_the_key},
         {"structure_errors", structure_errors},
         {"env_merges_key_by_key", env_merges_key_by_key},
+        {"unknown_key_lists_valid_keys", unknown_key_lists_valid_keys},
+        {"size_forms", size_forms},
+        {"module_option_errors", module_option_errors},
+        {"module_key_reaches_the_module", module_key_reaches_the_module},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);

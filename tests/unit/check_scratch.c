@@ -28,7 +28,6 @@ static void setup(void)
     ck_assert_int_eq(xport_module_load("ucx", &lg, &tops), KVP_OK);
     struct kvp_xport_params p = {.struct_size = sizeof(p),
                               .role = KVP_XPORT_ROLE_CLIENT,
-                              .gid_index = -1,
                               .timeout_ms = 1000,
                               .log_level = KVP_LOG_ERROR,
                               .log = quiet};

@@ -11,6 +11,24 @@
 
 #include "cli.h"
 #include "kvplug/abi.h"
+#include "token.h"
+
+/* The one size parser (common/options.h), with the server's old shape. */
+static int cli_parse_size(const char *s, uint64_t *out, char *err, size_t cap)
+{
+    const char *why = NULL;
+    int rc = kvp_parse_size(s, out, &why);
+    if (rc != 0)
+        snprintf(err, cap, "%s", why);
+    return rc;
+}
+
+/* The one token reader (common/token.h), as kvplug-server calls it. */
+static char *cli_read_token(const char *path, int *loose, char *err,
+                            size_t cap)
+{
+    return kvp_token_read(path, "--auth-token-file", loose, err, cap);
+}
 
 START_TEST(sizes)
 {
@@ -28,7 +46,11 @@ START_TEST(sizes)
               {"3KB", 3000},
               {"2MB", 2000000},
               {"1TiB", 1ull << 40},
-              {"16G", 16ull << 30}};
+              {"16G", 16ull << 30},
+              /* the plugin's forms too (one parser): a space, any case */
+              {"4 GiB", 4ull << 30},
+              {"64 mib", 64ull << 20},
+              {"3 KiB", 3072}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         ck_assert_msg(cli_parse_size(ok[i].s, &v, err, sizeof(err)) == 0,
                       "%s: %s", ok[i].s, err);
@@ -37,7 +59,7 @@ START_TEST(sizes)
     const char *bad[] = {"",
                          "GiB",
                          "-1",
-                         "4 GiB",
+                         " 4GiB",
                          "4XB",
                          "1.5GiB",
                          "99999999999999999999",
@@ -100,7 +122,8 @@ START_TEST(flags_and_defaults)
     ck_assert_str_eq(o.host, CLI_DEFAULT_HOST);
     ck_assert_uint_eq(o.port, CLI_DEFAULT_PORT);
     ck_assert_str_eq(o.transports, "ucx");
-    ck_assert_int_eq(o.gid_index, -1);
+    /* no transport flag: each module's defaults (gid_index auto) */
+    ck_assert_ptr_null(kvp_kvlist_get(&o.xport_opts, "gid_index"));
     ck_assert_int_eq(parse(err, sizeof(err), &o, "--listen", "0.0.0.0:0",
                            "--pool-size=2GiB", "--transports", "ucx,verbs",
                            "--lease-timeout-ms", "500", "--log-level", "debug",
@@ -113,9 +136,10 @@ START_TEST(flags_and_defaults)
     ck_assert_str_eq(o.transports, "ucx,verbs");
     ck_assert_uint_eq(o.lease_timeout_ms, 500);
     ck_assert_int_eq(o.log_level, KVP_LOG_DEBUG);
-    ck_assert_str_eq(o.device, "rxe0");
-    ck_assert_int_eq(o.gid_index, 1);
-    ck_assert_str_eq(o.ucx_tls, "tcp");
+    /* the modules' flags, checked against ucx and verbs, kept as keys */
+    ck_assert_str_eq(kvp_kvlist_get(&o.xport_opts, "device"), "rxe0");
+    ck_assert_str_eq(kvp_kvlist_get(&o.xport_opts, "gid_index"), "1");
+    ck_assert_str_eq(kvp_kvlist_get(&o.xport_opts, "ucx_tls"), "tcp");
     ck_assert_str_eq(o.auth_token_file, "/t");
 }
 END_TEST
@@ -140,6 +164,15 @@ START_TEST(errors_name_the_flag)
                {"--metrics", "nohost", "--metrics"},
                {"--etcd-ttl", "1", "--etcd-ttl"},
                {"--advertise", "h:1", "needs --etcd"},
+               /* merged into the table: ranges, forms, module lookup */
+               {"--summary-ms", "99", "--summary-ms '99'"},
+               {"--etcd-ttl", "3601", "2..3600"},
+               {"--advertise", "nohost", "--advertise 'nohost'"},
+               {"--metrics", "h:70000", "--metrics"},
+               {"--etcd-prefix", "/p", "needs --etcd"},
+               {"--transports", "shm", "--ucx-tls self,sysv,posix"},
+               {"--transports", "nosuchmod", "libkvplug_nosuchmod.so"},
+               {"--transports", "UCX", "--transports 'UCX'"},
                {"--frobnicate", "1", "--frobnicate"}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
@@ -161,6 +194,26 @@ START_TEST(errors_name_the_flag)
     ck_assert_str_eq(o.metrics_host, "127.0.0.1");
     ck_assert_int_eq(parse(err, sizeof(err), &o, NULL), 0);
     ck_assert_str_eq(o.metrics_host, ""); /* no --metrics: no endpoint */
+}
+END_TEST
+
+/* The cluster flags are entries of the table: their forms and defaults
+ * (their errors: errors_name_the_flag). */
+START_TEST(cluster_flags_from_the_table)
+{
+    char err[1024];
+    struct cli_opts o;
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "--metrics=9100",
+                           "--summary-ms", "100", "--etcd", "http://e:1",
+                           "--etcd-ttl=2", "--etcd-prefix", "/x",
+                           "--transports", "none", NULL),
+                     0);
+    ck_assert_str_eq(o.metrics_host, CLI_DEFAULT_HOST);
+    ck_assert_uint_eq(o.metrics_port, 9100);
+    ck_assert_uint_eq(o.summary_ms, 100);
+    ck_assert_uint_eq(o.etcd_ttl_s, 2);
+    ck_assert_str_eq(o.etcd_prefix, "/x");
+    ck_assert_str_eq(o.advertise, "");
 }
 END_TEST
 
@@ -193,6 +246,75 @@ START_TEST(token_file)
 }
 END_TEST
 
+START_TEST(size_forms_like_the_config)
+{
+    char err[256];
+    struct cli_opts o;
+    const char *forms[] = {"64mib", "64 MiB", "64MiB", "67108864"};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        ck_assert_msg(parse(err, sizeof(err), &o, "--pool-size", forms[i],
+                            NULL) == 0,
+                      "%s: %s", forms[i], err);
+        ck_assert_uint_eq(o.pool_size, 64ull << 20);
+    }
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "--pool-size=64 MiB", NULL),
+                     0);
+    ck_assert_uint_eq(o.pool_size, 64ull << 20);
+}
+END_TEST
+
+START_TEST(unknown_flag_lists_valid_flags)
+{
+    char err[1024];
+    struct cli_opts o;
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "--frobnicate", "1", NULL),
+                     -1);
+    const char *want[] = {"--frobnicate", "--listen", "--pool-size",
+                          "--transports", "--ucx-tls", "--ucx-pack-below"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(strstr(err, want[i]) != NULL, "'%s' lacks %s", err,
+                      want[i]);
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "-x", NULL), -1);
+    ck_assert_ptr_nonnull(strstr(err, "'-x'"));
+}
+END_TEST
+
+START_TEST(module_flag_errors)
+{
+    char err[1024];
+    struct cli_opts o;
+    /* a bad value: the module, the flag, the value, what is accepted */
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "--transports", "verbs",
+                           "--gid-index", "300", NULL),
+                     -1);
+    ck_assert_msg(strstr(err, "transport 'verbs'") != NULL &&
+                      strstr(err, "--gid-index '300'") != NULL &&
+                      strstr(err, "-1..255") != NULL,
+                  "%s", err);
+    /* a flag of a module not in --transports */
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "--transports", "ucx",
+                           "--device", "rxe0", NULL),
+                     -1);
+    ck_assert_msg(strstr(err, "--device") != NULL &&
+                      strstr(err, "transport 'ucx' takes: --ucx-tls") != NULL,
+                  "%s", err);
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "--transports", "none",
+                           "--ucx-tls", "tcp", NULL),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(err, "no transport is in use"));
+    /* --<module>.<key>: applies only when that module is in use */
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "--transports", "ucx",
+                           "--verbs.device", "rxe0", "--ucx.ucx-tls", "tcp",
+                           NULL),
+                     0);
+    ck_assert_str_eq(kvp_kvlist_get(&o.xport_opts, "verbs.device"), "rxe0");
+    ck_assert_int_eq(parse(err, sizeof(err), &o, "--transports", "ucx",
+                           "--ucx.ucx-pack-below", "lots", NULL),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(err, "--ucx-pack-below 'lots'"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("server_cli");
@@ -201,7 +323,11 @@ int main(void)
     tcase_add_test(tc, listen_addresses);
     tcase_add_test(tc, flags_and_defaults);
     tcase_add_test(tc, errors_name_the_flag);
+    tcase_add_test(tc, cluster_flags_from_the_table);
     tcase_add_test(tc, token_file);
+    tcase_add_test(tc, size_forms_like_the_config);
+    tcase_add_test(tc, unknown_flag_lists_valid_flags);
+    tcase_add_test(tc, module_flag_errors);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -46,7 +46,6 @@ static struct kvp_server *start(const char *transports, const char *token,
     p.pool_size = pool;
     p.transports = transports;
     p.xport.struct_size = sizeof(p.xport);
-    p.xport.gid_index = -1;
     p.xport.timeout_ms = TMO;
     p.auth_token = token;
     p.lease_timeout_ms = lease_ms;
@@ -651,7 +650,6 @@ START_TEST(ucx_put_get_through_the_pool)
     struct kvp_server *srv = start("ucx", "tok", 1 << 20, 0);
     struct kvp_xport_params tp = {.struct_size = sizeof(tp),
                                .role = KVP_XPORT_ROLE_CLIENT,
-                               .gid_index = -1,
                                .timeout_ms = TMO,
                                .log_level = KVP_LOG_WARN,
                                .log = xport_log};

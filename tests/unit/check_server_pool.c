@@ -15,7 +15,7 @@ static struct kvp_logger lg = {NULL, NULL, KVP_LOG_ERROR};
 static struct kvp_xport_params xport_params(void)
 {
     struct kvp_xport_params p = {
-        .struct_size = sizeof(p), .gid_index = -1, .timeout_ms = 5000};
+        .struct_size = sizeof(p), .timeout_ms = 5000};
     return p;
 }
 

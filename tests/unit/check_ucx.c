@@ -23,6 +23,7 @@
 
 #include "kvp_transport.h"
 #include "status_name.h"
+#include "ucx_params.h"
 
 #define POOL_LEN   (8u << 20)
 #define BUF_LEN    (8u << 20)
@@ -73,19 +74,9 @@ static void load_module(void)
 }
 
 static struct kvp_xport_params params_for(uint32_t role, const char *tls,
-                                       uint64_t pack_below)
+                                  uint64_t pack_below)
 {
-    struct kvp_xport_params p = {
-        .struct_size = sizeof(p),
-        .role = role,
-        .gid_index = -1,
-        .ucx_tls = tls,
-        .timeout_ms = FLUSH_MS,
-        .log_level = KVP_LOG_WARN,
-        .log = test_log,
-        .ucx_pack_below = pack_below,
-    };
-    return p;
+    return ucx_params(role, tls, pack_below, FLUSH_MS, test_log);
 }
 
 /* A connected server/client pair: the server exposes `pool`, the client

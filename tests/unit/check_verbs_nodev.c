@@ -57,9 +57,8 @@ static struct kvp_xport_params params_default(void)
     memset(&p, 0, sizeof(p));
     p.struct_size = sizeof(p);
     p.role = KVP_XPORT_ROLE_CLIENT;
-    p.device = NULL;
-    p.port = 0;
-    p.gid_index = -1;
+    p.opts = NULL; /* the module's defaults: first device, port, auto GID */
+    p.n_opts = 0;
     p.timeout_ms = 1000;
     p.log_level = KVP_LOG_DEBUG;
     p.log = capture_log;
@@ -80,7 +79,7 @@ START_TEST(test_ops_table)
         (const void *)ops->ep_destroy,    (const void *)ops->rkey_unpack,
         (const void *)ops->rkey_destroy,  (const void *)ops->write,
         (const void *)ops->read,          (const void *)ops->flush,
-        (const void *)ops->stats};
+        (const void *)ops->stats,         (const void *)ops->opt_table};
     for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
         ck_assert_msg(slots[i] != NULL, "ops slot %zu is NULL", i);
 }
@@ -131,7 +130,9 @@ END_TEST
 START_TEST(test_named_device_absent)
 {
     struct kvp_xport_params p = params_default();
-    p.device = "kvp_nodev7";
+    const char *kv[] = {"device=kvp_nodev7"};
+    p.opts = kv;
+    p.n_opts = 1;
     struct kvp_xport_ctx *ctx = NULL;
     ck_assert_int_eq(ops->ctx_create(&p, &ctx), KVP_ERR_NO_DEVICE);
     ck_assert_ptr_null(ctx);
@@ -158,18 +159,39 @@ START_TEST(test_invalid_params)
     ck_assert_int_eq(ops->ctx_create(&p, &ctx), KVP_ERR_INVALID);
     ck_assert_msg(strstr(log_text, "role 7") != NULL, "log: %s", log_text);
 
+    /* The module's options: each bad one is refused before any device is
+     * looked at, naming the module, the key, the value and what is
+     * accepted. */
     p = params_default();
-    p.gid_index = -5;
+    const char *bad_gid[] = {"gid_index=-5"};
+    p.opts = bad_gid;
+    p.n_opts = 1;
     log_text[0] = '\0';
     ck_assert_int_eq(ops->ctx_create(&p, &ctx), KVP_ERR_INVALID);
-    ck_assert_msg(strstr(log_text, "gid_index -5") != NULL, "log: %s",
+    ck_assert_msg(strstr(log_text, "gid_index '-5'") != NULL, "log: %s",
                   log_text);
+    ck_assert_msg(strstr(log_text, "verbs") != NULL &&
+                      strstr(log_text, "-1..255") != NULL,
+                  "log: %s", log_text);
 
     p = params_default();
-    p.port = 300;
+    const char *bad_port[] = {"port=300"};
+    p.opts = bad_port;
+    p.n_opts = 1;
     log_text[0] = '\0';
     ck_assert_int_eq(ops->ctx_create(&p, &ctx), KVP_ERR_INVALID);
-    ck_assert_msg(strstr(log_text, "port 300") != NULL, "log: %s", log_text);
+    ck_assert_msg(strstr(log_text, "port '300'") != NULL, "log: %s", log_text);
+
+    /* An option of another module: refused, naming the valid ones. */
+    p = params_default();
+    const char *foreign[] = {"ucx_tls=tcp"};
+    p.opts = foreign;
+    p.n_opts = 1;
+    log_text[0] = '\0';
+    ck_assert_int_eq(ops->ctx_create(&p, &ctx), KVP_ERR_INVALID);
+    ck_assert_msg(strstr(log_text, "ucx_tls") != NULL &&
+                      strstr(log_text, "device, port, gid_index") != NULL,
+                  "log: %s", log_text);
     ck_assert_ptr_null(ctx);
 }
 END_TEST

@@ -108,13 +108,17 @@ static int gid_index = -1;
 
 static int32_t ctx_open(uint32_t role, const char *dev, struct kvp_xport_ctx **ctx)
 {
+    /* The module's own options, as the core hands them over. */
+    char dev_kv[96], gid_kv[32];
+    snprintf(dev_kv, sizeof(dev_kv), "device=%s", dev != NULL ? dev : "");
+    snprintf(gid_kv, sizeof(gid_kv), "gid_index=%d", gid_index);
+    const char *kv[] = {dev_kv, "port=0", gid_kv};
     struct kvp_xport_params p;
     memset(&p, 0, sizeof(p));
     p.struct_size = sizeof(p);
     p.role = role;
-    p.device = dev;
-    p.port = 0;
-    p.gid_index = gid_index;
+    p.opts = kv;
+    p.n_opts = 3;
     p.timeout_ms = 10000;
     p.log_level = KVP_LOG_DEBUG;
     p.log = test_log;

@@ -4,8 +4,17 @@
  *
  * Versioned separately from the public ABI: a module exports
  *     const struct kvp_transport_ops *kvp_transport_get_ops_v1(void);
- * and the loader refuses a module whose `version` differs from
- * KVP_TRANSPORT_OPS_VERSION or whose struct_size is smaller than ours.
+ * (the symbol names the lookup, not the table's version) and the loader
+ * refuses a module whose `version` differs from KVP_TRANSPORT_OPS_VERSION
+ * or whose struct_size is smaller than ours. Fields are appended; a change
+ * to an existing field, or to struct kvp_opt (common/options.h), whose
+ * tables modules hand out, bumps the version (docs/transports.md
+ * "Versions of this table").
+ *
+ * Options: a module owns its settings. It declares them in a table
+ * (opt_table, common/options.h); the core hands it the `key=value` pairs
+ * of the config (or the server's flags) that its table names, in
+ * kvp_xport_params.opts, and the module parses them itself in ctx_create.
  *
  * Model: one-sided RMA. A server registers its pool (mem_reg) and hands the
  * packed rkey (mem_rkey_pack) plus the pool's base address to clients over
@@ -29,18 +38,22 @@
 #ifndef KVP_TRANSPORT_H
 #define KVP_TRANSPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "kvplug/abi.h"
 #include "kvplug/status.h"
 #include "log.h"
 #include "module.h"
+#include "options.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define KVP_TRANSPORT_OPS_VERSION 1
+#define KVP_TRANSPORT_OPS_VERSION 2
 #define KVP_TRANSPORT_ENTRY_SYMBOL "kvp_transport_get_ops_v1"
 
 #define KVP_XPORT_ROLE_CLIENT 0
@@ -54,24 +67,26 @@ struct kvp_xport_mem;  /* a registered memory region */
 struct kvp_xport_ep;   /* one connection to one peer */
 struct kvp_xport_rkey; /* a peer's region, unpacked for one ep */
 
-/* Module logger: same contract as the host logger (kvp_log_fn). */
+/* What every module gets; its own settings come as opts. Module logger:
+ * same contract as the host logger (kvp_log_fn). */
 struct kvp_xport_params {
     uint32_t struct_size;
     uint32_t role;          /* KVP_XPORT_ROLE_* */
-    const char *device;     /* verbs device name, NULL = first active */
-    int32_t port;           /* verbs port, 0 = first active */
-    int32_t gid_index;      /* verbs GID index, -1 = auto (RoCE v2) */
-    const char *ucx_tls;    /* UCX_TLS value, NULL = UCX default */
     uint32_t timeout_ms;    /* default timeout for flush() */
     int32_t log_level;      /* KVP_LOG_*: messages above it are dropped */
     kvp_log_fn log;         /* never NULL */
     void *log_user;
-    /* Added after v1 (read only if struct_size covers it): UCX packs a
-     * write() into a bounce buffer when its average extent is shorter than
-     * this many bytes. 0 = module default (the measured crossover, see
-     * docs/transports.md); env KVPLUG_UCX_PACK_BELOW overrides both. */
-    uint64_t ucx_pack_below;
+    /* The module's own options, "key=value" strings (n_opts of them, in
+     * the order given; a later key wins), each a key of its opt_table.
+     * ctx_create refuses an unknown key or a bad value (KVP_ERR_INVALID,
+     * the message names the module, the key and the accepted values). */
+    const char *const *opts;
+    uint32_t n_opts;
 };
+
+/* The smallest params a v2 module accepts (fields may be appended). */
+#define KVP_XPORT_PARAMS_MIN_SIZE                                              \
+    (offsetof(struct kvp_xport_params, n_opts) + sizeof(uint32_t))
 
 /* A contiguous piece of local memory. */
 struct kvp_xport_iov {
@@ -155,6 +170,14 @@ struct kvp_transport_ops {
      * not pre-faulted. mem_dereg(*mem_p) frees it. */
     int32_t (*mem_alloc)(struct kvp_xport_ctx *ctx, uint64_t len, void **ptr_p,
                          struct kvp_xport_mem **mem_p);
+
+    /* Added in v2 (NULL = the module takes no options): the module's
+     * option table, *n_p entries (static; the module is never unloaded).
+     * The core reads it to route `key=value` pairs to the module that
+     * names them, to check a value before starting anything, to list the
+     * valid keys in errors and to print --help; the values' meaning is the
+     * module's own. */
+    const struct kvp_opt *(*opt_table)(size_t *n_p);
 };
 
 typedef const struct kvp_transport_ops *(*kvp_transport_get_ops_fn)(void);
@@ -185,6 +208,41 @@ static inline int32_t xport_module_load(const char *name,
     }
     *ops_p = ops;
     return KVP_OK;
+}
+
+/* For a transport name that is no module but names a way UCX can run
+ * ("tcp", "shm"): "; for UCX over TCP use --ucx-tls tcp" (the option in
+ * style) into buf; "" for any other name. */
+static inline void xport_name_hint(const char *name, enum kvp_opt_style style,
+                                   char *buf, size_t cap)
+{
+    const char *what = NULL, *tls = NULL;
+    if (strcmp(name, "tcp") == 0) {
+        what = "TCP";
+        tls = "tcp";
+    } else if (strcmp(name, "shm") == 0) {
+        what = "shared memory";
+        tls = "self,sysv,posix";
+    }
+    if (cap > 0)
+        buf[0] = '\0';
+    if (what == NULL)
+        return;
+    char label[32];
+    kvp_opt_label("ucx_tls", style, label, sizeof(label));
+    snprintf(buf, cap, "; for UCX over %s use %s%s%s", what, label,
+             style == KVP_OPT_FLAGS ? " " : "=", tls);
+}
+
+/* The module's options as the router sees them (common/options.h). */
+static inline void xport_module_opts(const struct kvp_transport_ops *ops,
+                                     struct kvp_opt_module *m)
+{
+    m->name = ops->name;
+    m->t = NULL;
+    m->n = 0;
+    if (ops->opt_table != NULL)
+        m->t = ops->opt_table(&m->n);
 }
 
 #ifdef __cplusplus

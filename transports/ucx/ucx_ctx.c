@@ -167,15 +167,30 @@ int ucx_env_bytes(const char *name, uint64_t *v_p)
     return 1;
 }
 
-/* Pack threshold: env KVPLUG_UCX_PACK_BELOW, else params, else default. */
+static const struct kvp_opt ucx_opts_table[] = {
+    {"ucx_tls", KVP_OPT_STR, 0, KVP_OPT_AT(struct ucx_opts, tls), 0, 0, NULL,
+     "LIST", "a UCX_TLS value up to 127 characters, e.g. tcp, self,sysv,posix",
+     "UCX transports for this context (default: UCX's choice)", NULL},
+    {"ucx_pack_below", KVP_OPT_SIZE, 0,
+     KVP_OPT_AT(struct ucx_opts, pack_below), 0, 0, NULL, "SIZE",
+     "a size, e.g. 8192 or 8KiB (0 = the module default, 2048)",
+     "pack writes whose average extent is below this (default 2048)", NULL},
+};
+
+const struct kvp_opt *ucx_opt_table(size_t *n_p)
+{
+    *n_p = sizeof(ucx_opts_table) / sizeof(ucx_opts_table[0]);
+    return ucx_opts_table;
+}
+
+/* Pack threshold: env KVPLUG_UCX_PACK_BELOW, else the option, else the
+ * default. */
 static int32_t pack_below_resolve(struct kvp_xport_ctx *ctx,
-                                  const struct kvp_xport_params *params)
+                                  const struct ucx_opts *o)
 {
     ctx->pack_below = UCX_PACK_BELOW_DEFAULT;
-    if (params->struct_size >= offsetof(struct kvp_xport_params, ucx_pack_below) +
-                                   sizeof(params->ucx_pack_below) &&
-        params->ucx_pack_below != 0)
-        ctx->pack_below = params->ucx_pack_below;
+    if (o->pack_below != 0)
+        ctx->pack_below = o->pack_below;
     if (ucx_env_bytes("KVPLUG_UCX_PACK_BELOW", &ctx->pack_below) < 0) {
         KVP_LOG_E(&ctx->log,
                   "ucx: KVPLUG_UCX_PACK_BELOW='%s' is not a byte "
@@ -202,7 +217,7 @@ static int32_t use_mapped_resolve(struct kvp_xport_ctx *ctx)
     return KVP_OK;
 }
 
-static int32_t ucp_open(struct kvp_xport_ctx *ctx, const struct kvp_xport_params *p)
+static int32_t ucp_open(struct kvp_xport_ctx *ctx, uint32_t role)
 {
     ucp_config_t *cfg = NULL;
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
@@ -210,11 +225,11 @@ static int32_t ucp_open(struct kvp_xport_ctx *ctx, const struct kvp_xport_params
         KVP_LOG_E(&ctx->log, "ucx: ucp_config_read: %s", ucs_status_string(st));
         return KVP_ERR_TRANSPORT;
     }
-    if (p->ucx_tls != NULL && p->ucx_tls[0] != '\0') {
-        st = ucp_config_modify(cfg, "TLS", p->ucx_tls);
+    if (ctx->tls[0] != '\0') {
+        st = ucp_config_modify(cfg, "TLS", ctx->tls);
         if (st != UCS_OK) {
             KVP_LOG_E(&ctx->log, "ucx: ucx_tls='%s' refused by UCX: %s",
-                      p->ucx_tls, ucs_status_string(st));
+                      ctx->tls, ucs_status_string(st));
             ucp_config_release(cfg);
             return KVP_ERR_INVALID;
         }
@@ -222,7 +237,7 @@ static int32_t ucp_open(struct kvp_xport_ctx *ctx, const struct kvp_xport_params
     ucp_params_t up = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME,
         .features = UCP_FEATURE_RMA | UCP_FEATURE_WAKEUP,
-        .name = p->role == KVP_XPORT_ROLE_SERVER ? "kvplug-server" : "kvplug",
+        .name = role == KVP_XPORT_ROLE_SERVER ? "kvplug-server" : "kvplug",
     };
     st = ucp_init(&up, cfg, &ctx->context);
     ucp_config_release(cfg);
@@ -272,14 +287,25 @@ int32_t ucx_ctx_create(const struct kvp_xport_params *params,
                        struct kvp_xport_ctx **ctx_p)
 {
     if (params == NULL || ctx_p == NULL ||
-        params->struct_size <
-            offsetof(struct kvp_xport_params, log_user) + sizeof(void *)) {
+        params->struct_size < KVP_XPORT_PARAMS_MIN_SIZE) {
         kvp_logf(NULL, KVP_LOG_ERROR,
                  "ucx: ctx_create: params/ctx_p NULL "
                  "or params.struct_size too small");
         return KVP_ERR_INVALID;
     }
     struct kvp_logger lg = {params->log, params->log_user, params->log_level};
+    struct ucx_opts opts;
+    memset(&opts, 0, sizeof(opts));
+    char err[1024];
+    size_t n_table;
+    const struct kvp_opt *table = ucx_opt_table(&n_table);
+    if ((params->n_opts > 0 && params->opts == NULL) ||
+        kvp_opts_apply(table, n_table, params->opts, params->n_opts, &opts,
+                       err, sizeof(err)) != 0) {
+        KVP_LOG_E(&lg, "ucx: ctx_create: %s",
+                  params->opts == NULL ? "opts is NULL" : err);
+        return KVP_ERR_INVALID;
+    }
     if (params->role != KVP_XPORT_ROLE_CLIENT &&
         params->role != KVP_XPORT_ROLE_SERVER) {
         KVP_LOG_E(&lg,
@@ -298,16 +324,15 @@ int32_t ucx_ctx_create(const struct kvp_xport_params *params,
     ctx->timeout_ms =
         params->timeout_ms ? params->timeout_ms : UCX_TIMEOUT_DEFAULT_MS;
     ctx->epfd = -1;
-    snprintf(ctx->tls, sizeof(ctx->tls), "%s",
-             params->ucx_tls ? params->ucx_tls : "");
-    ctx->peer_err_mode = tls_allows_peer_mode(params->ucx_tls);
-    int32_t status = pack_below_resolve(ctx, params);
+    snprintf(ctx->tls, sizeof(ctx->tls), "%s", opts.tls);
+    ctx->peer_err_mode = tls_allows_peer_mode(ctx->tls);
+    int32_t status = pack_below_resolve(ctx, &opts);
     if (status == KVP_OK)
         status = use_mapped_resolve(ctx);
     if (status != KVP_OK)
         goto err_free;
     pthread_mutex_init(&ctx->lock, NULL);
-    status = ucp_open(ctx, params);
+    status = ucp_open(ctx, params->role);
     if (status != KVP_OK)
         goto err_lock;
     if (ctx->role == KVP_XPORT_ROLE_SERVER) {

@@ -19,7 +19,7 @@
 #include "kvp_transport.h"
 #include "log.h"
 
-/* Default for kvp_xport_params.ucx_pack_below: the extent size below which
+/* Default for the ucx_pack_below option: the extent size below which
  * memcpy into a bounce buffer + one put beats one put per extent
  * (measured with kvplug-ucx-crossover against a UCX-allocated target, as
  * the server's pool is since mem_alloc; docs/transports.md). */
@@ -30,6 +30,12 @@
 #define UCX_TIMEOUT_DEFAULT_MS 5000u
 /* How long an ep close may wait for its flush before it is forced. */
 #define UCX_CLOSE_WAIT_MS 1000u
+
+/* The module's options (ucx_ctx.c ucx_opt_table, docs/transports.md). */
+struct ucx_opts {
+    char tls[128];       /* ucx_tls: UCX_TLS for this ctx, "" = default */
+    uint64_t pack_below; /* ucx_pack_below: 0 = UCX_PACK_BELOW_DEFAULT */
+};
 
 struct kvp_xport_ctx {
     ucp_context_h context;
@@ -126,6 +132,7 @@ void ucx_warm_stop(struct ucx_warm *w);
  * unset or empty (*v_p untouched), -1 when it is not a byte count. */
 int ucx_env_bytes(const char *name, uint64_t *v_p);
 
+const struct kvp_opt *ucx_opt_table(size_t *n_p);
 int32_t ucx_ctx_create(const struct kvp_xport_params *params,
                        struct kvp_xport_ctx **ctx_p);
 void ucx_ctx_destroy(struct kvp_xport_ctx *ctx);

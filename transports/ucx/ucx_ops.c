@@ -21,6 +21,7 @@ static const struct kvp_transport_ops ucx_ops = {
     .flush = ucx_flush,
     .stats = ucx_stats,
     .mem_alloc = ucx_mem_alloc,
+    .opt_table = ucx_opt_table,
 };
 
 __attribute__((visibility("default"))) const struct kvp_transport_ops *

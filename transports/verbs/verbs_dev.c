@@ -139,7 +139,7 @@ static int32_t gid_choose(struct kvp_xport_ctx *ctx,
  * KVP_OK: ctx filled; KVP_ERR_NO_DEVICE: not usable, noted in found. */
 static int32_t port_try(struct kvp_xport_ctx *ctx, uint8_t port,
                         const struct ibv_device_attr *da,
-                        const struct kvp_xport_params *params, char *found,
+                        const struct verbs_opts *params, char *found,
                         size_t found_cap)
 {
     struct ibv_port_attr pa;
@@ -225,7 +225,7 @@ static int32_t port_try(struct kvp_xport_ctx *ctx, uint8_t port,
 
 /* Opens one device and looks for a usable port on it. */
 static int32_t dev_try(struct kvp_xport_ctx *ctx, struct ibv_device *d,
-                       const struct kvp_xport_params *params, char *found,
+                       const struct verbs_opts *params, char *found,
                        size_t found_cap)
 {
     snprintf(ctx->dev_name, sizeof(ctx->dev_name), "%s",
@@ -267,7 +267,7 @@ close_dev:
 }
 
 int32_t verbs_dev_open(struct kvp_xport_ctx *ctx,
-                       const struct kvp_xport_params *params)
+                       const struct verbs_opts *params)
 {
     int n = 0;
     struct ibv_device **list = ibv_get_device_list(&n);
@@ -287,7 +287,7 @@ int32_t verbs_dev_open(struct kvp_xport_ctx *ctx,
     int matched = 0;
     for (int i = 0; i < n; i++) {
         const char *name = ibv_get_device_name(list[i]);
-        if (params->device != NULL && params->device[0] != '\0' &&
+        if (params->device[0] != '\0' &&
             strcmp(params->device, name) != 0) {
             found_add(found, sizeof(found), "%s", name);
             continue;

@@ -29,6 +29,14 @@
 #define VERBS_DEFAULT_TIMEOUT_MS 10000
 #define VERBS_RD_ATOM_MAX        16
 
+/* The module's options (verbs_ops.c verbs_opt_table, docs/transports.md
+ * "Device, port and GID"). */
+struct verbs_opts {
+    char device[64];   /* device=: "" = the first with an ACTIVE port */
+    int32_t port;      /* port=: 0 = the first ACTIVE port */
+    int32_t gid_index; /* gid_index=: -1 = auto */
+};
+
 struct kvp_xport_ctx {
     struct kvp_logger lg;
     uint32_t role;
@@ -96,7 +104,7 @@ struct kvp_xport_ep {
 /* verbs_dev.c: open the device/port/GID the params ask for (or the first
  * active one). KVP_ERR_NO_DEVICE names everything that was found. */
 int32_t verbs_dev_open(struct kvp_xport_ctx *ctx,
-                       const struct kvp_xport_params *params);
+                       const struct verbs_opts *params);
 void verbs_dev_close(struct kvp_xport_ctx *ctx);
 
 /* verbs_qp.c: QP lifecycle of one ep. */

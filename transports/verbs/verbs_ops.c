@@ -12,16 +12,30 @@
 #define VERBS_ACCESS                                                           \
     (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 
-/* Smallest params struct we understand: up to and including log_user. */
-#define PARAMS_MIN_SIZE                                                        \
-    (offsetof(struct kvp_xport_params, log_user) + sizeof(void *))
+static const struct kvp_opt verbs_opts_table[] = {
+    {"device", KVP_OPT_STR, 0, KVP_OPT_AT(struct verbs_opts, device), 0, 0,
+     NULL, "NAME", "an RDMA device name up to 63 characters, e.g. mlx5_0, rxe0",
+     "RDMA device (default: the first with an ACTIVE port)", NULL},
+    {"port", KVP_OPT_INT, 0, KVP_OPT_AT(struct verbs_opts, port), 0, 255, NULL,
+     "N", "0..255 (0 = the first ACTIVE port)",
+     "port of the device, 1-based (default: the first ACTIVE)", NULL},
+    {"gid_index", KVP_OPT_INT, 0, KVP_OPT_AT(struct verbs_opts, gid_index), -1,
+     255, NULL, "N", "-1..255 (-1 = auto, RoCE v2 preferred)",
+     "GID table index used as source GID (default: auto)", NULL},
+};
+
+static const struct kvp_opt *verbs_opt_table(size_t *n_p)
+{
+    *n_p = sizeof(verbs_opts_table) / sizeof(verbs_opts_table[0]);
+    return verbs_opts_table;
+}
 
 static int32_t verbs_ctx_create(const struct kvp_xport_params *params,
                                 struct kvp_xport_ctx **ctx_p)
 {
     struct kvp_logger lg;
     kvp_logger_init_stderr(&lg, KVP_LOG_WARN);
-    if (params == NULL || params->struct_size < PARAMS_MIN_SIZE) {
+    if (params == NULL || params->struct_size < KVP_XPORT_PARAMS_MIN_SIZE) {
         KVP_LOG_E(&lg, "verbs: ctx_create: params is NULL or its "
                        "struct_size is smaller than v1's");
         return KVP_ERR_INVALID;
@@ -43,18 +57,18 @@ static int32_t verbs_ctx_create(const struct kvp_xport_params *params,
                   params->role);
         return KVP_ERR_INVALID;
     }
-    if (params->port < 0 || params->port > 255) {
-        KVP_LOG_E(&lg,
-                  "verbs: ctx_create: port %d out of range (0 = first "
-                  "active, else 1..255)",
-                  params->port);
+    struct verbs_opts opts = {.device = "", .port = 0, .gid_index = -1};
+    char err[1024];
+    if (params->n_opts > 0 && params->opts == NULL) {
+        KVP_LOG_E(&lg, "verbs: ctx_create: opts is NULL, n_opts %u",
+                  params->n_opts);
         return KVP_ERR_INVALID;
     }
-    if (params->gid_index < -1 || params->gid_index > 255) {
-        KVP_LOG_E(&lg,
-                  "verbs: ctx_create: gid_index %d out of range (-1 = "
-                  "auto, else 0..255)",
-                  params->gid_index);
+    if (kvp_opts_apply(verbs_opts_table,
+                       sizeof(verbs_opts_table) / sizeof(verbs_opts_table[0]),
+                       params->opts, params->n_opts, &opts, err,
+                       sizeof(err)) != 0) {
+        KVP_LOG_E(&lg, "verbs: ctx_create: %s", err);
         return KVP_ERR_INVALID;
     }
     struct kvp_xport_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -66,7 +80,7 @@ static int32_t verbs_ctx_create(const struct kvp_xport_params *params,
     ctx->role = params->role;
     ctx->timeout_ms =
         params->timeout_ms > 0 ? params->timeout_ms : VERBS_DEFAULT_TIMEOUT_MS;
-    int32_t st = verbs_dev_open(ctx, params);
+    int32_t st = verbs_dev_open(ctx, &opts);
     if (st != KVP_OK) {
         free(ctx);
         return st;
@@ -321,6 +335,7 @@ static const struct kvp_transport_ops verbs_ops = {
     .version = KVP_TRANSPORT_OPS_VERSION,
     .name = "verbs",
     .ctx_create = verbs_ctx_create,
+    .opt_table = verbs_opt_table,
     .ctx_destroy = verbs_ctx_destroy,
     .mem_reg = verbs_mem_reg,
     .mem_dereg = verbs_mem_dereg,

@@ -31,6 +31,7 @@
 #include <ucp/api/ucp.h>
 
 #include "kvp_transport.h"
+#include "ucx_params.h"
 
 static const struct kvp_transport_ops *ops;
 
@@ -63,19 +64,9 @@ struct client {
 };
 
 static struct kvp_xport_params params(uint32_t role, const char *tls,
-                                   uint64_t pack_below)
+                                  uint64_t pack_below)
 {
-    struct kvp_xport_params p = {
-        .struct_size = sizeof(p),
-        .role = role,
-        .gid_index = -1,
-        .ucx_tls = tls,
-        .timeout_ms = 60000,
-        .log_level = KVP_LOG_WARN,
-        .log = log_cb,
-        .ucx_pack_below = pack_below,
-    };
-    return p;
+    return ucx_params(role, tls, pack_below, 60000, log_cb);
 }
 
 static void client_open(struct client *c, struct kvp_xport_ctx *sctx,
