@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 64-bit FNV-1a of bytes, finished with a strong mix (splitmix64). */
+/* kvp_hash_bytes (common/hash.h): fixed, placement depends on it. */
 uint64_t router_hash(const void *data, size_t len);
 /* Seed of a server from its "host:port" identity. */
 uint64_t router_server_seed(const char *host, uint16_t port);

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "le.h"
+
 /* Byte offsets of docs/tensor-format.md (pinned by tests/abi). */
 #define OFF_MAGIC        0
 #define OFF_VERSION      4
@@ -23,22 +25,6 @@
 #define OFF_RESERVED0    172
 #define OFF_AXES         176
 #define AXIS_SIZE        32
-
-/* ---- little-endian primitives ------------------------------------------ */
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* Two's complement reinterpretation without implementation-defined casts. */
 static int32_t as_i32(uint64_t v)
@@ -75,62 +61,64 @@ static uint64_t from_i64(int64_t s)
 static void decode(const uint8_t *b, struct kvp_tensor_hdr *h)
 {
     memset(h, 0, sizeof *h);
-    h->magic = (uint32_t)get_le(b + OFF_MAGIC, 4);
-    h->version = (uint16_t)get_le(b + OFF_VERSION, 2);
-    h->header_size = (uint16_t)get_le(b + OFF_HEADER_SIZE, 2);
-    h->dtype = as_i32(get_le(b + OFF_DTYPE, 4));
-    h->ndim = as_i32(get_le(b + OFF_NDIM, 4));
-    h->layout_kind = (uint32_t)get_le(b + OFF_LAYOUT, 4);
-    h->reserved_flags = (uint32_t)get_le(b + OFF_FLAGS, 4);
-    h->data_offset = get_le(b + OFF_DATA_OFFSET, 8);
-    h->data_bytes = get_le(b + OFF_DATA_BYTES, 8);
+    h->magic = (uint32_t)kvp_le_get(b + OFF_MAGIC, 4);
+    h->version = (uint16_t)kvp_le_get(b + OFF_VERSION, 2);
+    h->header_size = (uint16_t)kvp_le_get(b + OFF_HEADER_SIZE, 2);
+    h->dtype = as_i32(kvp_le_get(b + OFF_DTYPE, 4));
+    h->ndim = as_i32(kvp_le_get(b + OFF_NDIM, 4));
+    h->layout_kind = (uint32_t)kvp_le_get(b + OFF_LAYOUT, 4);
+    h->reserved_flags = (uint32_t)kvp_le_get(b + OFF_FLAGS, 4);
+    h->data_offset = kvp_le_get(b + OFF_DATA_OFFSET, 8);
+    h->data_bytes = kvp_le_get(b + OFF_DATA_BYTES, 8);
     for (int i = 0; i < KVP_TENSOR_MAX_DIMS; i++) {
-        h->global_shape[i] = as_i64(get_le(b + OFF_GLOBAL_SHAPE + 8 * i, 8));
-        h->local_shape[i] = as_i64(get_le(b + OFF_LOCAL_SHAPE + 8 * i, 8));
+        h->global_shape[i] =
+            as_i64(kvp_le_get(b + OFF_GLOBAL_SHAPE + 8 * i, 8));
+        h->local_shape[i] = as_i64(kvp_le_get(b + OFF_LOCAL_SHAPE + 8 * i, 8));
     }
-    h->axis_count = (uint32_t)get_le(b + OFF_AXIS_COUNT, 4);
-    h->reserved0 = (uint32_t)get_le(b + OFF_RESERVED0, 4);
+    h->axis_count = (uint32_t)kvp_le_get(b + OFF_AXIS_COUNT, 4);
+    h->reserved0 = (uint32_t)kvp_le_get(b + OFF_RESERVED0, 4);
     for (int a = 0; a < KVP_TENSOR_MAX_AXES; a++) {
         const uint8_t *p = b + OFF_AXES + AXIS_SIZE * a;
         struct kvp_tensor_axis *ax = &h->axes[a];
-        ax->kind = as_i32(get_le(p + 0, 4));
-        ax->axis_index = as_i32(get_le(p + 4, 4));
-        ax->shard_rank = as_i32(get_le(p + 8, 4));
-        ax->shard_count = as_i32(get_le(p + 12, 4));
-        ax->split_dim = as_i32(get_le(p + 16, 4));
-        ax->reserved0 = as_i32(get_le(p + 20, 4));
-        ax->reserved1 = as_i64(get_le(p + 24, 8));
+        ax->kind = as_i32(kvp_le_get(p + 0, 4));
+        ax->axis_index = as_i32(kvp_le_get(p + 4, 4));
+        ax->shard_rank = as_i32(kvp_le_get(p + 8, 4));
+        ax->shard_count = as_i32(kvp_le_get(p + 12, 4));
+        ax->split_dim = as_i32(kvp_le_get(p + 16, 4));
+        ax->reserved0 = as_i32(kvp_le_get(p + 20, 4));
+        ax->reserved1 = as_i64(kvp_le_get(p + 24, 8));
     }
 }
 
 void tensor_hdr_encode(const struct kvp_tensor_hdr *h, void *out)
 {
     uint8_t *b = out;
-    put_le(b + OFF_MAGIC, h->magic, 4);
-    put_le(b + OFF_VERSION, h->version, 2);
-    put_le(b + OFF_HEADER_SIZE, h->header_size, 2);
-    put_le(b + OFF_DTYPE, from_i32(h->dtype), 4);
-    put_le(b + OFF_NDIM, from_i32(h->ndim), 4);
-    put_le(b + OFF_LAYOUT, h->layout_kind, 4);
-    put_le(b + OFF_FLAGS, h->reserved_flags, 4);
-    put_le(b + OFF_DATA_OFFSET, h->data_offset, 8);
-    put_le(b + OFF_DATA_BYTES, h->data_bytes, 8);
+    kvp_le_put(b + OFF_MAGIC, h->magic, 4);
+    kvp_le_put(b + OFF_VERSION, h->version, 2);
+    kvp_le_put(b + OFF_HEADER_SIZE, h->header_size, 2);
+    kvp_le_put(b + OFF_DTYPE, from_i32(h->dtype), 4);
+    kvp_le_put(b + OFF_NDIM, from_i32(h->ndim), 4);
+    kvp_le_put(b + OFF_LAYOUT, h->layout_kind, 4);
+    kvp_le_put(b + OFF_FLAGS, h->reserved_flags, 4);
+    kvp_le_put(b + OFF_DATA_OFFSET, h->data_offset, 8);
+    kvp_le_put(b + OFF_DATA_BYTES, h->data_bytes, 8);
     for (int i = 0; i < KVP_TENSOR_MAX_DIMS; i++) {
-        put_le(b + OFF_GLOBAL_SHAPE + 8 * i, from_i64(h->global_shape[i]), 8);
-        put_le(b + OFF_LOCAL_SHAPE + 8 * i, from_i64(h->local_shape[i]), 8);
+        kvp_le_put(b + OFF_GLOBAL_SHAPE + 8 * i, from_i64(h->global_shape[i]),
+                   8);
+        kvp_le_put(b + OFF_LOCAL_SHAPE + 8 * i, from_i64(h->local_shape[i]), 8);
     }
-    put_le(b + OFF_AXIS_COUNT, h->axis_count, 4);
-    put_le(b + OFF_RESERVED0, h->reserved0, 4);
+    kvp_le_put(b + OFF_AXIS_COUNT, h->axis_count, 4);
+    kvp_le_put(b + OFF_RESERVED0, h->reserved0, 4);
     for (int a = 0; a < KVP_TENSOR_MAX_AXES; a++) {
         uint8_t *p = b + OFF_AXES + AXIS_SIZE * a;
         const struct kvp_tensor_axis *ax = &h->axes[a];
-        put_le(p + 0, from_i32(ax->kind), 4);
-        put_le(p + 4, from_i32(ax->axis_index), 4);
-        put_le(p + 8, from_i32(ax->shard_rank), 4);
-        put_le(p + 12, from_i32(ax->shard_count), 4);
-        put_le(p + 16, from_i32(ax->split_dim), 4);
-        put_le(p + 20, from_i32(ax->reserved0), 4);
-        put_le(p + 24, from_i64(ax->reserved1), 8);
+        kvp_le_put(p + 0, from_i32(ax->kind), 4);
+        kvp_le_put(p + 4, from_i32(ax->axis_index), 4);
+        kvp_le_put(p + 8, from_i32(ax->shard_rank), 4);
+        kvp_le_put(p + 12, from_i32(ax->shard_count), 4);
+        kvp_le_put(p + 16, from_i32(ax->split_dim), 4);
+        kvp_le_put(p + 20, from_i32(ax->reserved0), 4);
+        kvp_le_put(p + 24, from_i64(ax->reserved1), 8);
     }
 }
 

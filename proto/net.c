@@ -11,28 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+#include "clock.h"
 
 /* Milliseconds left until deadline (0 = none -> -1 for poll). */
 static int left_ms(uint64_t deadline)
 {
     if (deadline == 0)
         return -1;
-    uint64_t now = now_ms();
+    uint64_t now = kvp_now_ms();
     return now >= deadline ? 0 : (int)(deadline - now);
 }
 
 static uint64_t deadline_of(int timeout_ms)
 {
-    return timeout_ms < 0 ? 0 : now_ms() + (uint64_t)timeout_ms;
+    return timeout_ms < 0 ? 0 : kvp_now_ms() + (uint64_t)timeout_ms;
 }
 
 /* Waits for events on fd (and readability of wake_fd). */
@@ -74,7 +68,7 @@ int net_connect(const char *host, uint16_t port, uint32_t timeout_ms,
         *err_p = "cannot resolve host";
         return -1;
     }
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = kvp_now_ms() + timeout_ms;
     int fd = -1;
     *err_p = "connect failed";
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
+
 /* ---- little-endian reader: every get checks the bytes left ----------- */
 
 struct rd {
@@ -27,9 +29,7 @@ static uint64_t rd_le(struct rd *r, size_t n, const char *what)
 {
     if (!rd_need(r, n, what))
         return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)r->p[i] << (8 * i);
+    uint64_t v = kvp_le_get(r->p, (unsigned)n);
     r->p += n;
     r->left -= n;
     return v;
@@ -89,8 +89,8 @@ static int wr_le(struct proto_buf *b, uint64_t v, size_t n)
 {
     if (wr_reserve(b, n) != 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        b->data[b->len++] = (uint8_t)(v >> (8 * i));
+    kvp_le_put(b->data + b->len, v, (unsigned)n);
+    b->len += n;
     return 0;
 }
 
@@ -467,14 +467,9 @@ int proto_encode(const struct proto_msg *m, struct proto_buf *b)
     if (body > PROTO_MAX_BODY)
         return -1;
     uint8_t *h = b->data;
-    uint32_t fields[2] = {(uint32_t)body, m->req_id};
-    for (int i = 0; i < 4; i++) {
-        h[i] = (uint8_t)(fields[0] >> (8 * i));
-        h[8 + i] = (uint8_t)(fields[1] >> (8 * i));
-    }
-    h[4] = (uint8_t)PROTO_VERSION;
-    h[5] = (uint8_t)(PROTO_VERSION >> 8);
-    h[6] = (uint8_t)m->type;
-    h[7] = (uint8_t)(m->type >> 8);
+    kvp_le_put32(h, (uint32_t)body);
+    kvp_le_put16(h + 4, PROTO_VERSION);
+    kvp_le_put16(h + 6, m->type);
+    kvp_le_put32(h + 8, m->req_id);
     return 0;
 }

@@ -3,21 +3,13 @@
 
 #include <stdlib.h>
 
+#include "hash.h"
+
 struct idmap_node {
     uint64_t id;
     void *val;
     struct idmap_node *next;
 };
-
-static uint64_t mix(uint64_t x)
-{
-    /* splitmix64 finaliser: sequential ids spread over all buckets */
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
 
 int idmap_init(struct idmap *m)
 {
@@ -52,7 +44,7 @@ static void grow(struct idmap *m)
         struct idmap_node *n = m->buckets[i];
         while (n != NULL) {
             struct idmap_node *next = n->next;
-            uint64_t h = mix(n->id) & (nb - 1);
+            uint64_t h = kvp_hash_fmix64(n->id) & (nb - 1);
             n->next = b[h];
             b[h] = n;
             n = next;
@@ -70,7 +62,7 @@ int idmap_put(struct idmap *m, uint64_t id, void *val)
     struct idmap_node *n = malloc(sizeof(*n));
     if (n == NULL)
         return -1;
-    uint64_t h = mix(id) & (m->n_buckets - 1);
+    uint64_t h = kvp_hash_fmix64(id) & (m->n_buckets - 1);
     n->id = id;
     n->val = val;
     n->next = m->buckets[h];
@@ -81,7 +73,7 @@ int idmap_put(struct idmap *m, uint64_t id, void *val)
 
 void *idmap_get(const struct idmap *m, uint64_t id)
 {
-    uint64_t h = mix(id) & (m->n_buckets - 1);
+    uint64_t h = kvp_hash_fmix64(id) & (m->n_buckets - 1);
     for (struct idmap_node *n = m->buckets[h]; n != NULL; n = n->next) {
         if (n->id == id)
             return n->val;
@@ -91,7 +83,7 @@ void *idmap_get(const struct idmap *m, uint64_t id)
 
 void *idmap_del(struct idmap *m, uint64_t id)
 {
-    uint64_t h = mix(id) & (m->n_buckets - 1);
+    uint64_t h = kvp_hash_fmix64(id) & (m->n_buckets - 1);
     for (struct idmap_node **link = &m->buckets[h]; *link != NULL;
          link = &(*link)->next) {
         struct idmap_node *n = *link;

@@ -15,12 +15,12 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "clock.h"
 #include "index.h"
 #include "kvstore.h"
 #include "metrics.h"
@@ -87,13 +87,6 @@ struct kvp_server {
     uint32_t summary_ms;
     uint64_t next_summary_ns;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- replies ----------------------------------------------------------- */
 
@@ -309,7 +302,7 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
                     struct proto_msg *r)
 {
     struct kvs *kvs = c->srv->kvs;
-    uint64_t now = now_ns();
+    uint64_t now = kvp_now_ns();
     r->type = (uint16_t)(m->type + 1);
     r->req_id = m->req_id;
     r->n = m->n;
@@ -395,10 +388,10 @@ static int conn_on_frame(struct srv_conn *c, struct proto_msg *m,
         go = on_connect(c, m, r);
         break;
     case CONN_READY: {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = kvp_now_ns();
         go = dispatch(c, m, r);
         if (go == 0)
-            metrics_frame(&c->srv->metrics, m, now_ns() - t0);
+            metrics_frame(&c->srv->metrics, m, kvp_now_ns() - t0);
         if (go != 0) {
             memset(r, 0, sizeof(*r)); /* not a request: nothing to answer */
             KVP_LOG_W(&c->srv->log,
@@ -575,7 +568,7 @@ char *kvp_server_metrics_text(struct kvp_server *srv, size_t *len_p)
 /* Every summary_ms: one line at info that says how the server is. */
 static void summary_maybe(struct kvp_server *srv)
 {
-    uint64_t now = now_ns();
+    uint64_t now = kvp_now_ns();
     if (now < srv->next_summary_ns || srv->log.level < KVP_LOG_INFO)
         return;
     srv->next_summary_ns = now + (uint64_t)srv->summary_ms * 1000000u;
@@ -612,7 +605,7 @@ static void *accept_main(void *arg)
         struct pollfd p[2] = {{srv->listen_fd, POLLIN, 0},
                               {srv->wake[0], POLLIN, 0}};
         int n = poll(p, 2, sweep_ms);
-        kvs_expire(srv->kvs, now_ns());
+        kvs_expire(srv->kvs, kvp_now_ns());
         reap(srv, 0);
         summary_maybe(srv);
         if (n > 0 && (p[1].revents & POLLIN))
@@ -748,7 +741,7 @@ static int32_t copy_params(struct kvp_server *srv,
     srv->lease_timeout_ms = p->lease_timeout_ms ? p->lease_timeout_ms
                                                 : KVS_DEFAULT_LEASE_TIMEOUT_MS;
     srv->summary_ms = p->summary_ms ? p->summary_ms : SRV_SUMMARY_MS;
-    srv->next_summary_ns = now_ns() + (uint64_t)srv->summary_ms * 1000000u;
+    srv->next_summary_ns = kvp_now_ns() + (uint64_t)srv->summary_ms * 1000000u;
     metrics_init(&srv->metrics);
     return KVP_OK;
 }

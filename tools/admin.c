@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "kvp_discovery.h"
 #include "status_name.h"
@@ -62,9 +63,7 @@ static void usage(FILE *f)
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+    return (double)kvp_now_ns() * 1e-6;
 }
 
 /* The servers of TARGET into a->m / a->n. */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The progress thread spins this long without progress before it sleeps on
@@ -19,13 +18,6 @@
 #define UCX_SPIN_NS 200000ull
 /* Upper bound of one sleep: a safety net against a lost wakeup. */
 #define UCX_SLEEP_MAX_MS 100
-
-uint64_t ucx_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 unsigned ucx_ctx_progress(struct kvp_xport_ctx *ctx)
 {
@@ -45,7 +37,7 @@ ucs_status_t ucx_wait_req(struct kvp_xport_ctx *ctx, void *req,
         pthread_mutex_unlock(&ctx->lock);
         if (st != UCS_INPROGRESS)
             return st;
-        if (ucx_now_ns() >= deadline_ns)
+        if (kvp_now_ns() >= deadline_ns)
             return UCS_INPROGRESS;
         sched_yield();
     }
@@ -81,7 +73,7 @@ static void *progress_main(void *arg)
             idle_since = 0;
             continue;
         }
-        uint64_t now = ucx_now_ns();
+        uint64_t now = kvp_now_ns();
         if (idle_since == 0)
             idle_since = now;
         if (ctx->epfd < 0 || now - idle_since < UCX_SPIN_NS) {

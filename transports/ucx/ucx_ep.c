@@ -179,7 +179,7 @@ void ucx_ep_close(struct kvp_xport_ep *ep, int force)
     ep->ep = NULL;
     if (req == NULL || UCS_PTR_IS_ERR(req))
         return;
-    uint64_t deadline = ucx_now_ns() + UCX_CLOSE_WAIT_MS * 1000000ull;
+    uint64_t deadline = kvp_now_ns() + UCX_CLOSE_WAIT_MS * 1000000ull;
     if (ucx_wait_req(ctx, req, deadline) == UCS_INPROGRESS) {
         KVP_LOG_W(&ctx->log, "ucx: ep %p: %s close did not finish in %u ms",
                   (void *)ep, force ? "forced" : "graceful", UCX_CLOSE_WAIT_MS);
@@ -196,7 +196,7 @@ void ucx_ep_close(struct kvp_xport_ep *ep, int force)
  * Returns 0 when none is left. */
 static int ep_drain(struct kvp_xport_ep *ep)
 {
-    uint64_t deadline = ucx_now_ns() + UCX_CLOSE_WAIT_MS * 1000000ull;
+    uint64_t deadline = kvp_now_ns() + UCX_CLOSE_WAIT_MS * 1000000ull;
     for (;;) {
         pthread_mutex_lock(&ep->ctx->lock);
         ucp_worker_progress(ep->ctx->worker);
@@ -204,7 +204,7 @@ static int ep_drain(struct kvp_xport_ep *ep)
         pthread_mutex_unlock(&ep->ctx->lock);
         if (left == 0)
             return 0;
-        if (ucx_now_ns() >= deadline)
+        if (kvp_now_ns() >= deadline)
             return -1;
         sched_yield();
     }
@@ -252,8 +252,8 @@ int32_t ucx_rkey_unpack(struct kvp_xport_ep *ep, const void *blob, uint32_t len,
     if (status != KVP_OK)
         return status;
     const uint8_t *b = blob;
-    uint64_t base = ucx_get_u64(b + UCX_BLOB_HDR);
-    uint64_t rlen = ucx_get_u64(b + UCX_BLOB_HDR + 8);
+    uint64_t base = kvp_le_get64(b + UCX_BLOB_HDR);
+    uint64_t rlen = kvp_le_get64(b + UCX_BLOB_HDR + 8);
     if (plen <= 16 || rlen == 0 || base + rlen < base) {
         KVP_LOG_E(&ctx->log,
                   "ucx: rkey blob: bad region %#" PRIx64 " + %" PRIu64

@@ -17,6 +17,8 @@
 #include <ucp/api/ucp.h>
 
 #include "kvp_transport.h"
+#include "clock.h"
+#include "le.h"
 #include "log.h"
 
 /* Default for the ucx_pack_below option: the extent size below which
@@ -143,7 +145,6 @@ unsigned ucx_ctx_progress(struct kvp_xport_ctx *ctx);
  * UCS_INPROGRESS on timeout (req still owned by the caller). */
 ucs_status_t ucx_wait_req(struct kvp_xport_ctx *ctx, void *req,
                           uint64_t deadline_ns);
-uint64_t ucx_now_ns(void);
 
 /* ---- ucx_mem.c ---------------------------------------------------------- */
 int32_t ucx_mem_reg(struct kvp_xport_ctx *ctx, void *ptr, uint64_t len,
@@ -195,8 +196,6 @@ void ucx_blob_put_hdr(uint8_t *buf, uint16_t kind, uint32_t payload_len);
  * *payload_len_p set on KVP_OK. Logs what is wrong. */
 int32_t ucx_blob_check(const struct kvp_logger *lg, const void *blob,
                        uint32_t len, uint16_t kind, uint32_t *payload_len_p);
-void ucx_put_u64(uint8_t *p, uint64_t v);
-uint64_t ucx_get_u64(const uint8_t *p);
 
 /* UCX status -> kvplug status for the transport boundary. */
 int32_t ucx_status_map(ucs_status_t st);

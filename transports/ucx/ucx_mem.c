@@ -158,8 +158,8 @@ int32_t ucx_mem_rkey_pack(struct kvp_xport_mem *mem, void *buf, uint32_t cap,
     }
     uint8_t *b = buf;
     ucx_blob_put_hdr(b, UCX_BLOB_RKEY, (uint32_t)(16 + packed_len));
-    ucx_put_u64(b + UCX_BLOB_HDR, mem->base);
-    ucx_put_u64(b + UCX_BLOB_HDR + 8, mem->len);
+    kvp_le_put64(b + UCX_BLOB_HDR, mem->base);
+    kvp_le_put64(b + UCX_BLOB_HDR + 8, mem->len);
     memcpy(b + UCX_RKEY_HDR, packed, packed_len);
     *len_p = (uint32_t)need;
 out:

@@ -377,7 +377,7 @@ int32_t ucx_flush(struct kvp_xport_ep *ep, uint32_t timeout_ms)
         return ep->first_err != UCS_OK ? KVP_ERR_TRANSPORT : KVP_ERR_INVALID;
     }
     uint32_t ms = timeout_ms ? timeout_ms : ctx->timeout_ms;
-    uint64_t deadline = ucx_now_ns() + (uint64_t)ms * 1000000ull;
+    uint64_t deadline = kvp_now_ns() + (uint64_t)ms * 1000000ull;
     ucp_request_param_t p = {.op_attr_mask = 0};
     pthread_mutex_lock(&ctx->lock);
     void *req = ep->first_err == UCS_OK ? ucp_ep_flush_nbx(ep->ep, &p) : NULL;
@@ -414,7 +414,7 @@ int32_t ucx_flush(struct kvp_xport_ep *ep, uint32_t timeout_ms)
             ep->cur_bounce = 0;
             return KVP_OK;
         }
-        if (ucx_now_ns() >= deadline) {
+        if (kvp_now_ns() >= deadline) {
             KVP_LOG_E(&ctx->log,
                       "ucx: flush: ep %p: %u operations not "
                       "complete after %u ms; the ep is closed",

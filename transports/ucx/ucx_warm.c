@@ -54,7 +54,7 @@ struct ucx_warm {
 
 static void touch(struct ucx_warm *w, size_t from, size_t to)
 {
-    uint64_t t0 = ucx_now_ns();
+    uint64_t t0 = kvp_now_ns();
     size_t at = from;
     for (; at < to && !atomic_load_explicit(&w->stop, memory_order_relaxed);
          at += w->page) {
@@ -67,7 +67,7 @@ static void touch(struct ucx_warm *w, size_t from, size_t to)
               "ucx: touched bytes %zu..%zu of a peer mapping at %p in "
               "%.1f ms",
               from, at < to ? at : to, (void *)w->start,
-              (double)(ucx_now_ns() - t0) / 1e6);
+              (double)(kvp_now_ns() - t0) / 1e6);
 }
 
 static void *warm_main(void *arg)
@@ -89,7 +89,7 @@ struct ucx_warm *ucx_warm_start(struct kvp_xport_ctx *ctx, void *lp, uint64_t le
     uintptr_t start = (uintptr_t)lp & ~(uintptr_t)(w->page - 1);
     w->start = (uint8_t *)start;
     w->len = (size_t)((uintptr_t)lp + len - start);
-    uint64_t t0 = ucx_now_ns();
+    uint64_t t0 = kvp_now_ns();
     w->writable = madvise(w->start, w->len, MADV_POPULATE_WRITE) == 0;
     int populated =
         w->writable || madvise(w->start, w->len, MADV_POPULATE_READ) == 0;
@@ -97,7 +97,7 @@ struct ucx_warm *ucx_warm_start(struct kvp_xport_ctx *ctx, void *lp, uint64_t le
               "ucx: peer region of %" PRIu64
               " bytes mapped at %p: page tables %s in %.1f ms",
               len, lp, populated ? "populated" : "not populated",
-              (double)(ucx_now_ns() - t0) / 1e6);
+              (double)(kvp_now_ns() - t0) / 1e6);
     uint64_t sync = sync_bytes(ctx);
     w->sync_len = w->len < sync ? w->len : (size_t)sync;
     touch(w, 0, w->sync_len);

@@ -3,50 +3,13 @@
 
 #include <string.h>
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
+#include "le.h"
 
 static void put_header(uint8_t *p, uint32_t magic, uint16_t len)
 {
-    put_u32(p, magic);
-    put_u16(p + 4, VERBS_BLOB_VERSION);
-    put_u16(p + 6, len);
+    kvp_le_put32(p, magic);
+    kvp_le_put16(p + 4, VERBS_BLOB_VERSION);
+    kvp_le_put16(p + 6, len);
 }
 
 /* Checks magic, version and self-declared length against what arrived. */
@@ -57,15 +20,15 @@ static int check_header(const uint8_t *p, uint32_t len, uint32_t magic,
         *why_p = "blob shorter than its 8-byte header";
         return -1;
     }
-    if (get_u32(p) != magic) {
+    if (kvp_le_get32(p) != magic) {
         *why_p = "bad magic (not a verbs blob of this kind)";
         return -1;
     }
-    if (get_u16(p + 4) != VERBS_BLOB_VERSION) {
+    if (kvp_le_get16(p + 4) != VERBS_BLOB_VERSION) {
         *why_p = "unsupported blob version";
         return -1;
     }
-    uint16_t declared = get_u16(p + 6);
+    uint16_t declared = kvp_le_get16(p + 6);
     if (declared < min_len) {
         *why_p = "length field smaller than the version-1 layout";
         return -1;
@@ -85,9 +48,9 @@ int verbs_conn_encode(const struct verbs_conn_info *info, void *buf,
     uint8_t *p = buf;
     memset(p, 0, VERBS_CONN_BLOB_LEN);
     put_header(p, VERBS_CONN_MAGIC, VERBS_CONN_BLOB_LEN);
-    put_u32(p + 8, info->qpn);
-    put_u32(p + 12, info->psn);
-    put_u16(p + 16, info->lid);
+    kvp_le_put32(p + 8, info->qpn);
+    kvp_le_put32(p + 12, info->psn);
+    kvp_le_put16(p + 16, info->lid);
     p[18] = info->mtu;
     p[19] = info->link_layer;
     p[20] = info->rd_atom;
@@ -104,9 +67,9 @@ int verbs_conn_decode(const void *buf, uint32_t len,
     if (check_header(p, len, VERBS_CONN_MAGIC, VERBS_CONN_BLOB_LEN, why_p))
         return -1;
     struct verbs_conn_info v;
-    v.qpn = get_u32(p + 8);
-    v.psn = get_u32(p + 12);
-    v.lid = get_u16(p + 16);
+    v.qpn = kvp_le_get32(p + 8);
+    v.psn = kvp_le_get32(p + 12);
+    v.lid = kvp_le_get16(p + 16);
     v.mtu = p[18];
     v.link_layer = p[19];
     v.rd_atom = p[20];
@@ -140,9 +103,9 @@ int verbs_rkey_encode(const struct verbs_rkey_info *info, void *buf,
     uint8_t *p = buf;
     memset(p, 0, VERBS_RKEY_BLOB_LEN);
     put_header(p, VERBS_RKEY_MAGIC, VERBS_RKEY_BLOB_LEN);
-    put_u32(p + 8, info->rkey);
-    put_u64(p + 16, info->addr);
-    put_u64(p + 24, info->len);
+    kvp_le_put32(p + 8, info->rkey);
+    kvp_le_put64(p + 16, info->addr);
+    kvp_le_put64(p + 24, info->len);
     *len_p = VERBS_RKEY_BLOB_LEN;
     return 0;
 }
@@ -154,9 +117,9 @@ int verbs_rkey_decode(const void *buf, uint32_t len,
     if (check_header(p, len, VERBS_RKEY_MAGIC, VERBS_RKEY_BLOB_LEN, why_p))
         return -1;
     struct verbs_rkey_info v;
-    v.rkey = get_u32(p + 8);
-    v.addr = get_u64(p + 16);
-    v.len = get_u64(p + 24);
+    v.rkey = kvp_le_get32(p + 8);
+    v.addr = kvp_le_get64(p + 16);
+    v.len = kvp_le_get64(p + 24);
     if (v.len == 0) {
         *why_p = "region length is 0";
         return -1;

@@ -13,22 +13,15 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "verbs_int.h"
 
 #define POLL_BATCH 16
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t deadline_after(uint32_t timeout_ms)
 {
-    return now_ns() + (uint64_t)timeout_ms * 1000000u;
+    return kvp_now_ns() + (uint64_t)timeout_ms * 1000000u;
 }
 
 /* Marks the ep unusable (first cause wins) and flushes the SQ. */
@@ -101,7 +94,7 @@ static int32_t ep_wait(struct kvp_xport_ep *ep, uint64_t target, uint64_t deadli
             continue;
         }
         if (++idle % 64 == 0) {
-            if (now_ns() >= deadline)
+            if (kvp_now_ns() >= deadline)
                 return KVP_ERR_TIMEOUT;
             sched_yield();
         }

@@ -30,6 +30,7 @@
 
 #include <ucp/api/ucp.h>
 
+#include "clock.h"
 #include "kvp_transport.h"
 #include "ucx_params.h"
 
@@ -37,9 +38,7 @@ static const struct kvp_transport_ops *ops;
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)kvp_now_ns() / 1e9;
 }
 
 static void log_cb(void *user, int32_t level, const char *msg)
