@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "net.h"
 #include "proto.h"
-#include "sha256.h"
 #include "status_name.h"
 
 #define STORE_DEFAULT_TIMEOUT_MS 10000
@@ -195,7 +195,14 @@ static int32_t do_hello(struct store_conn *c, const char *tp_name,
                       c->peer);
             return KVP_ERR_AUTH;
         }
-        hmac_sha256(token, strlen(token), rep.nonce, PROTO_NONCE_LEN, mac);
+        if (proto_auth_mac(token, strlen(token), rep.nonce, mac) != 0) {
+            char why[256];
+            KVP_LOG_E(c->log,
+                      "store %s: cannot compute the auth proof "
+                      "(HMAC-SHA256: %s)",
+                      c->peer, proto_auth_error(why, sizeof(why)));
+            return KVP_ERR_INTERNAL;
+        }
         *mac_len = PROTO_MAC_LEN;
     }
     return KVP_OK;

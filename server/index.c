@@ -1,26 +1,28 @@
-/* index.c - chained hash map keyed by byte strings (FNV-1a). */
+/* index.c - chained hash map keyed by byte strings (SipHash, seeded). */
 #include "index.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t key_hash(const void *key, uint16_t len)
+#include <openssl/rand.h>
+
+/* Keys come from clients: under a fixed hash a client could choose keys
+ * that all share one bucket and turn every lookup into a list walk. The
+ * bucket hash is keyed with a secret drawn per index, so it cannot. */
+static uint64_t key_hash(const struct index *ix, const void *key, uint16_t len)
 {
-    const uint8_t *p = key;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (uint16_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return kvp_hash_keyed(ix->seed, key, len);
 }
 
 int index_init(struct index *ix)
 {
     ix->n_buckets = 256;
     ix->count = 0;
+    ix->buckets = NULL;
+    if (RAND_bytes(ix->seed, (int)sizeof(ix->seed)) != 1)
+        return INDEX_ERR_RANDOM;
     ix->buckets = calloc(ix->n_buckets, sizeof(*ix->buckets));
-    return ix->buckets != NULL ? 0 : -1;
+    return ix->buckets != NULL ? 0 : INDEX_ERR_NO_MEMORY;
 }
 
 void index_fini(struct index *ix)
@@ -41,7 +43,7 @@ void index_fini(struct index *ix)
 struct index_entry *index_find(const struct index *ix, const void *key,
                                uint16_t key_len)
 {
-    uint64_t h = key_hash(key, key_len);
+    uint64_t h = key_hash(ix, key, key_len);
     for (struct index_entry *e = ix->buckets[h & (ix->n_buckets - 1)];
          e != NULL; e = e->next) {
         if (e->hash == h && e->key_len == key_len &&
@@ -79,7 +81,7 @@ struct index_entry *index_insert(struct index *ix, const void *key,
     struct index_entry *e = malloc(sizeof(*e) + (size_t)key_len + 1);
     if (e == NULL)
         return NULL;
-    e->hash = key_hash(key, key_len);
+    e->hash = key_hash(ix, key, key_len);
     e->cur = NULL;
     e->n_pending = 0;
     e->key_len = key_len;

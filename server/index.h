@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "hash.h"
+
 #define INDEX_KEY_MAX 1024
 
 struct kvs_obj;
@@ -25,8 +27,15 @@ struct index {
     struct index_entry **buckets;
     uint64_t n_buckets;
     uint64_t count;
+    uint8_t seed[KVP_HASH_KEY_LEN]; /* secret key of the bucket hash */
 };
 
+#define INDEX_ERR_NO_MEMORY (-1)
+#define INDEX_ERR_RANDOM    (-2) /* no random seed (RAND_bytes failed) */
+
+/* 0, INDEX_ERR_NO_MEMORY or INDEX_ERR_RANDOM. Each index draws its own
+ * random seed, so bucket placement differs between indexes and processes
+ * and no client can predict it. index_fini is safe after a failure. */
 int index_init(struct index *ix);
 void index_fini(struct index *ix); /* frees entries (not their objects) */
 struct index_entry *index_find(const struct index *ix, const void *key,

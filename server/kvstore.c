@@ -162,10 +162,18 @@ int32_t kvs_create(const struct kvs_params *p, struct kvs **kvs_p)
     kvs->base_addr = p->base_addr;
     kvs->next_alloc_id = 1;
     kvs->log = p->log;
+    int32_t st = KVP_ERR_NO_MEMORY;
     if (alloc_init(&kvs->alloc, p->size) != 0)
         goto err_free;
-    if (index_init(&kvs->index) != 0)
-        goto err_alloc;
+    int rc = index_init(&kvs->index);
+    if (rc == INDEX_ERR_RANDOM) {
+        KVP_LOG_E(kvs->log, "store: no random seed for the key index "
+                            "(RAND_bytes failed; is the system entropy source "
+                            "available?)");
+        st = KVP_ERR_INTERNAL;
+    }
+    if (rc != 0)
+        goto err_index;
     if (idmap_init(&kvs->pending) != 0)
         goto err_index;
     if (lease_init(&kvs->leases, (uint64_t)lease_ms * 1000000u) != 0)
@@ -178,11 +186,10 @@ err_pending:
     idmap_fini(&kvs->pending);
 err_index:
     index_fini(&kvs->index);
-err_alloc:
     alloc_fini(&kvs->alloc);
 err_free:
     free(kvs);
-    return KVP_ERR_NO_MEMORY;
+    return st;
 }
 
 static int free_any(void *val, void *arg)

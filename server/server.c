@@ -13,13 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "index.h"
 #include "kvstore.h"
@@ -27,7 +27,6 @@
 #include "net.h"
 #include "pool.h"
 #include "proto.h"
-#include "sha256.h"
 #include "units.h"
 #include "status_name.h"
 
@@ -172,9 +171,13 @@ static int on_hello(struct srv_conn *c, struct proto_msg *m,
     }
     if (srv->auth_token != NULL) {
         r->flags = PROTO_SERVER_AUTH_REQUIRED;
-        if (getrandom(c->nonce, PROTO_NONCE_LEN, 0) != PROTO_NONCE_LEN) {
-            KVP_LOG_E(&srv->log, "server: getrandom failed: %s",
-                      strerror(errno));
+        if (proto_auth_nonce(c->nonce) != 0) {
+            char why[256];
+            KVP_LOG_E(&srv->log,
+                      "server: conn %llu (%s): no random nonce for the "
+                      "auth challenge (RAND_bytes: %s); closing",
+                      (unsigned long long)c->id, c->peer,
+                      proto_auth_error(why, sizeof(why)));
             r->status = KVP_ERR_INTERNAL;
             return -1;
         }
@@ -199,11 +202,8 @@ static int on_connect(struct srv_conn *c, struct proto_msg *m,
     r->type = PROTO_CONNECT_R;
     r->req_id = m->req_id;
     if (srv->auth_token != NULL) {
-        uint8_t want[PROTO_MAC_LEN];
-        hmac_sha256(srv->auth_token, srv->auth_len, c->nonce, PROTO_NONCE_LEN,
-                    want);
-        if (m->mac_len != PROTO_MAC_LEN ||
-            !sha256_equal(want, m->mac, PROTO_MAC_LEN)) {
+        if (!proto_auth_verify(srv->auth_token, srv->auth_len, c->nonce, m->mac,
+                               m->mac_len)) {
             KVP_LOG_W(&srv->log,
                       "server: conn %llu (%s): authentication "
                       "failed (%s proof); closing",

@@ -17,7 +17,6 @@
 
 #include "proto.h"
 #include "server.h"
-#include "sha256.h"
 #include "store_client.h"
 #include "kvp_transport.h"
 

@@ -1,11 +1,15 @@
-/* check_server_hmac.c - SHA-256 (FIPS 180-4 examples) and HMAC-SHA256
- * (RFC 4231 test cases) against the published vectors. */
+/* check_server_hmac.c - the handshake's crypto (proto/auth.h, libcrypto):
+ * HMAC-SHA256 against the RFC 4231 test cases, SHA-256 (its base, the
+ * libcrypto we link) against the FIPS 180-4 examples, the constant-time
+ * compare, and the challenge-response built on them. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sha256.h"
+#include <openssl/evp.h>
+
+#include "auth.h"
 
 static void hex(const uint8_t *d, size_t n, char *out)
 {
@@ -17,7 +21,7 @@ static void check_sha(const void *msg, size_t len, const char *want)
 {
     uint8_t d[32];
     char h[65];
-    sha256(msg, len, d);
+    ck_assert_int_eq(EVP_Digest(msg, len, d, NULL, EVP_sha256(), NULL), 1);
     hex(d, 32, h);
     ck_assert_str_eq(h, want);
 }
@@ -47,19 +51,21 @@ END_TEST
 START_TEST(sha_million_a_incremental)
 {
     /* one million 'a', fed in odd-sized pieces to cross block edges */
-    struct sha256_ctx c;
-    sha256_init(&c);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(EVP_DigestInit_ex(c, EVP_sha256(), NULL), 1);
     char chunk[997];
     memset(chunk, 'a', sizeof(chunk));
     size_t left = 1000000;
     while (left > 0) {
         size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
-        sha256_update(&c, chunk, n);
+        ck_assert_int_eq(EVP_DigestUpdate(c, chunk, n), 1);
         left -= n;
     }
     uint8_t d[32];
     char h[65];
-    sha256_final(&c, d);
+    ck_assert_int_eq(EVP_DigestFinal_ex(c, d, NULL), 1);
+    EVP_MD_CTX_free(c);
     hex(d, 32, h);
     ck_assert_str_eq(h, "cdc76e5c9914fb9281a1c7e284d73e67"
                         "f1809a48a497200e046d39ccc7112cd0");
@@ -71,7 +77,7 @@ static void check_hmac(const void *key, size_t klen, const void *msg,
 {
     uint8_t d[32];
     char h[65];
-    hmac_sha256(key, klen, msg, mlen, d);
+    ck_assert_int_eq(proto_hmac_sha256(key, klen, msg, mlen, d), 0);
     hex(d, want_bytes, h);
     ck_assert_str_eq(h, want);
 }
@@ -131,12 +137,52 @@ END_TEST
 START_TEST(equal_is_exact)
 {
     uint8_t a[32] = {0}, b[32] = {0};
-    ck_assert_int_eq(sha256_equal(a, b, 32), 1);
+    ck_assert_int_eq(proto_auth_equal(a, b, 32), 1);
     b[31] = 1;
-    ck_assert_int_eq(sha256_equal(a, b, 32), 0);
+    ck_assert_int_eq(proto_auth_equal(a, b, 32), 0);
     b[31] = 0;
     b[0] = 0x80;
-    ck_assert_int_eq(sha256_equal(a, b, 32), 0);
+    ck_assert_int_eq(proto_auth_equal(a, b, 32), 0);
+}
+END_TEST
+
+/* The proof is HMAC-SHA256(token, nonce) as docs/protocol.md says, the
+ * verifier accepts exactly that proof, and nonces are fresh. */
+START_TEST(challenge_response)
+{
+    uint8_t nonce[PROTO_NONCE_LEN], other[PROTO_NONCE_LEN];
+    ck_assert_int_eq(proto_auth_nonce(nonce), 0);
+    ck_assert_int_eq(proto_auth_nonce(other), 0);
+    ck_assert(memcmp(nonce, other, PROTO_NONCE_LEN) != 0);
+
+    const char *tok = "s3cret-token";
+    uint8_t mac[PROTO_MAC_LEN], want[PROTO_MAC_LEN];
+    ck_assert_int_eq(proto_auth_mac(tok, strlen(tok), nonce, mac), 0);
+    ck_assert_int_eq(
+        proto_hmac_sha256(tok, strlen(tok), nonce, PROTO_NONCE_LEN, want), 0);
+    ck_assert_mem_eq(mac, want, PROTO_MAC_LEN);
+
+    ck_assert_int_eq(
+        proto_auth_verify(tok, strlen(tok), nonce, mac, PROTO_MAC_LEN), 1);
+    /* another token, another nonce, a flipped bit, a short or no proof */
+    ck_assert_int_eq(
+        proto_auth_verify("s3cret-tokem", 12, nonce, mac, PROTO_MAC_LEN), 0);
+    ck_assert_int_eq(
+        proto_auth_verify(tok, strlen(tok), other, mac, PROTO_MAC_LEN), 0);
+    mac[PROTO_MAC_LEN - 1] ^= 1;
+    ck_assert_int_eq(
+        proto_auth_verify(tok, strlen(tok), nonce, mac, PROTO_MAC_LEN), 0);
+    mac[PROTO_MAC_LEN - 1] ^= 1;
+    ck_assert_int_eq(
+        proto_auth_verify(tok, strlen(tok), nonce, mac, PROTO_MAC_LEN - 1), 0);
+    ck_assert_int_eq(proto_auth_verify(tok, strlen(tok), nonce, NULL, 0), 0);
+    /* an empty token is still a key (RFC 2104 pads it) */
+    ck_assert_int_eq(proto_auth_mac("", 0, nonce, mac), 0);
+    ck_assert_int_eq(proto_auth_verify("", 0, nonce, mac, PROTO_MAC_LEN), 1);
+
+    char buf[64];
+    ck_assert_str_eq(proto_auth_error(buf, sizeof(buf)),
+                     "no libcrypto error recorded");
 }
 END_TEST
 
@@ -149,6 +195,9 @@ int main(void)
     tcase_add_test(tc, hmac_rfc4231);
     tcase_add_test(tc, equal_is_exact);
     suite_add_tcase(s, tc);
+    TCase *hs = tcase_create("handshake");
+    tcase_add_test(hs, challenge_response);
+    suite_add_tcase(s, hs);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
