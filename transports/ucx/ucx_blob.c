@@ -1,7 +1,8 @@
-/* ucx_blob.c - the byte format of the blobs this module hands out: a small
- * self-describing header so a blob from another module, another version or
- * a truncated frame is refused before UCX ever parses it. */
-#include "ucx_internal.h"
+/* ucx_blob.c - the byte format of the blobs this module hands out
+ * (ucx_blob.h). */
+#include "ucx_blob.h"
+
+#include "le.h"
 
 void ucx_blob_put_hdr(uint8_t *buf, uint16_t kind, uint32_t payload_len)
 {
@@ -49,23 +50,4 @@ int32_t ucx_blob_check(const struct kvp_logger *lg, const void *blob,
     }
     *payload_len_p = payload;
     return KVP_OK;
-}
-
-int32_t ucx_status_map(ucs_status_t st)
-{
-    switch (st) {
-    case UCS_OK:
-        return KVP_OK;
-    case UCS_ERR_NO_MEMORY:
-        return KVP_ERR_NO_MEMORY;
-    case UCS_ERR_TIMED_OUT:
-    case UCS_ERR_ENDPOINT_TIMEOUT:
-        return KVP_ERR_TIMEOUT;
-    case UCS_ERR_INVALID_PARAM:
-        return KVP_ERR_INVALID;
-    case UCS_ERR_NO_DEVICE:
-        return KVP_ERR_NO_DEVICE;
-    default:
-        return KVP_ERR_TRANSPORT;
-    }
 }

@@ -1,6 +1,6 @@
 /* ucx_ctx.c - a UCP context + worker per kvp_xport_ctx, the server's progress
  * thread, and the counters. */
-#include "ucx_internal.h"
+#include "ucx_ctx.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -125,7 +125,7 @@ static void progress_stop(struct kvp_xport_ctx *ctx)
 }
 
 /* PEER error handling is used when UCX_TLS names no shared-memory (or
- * catch-all) transport; see ucx_internal.h. */
+ * catch-all) transport; see ucx_ctx.h. */
 static int tls_allows_peer_mode(const char *tls)
 {
     static const char *const shm[] = {"all",  "sm",  "shm",  "mm",   "posix",
@@ -267,10 +267,9 @@ static void ucp_close(struct kvp_xport_ctx *ctx)
     ucp_worker_release_address(ctx->worker, ctx->addr);
     ucp_worker_destroy(ctx->worker); /* last callbacks into zombies */
     while (ctx->zombies != NULL) {
-        struct kvp_xport_ep *ep = ctx->zombies;
-        ctx->zombies = ep->next_zombie;
-        ucx_bounce_release(ep);
-        free(ep);
+        struct ucx_deferred *d = ctx->zombies;
+        ctx->zombies = d->next;
+        d->release(d);
     }
     ucp_cleanup(ctx->context);
 }
@@ -386,4 +385,31 @@ int32_t ucx_stats(struct kvp_xport_ctx *ctx, struct kvp_xport_stats *stats)
         offsetof(struct kvp_xport_stats, mapped_copies) + sizeof(uint64_t))
         stats->mapped_copies = atomic_load(&ctx->mapped_copies);
     return KVP_OK;
+}
+
+void ucx_ctx_defer(struct kvp_xport_ctx *ctx, struct ucx_deferred *d)
+{
+    pthread_mutex_lock(&ctx->lock);
+    d->next = ctx->zombies;
+    ctx->zombies = d;
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+int32_t ucx_status_map(ucs_status_t st)
+{
+    switch (st) {
+    case UCS_OK:
+        return KVP_OK;
+    case UCS_ERR_NO_MEMORY:
+        return KVP_ERR_NO_MEMORY;
+    case UCS_ERR_TIMED_OUT:
+    case UCS_ERR_ENDPOINT_TIMEOUT:
+        return KVP_ERR_TIMEOUT;
+    case UCS_ERR_INVALID_PARAM:
+        return KVP_ERR_INVALID;
+    case UCS_ERR_NO_DEVICE:
+        return KVP_ERR_NO_DEVICE;
+    default:
+        return KVP_ERR_TRANSPORT;
+    }
 }

@@ -1,12 +1,16 @@
 /* ucx_ep.c - connections by blob exchange (worker addresses), their error
  * handling, and rkeys unpacked for an ep. */
-#include "ucx_internal.h"
+#include "ucx_ep.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "le.h"
+#include "ucx_blob.h"
 
 #ifndef MADV_POPULATE_READ /* Linux 5.14; glibc headers may predate it */
 #define MADV_POPULATE_READ 22
@@ -210,6 +214,17 @@ static int ep_drain(struct kvp_xport_ep *ep)
     }
 }
 
+/* Frees an ep that ucx_ep_destroy could not drain, once ctx's worker is
+ * gone and no callback can name it any more. */
+static void ep_release_zombie(struct ucx_deferred *d)
+{
+    struct kvp_xport_ep *ep =
+        (struct kvp_xport_ep *)((char *)d -
+                                offsetof(struct kvp_xport_ep, zombie));
+    ucx_bounce_release(&ep->bounce);
+    free(ep);
+}
+
 void ucx_ep_destroy(struct kvp_xport_ep *ep)
 {
     if (ep == NULL)
@@ -229,13 +244,11 @@ void ucx_ep_destroy(struct kvp_xport_ep *ep)
                   "ucx: ep %p: %u operations never completed; "
                   "it is released with its ctx",
                   (void *)ep, ep->inflight);
-        pthread_mutex_lock(&ctx->lock);
-        ep->next_zombie = ctx->zombies;
-        ctx->zombies = ep;
-        pthread_mutex_unlock(&ctx->lock);
+        ep->zombie.release = ep_release_zombie;
+        ucx_ctx_defer(ctx, &ep->zombie);
         return;
     }
-    ucx_bounce_release(ep);
+    ucx_bounce_release(&ep->bounce);
     free(ep);
 }
 

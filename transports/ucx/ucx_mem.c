@@ -1,11 +1,14 @@
 /* ucx_mem.c - registration of caller memory (ucp_mem_map on the caller's
  * pointer), memory UCX allocates itself (mem_alloc) and the packed rkey
  * blob. */
-#include "ucx_internal.h"
+#include "ucx_mem.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "le.h"
+#include "ucx_blob.h"
 
 int32_t ucx_mem_reg(struct kvp_xport_ctx *ctx, void *ptr, uint64_t len,
                     struct kvp_xport_mem **mem_p)

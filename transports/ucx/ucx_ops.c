@@ -1,5 +1,8 @@
 /* ucx_ops.c - the module's one exported symbol: its transport ops table. */
-#include "ucx_internal.h"
+#include "ucx_ctx.h"
+#include "ucx_ep.h"
+#include "ucx_mem.h"
+#include "ucx_rma.h"
 
 static const struct kvp_transport_ops ucx_ops = {
     .struct_size = sizeof(struct kvp_transport_ops),

@@ -8,7 +8,7 @@
  * one host: rkey->local), a write or read is the memcpy UCX's shm RMA would
  * do, done here: one copy per extent, without a UCP request per extent,
  * which is what a TP shard of thousands of small strided extents needs. */
-#include "ucx_internal.h"
+#include "ucx_rma.h"
 
 #include <inttypes.h>
 #include <sched.h>
@@ -121,47 +121,6 @@ static int32_t iov_total(struct kvp_xport_ep *ep, const struct kvp_xport_iov *io
     return KVP_OK;
 }
 
-/* A bounce chunk with free room, registering a new one if all are used. */
-static struct ucx_bounce *bounce_get(struct kvp_xport_ep *ep)
-{
-    while (ep->cur_bounce < ep->n_bounce) {
-        struct ucx_bounce *b = &ep->bounce[ep->cur_bounce];
-        if (b->used < UCX_BOUNCE_CHUNK)
-            return b;
-        ep->cur_bounce++;
-    }
-    if (ep->n_bounce == ep->cap_bounce) {
-        uint32_t cap = ep->cap_bounce ? ep->cap_bounce * 2 : 4;
-        struct ucx_bounce *nb = realloc(ep->bounce, cap * sizeof(*nb));
-        if (nb == NULL)
-            return NULL;
-        ep->bounce = nb;
-        ep->cap_bounce = cap;
-    }
-    struct ucx_bounce *b = &ep->bounce[ep->n_bounce];
-    b->buf = aligned_alloc(64, UCX_BOUNCE_CHUNK);
-    b->used = 0;
-    if (b->buf == NULL)
-        return NULL;
-    if (ucx_mem_reg(ep->ctx, b->buf, UCX_BOUNCE_CHUNK, &b->mem) != KVP_OK) {
-        free(b->buf);
-        return NULL;
-    }
-    ep->n_bounce++;
-    return b;
-}
-
-void ucx_bounce_release(struct kvp_xport_ep *ep)
-{
-    for (uint32_t i = 0; i < ep->n_bounce; i++) {
-        ucx_mem_dereg(ep->bounce[i].mem);
-        free(ep->bounce[i].buf);
-    }
-    free(ep->bounce);
-    ep->bounce = NULL;
-    ep->n_bounce = ep->cap_bounce = ep->cur_bounce = 0;
-}
-
 /* Cursor over the bytes of an iov list. */
 struct iov_cursor {
     const struct kvp_xport_iov *iov;
@@ -193,7 +152,7 @@ static int32_t write_packed(struct kvp_xport_ep *ep, const struct kvp_xport_iov 
     struct kvp_xport_ctx *ctx = ep->ctx;
     struct iov_cursor cur = {iov, n, 0, 0};
     while (total > 0) {
-        struct ucx_bounce *b = bounce_get(ep);
+        struct ucx_bounce *b = ucx_bounce_get(&ep->bounce, ctx);
         if (b == NULL) {
             KVP_LOG_E(&ctx->log,
                       "ucx: write: cannot get a %u-byte bounce "
@@ -409,9 +368,7 @@ int32_t ucx_flush(struct kvp_xport_ep *ep, uint32_t timeout_ms)
                 ucp_request_free(req);
                 pthread_mutex_unlock(&ctx->lock);
             }
-            for (uint32_t i = 0; i < ep->n_bounce; i++)
-                ep->bounce[i].used = 0;
-            ep->cur_bounce = 0;
+            ucx_bounce_reset(&ep->bounce);
             return KVP_OK;
         }
         if (kvp_now_ns() >= deadline) {

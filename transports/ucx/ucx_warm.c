@@ -16,7 +16,7 @@
  * page: it stores back what it read, so it cannot lose a concurrent put's
  * bytes. Reads only where the mapping was not populated for writing.
  */
-#include "ucx_internal.h"
+#include "ucx_warm.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>

@@ -12,7 +12,7 @@
  * as fast as pack+put for every larger S.
  *
  * Also measures what a UCP call costs under UCS_THREAD_MODE_MULTI versus
- * UCS_THREAD_MODE_SINGLE + our mutex (the choice in ucx_internal.h).
+ * UCS_THREAD_MODE_SINGLE + our mutex (the choice in ucx_ctx.h).
  *
  * target: "user" (default) registers the caller's memory as the target
  * (mem_reg); "alloc" lets the module allocate it (mem_alloc: UCX shared
