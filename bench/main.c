@@ -232,6 +232,9 @@ static pid_t server_start(const struct main_opts *m, const char *transport,
     snprintf(listen_s, sizeof(listen_s), "127.0.0.1:%d", port);
     snprintf(pool, sizeof(pool), "%" PRIu64, m->pool_size);
     snprintf(log, sizeof(log), "%s/server-%d.log", m->out, port);
+    /* a fresh file: the line of an earlier server on this port must not be
+     * read as this one's before the child truncates it */
+    unlink(log);
     pid_t pid = fork();
     if (pid < 0)
         return -1;

@@ -9,29 +9,55 @@ CLIENT=$2
 SCENARIO=$3
 TMP=$(mktemp -d)
 SRV_PID=""
+ERR_FILES=""
+# Sanitizer reports of any server started here fail the test (a server's
+# exit status is not seen when the script stops it).
+scan_reports() {
+    for f in $ERR_FILES; do
+        if grep -Eq "ThreadSanitizer|AddressSanitizer|LeakSanitizer|runtime error:" "$f"; then
+            cat "$f"
+            echo "FAIL: sanitizer report in the server's stderr ($f)"
+            return 1
+        fi
+    done
+}
 cleanup() {
+    rc=$?
     [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+    [ -n "${SRV1:-}" ] && kill "$SRV1" 2>/dev/null && wait "$SRV1" 2>/dev/null
+    scan_reports || rc=1
     rm -rf "$TMP"
+    exit $rc
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-# start_server [extra args]: starts it on an ephemeral port, sets PORT
-start_server() {
-    "$SERVER" --listen 127.0.0.1:0 --pool-size 64MiB "$@" \
-        >"$TMP/srv.out" 2>"$TMP/srv.err" &
+N_START=0
+# start_server ADDR [extra args]: starts a server listening on ADDR
+# (HOST:0 = ephemeral) and waits for *its* readiness line: every start
+# writes fresh files (srv.N.out/err), so a line of an earlier server can
+# never be taken for this one's. Sets SRV_PID, PORT, SRV_ERR.
+start_server_at() {
+    addr=$1; shift
+    N_START=$((N_START + 1))
+    out="$TMP/srv.$N_START.out"; SRV_ERR="$TMP/srv.$N_START.err"
+    : >"$out"
+    "$SERVER" --listen "$addr" --pool-size 64MiB "$@" \
+        >"$out" 2>"$SRV_ERR" &
     SRV_PID=$!
+    ERR_FILES="$ERR_FILES $SRV_ERR"
     i=0
-    while ! grep -q "kvplug-server listening on" "$TMP/srv.out"; do
+    while ! grep -q "kvplug-server listening on" "$out"; do
         i=$((i + 1))
-        [ $i -gt 200 ] && { cat "$TMP/srv.err"; fail "server not ready in 20 s"; }
-        kill -0 "$SRV_PID" 2>/dev/null || { cat "$TMP/srv.err"; fail "server died"; }
+        [ $i -gt 600 ] && { cat "$SRV_ERR"; fail "server not ready in 60 s"; }
+        kill -0 "$SRV_PID" 2>/dev/null || { cat "$SRV_ERR"; fail "server died"; }
         sleep 0.1
     done
-    PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$TMP/srv.out" | head -1)
-    [ -n "$PORT" ] || fail "no port in: $(cat "$TMP/srv.out")"
-    echo "server pid $SRV_PID port $PORT"
+    PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$out" | head -1)
+    [ -n "$PORT" ] || fail "no port in: $(cat "$out")"
+    echo "server pid $SRV_PID port $PORT (start $N_START)"
 }
+start_server() { start_server_at 127.0.0.1:0 "$@"; }
 
 run() { timeout 60 "$CLIENT" "$@"; }
 
@@ -65,7 +91,7 @@ two_processes)
         echo "$out" | grep -q "KVP_ERR_NOT_FOUND" || fail "shard $r left behind: $out"
     done
     run "$CFG2" get tk2_tp_5 64 1 || fail "the stray object must stay as it was"
-    kill "$SRV1"; wait "$SRV1" 2>/dev/null
+    kill "$SRV1"; wait "$SRV1" 2>/dev/null; SRV1=""
     ;;
 auth)
     printf 'sekrit-token\n' >"$TMP/token"; chmod 600 "$TMP/token"
@@ -87,7 +113,7 @@ kill_server)
     CLI=$!
     i=0
     while ! grep -q hammering "$TMP/cli.out"; do
-        i=$((i + 1)); [ $i -gt 100 ] && fail "client did not start"
+        i=$((i + 1)); [ $i -gt 600 ] && fail "client did not start"
         sleep 0.1
     done
     sleep 0.5
@@ -109,19 +135,13 @@ reconnect)
     CLI=$!
     i=0
     while ! grep -q waiting "$TMP/cli.out"; do
-        i=$((i + 1)); [ $i -gt 200 ] && { cat "$TMP/cli.out"; fail "client did not start"; }
+        i=$((i + 1)); [ $i -gt 600 ] && { cat "$TMP/cli.out"; fail "client did not start"; }
         sleep 0.1
     done
     kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null; SRV_PID=""
     OLD=$PORT
-    "$SERVER" --listen "127.0.0.1:$OLD" --pool-size 64MiB \
-        >"$TMP/srv.out" 2>"$TMP/srv.err" &
-    SRV_PID=$!
-    i=0
-    while ! grep -q "kvplug-server listening on" "$TMP/srv.out"; do
-        i=$((i + 1)); [ $i -gt 200 ] && { cat "$TMP/srv.err"; fail "restart failed"; }
-        sleep 0.1
-    done
+    start_server_at "127.0.0.1:$OLD"
+    [ "$PORT" = "$OLD" ] || fail "restarted on port $PORT, not $OLD"
     touch "$TMP/flag"
     wait "$CLI"; rc=$?
     cat "$TMP/cli.out"
@@ -131,4 +151,7 @@ reconnect)
     fail "unknown scenario $SCENARIO"
     ;;
 esac
+[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+SRV_PID=""
+scan_reports || exit 1
 echo "PASS $SCENARIO"
