@@ -39,9 +39,16 @@ _Static_assert(PROTO_BLOB_MAX == KVP_XPORT_BLOB_MAX,
                "protocol blob limit differs from the transport's");
 _Static_assert(PROTO_KEY_MAX == INDEX_KEY_MAX, "key limits differ");
 
-#define SRV_MAX_CONNS     1024
-#define SRV_HANDSHAKE_MS  10000 /* a client must say HELLO/CONNECT by then */
-#define SRV_FRAME_REST_MS 30000 /* rest of a frame once it started */
+#define SRV_MAX_CONNS     1024 /* connections past the handshake */
+/* Connections still in the handshake (not yet authenticated) have their
+ * own, smaller room, per peer address and in total: when it is full the
+ * oldest is closed to make room for the new one, so idle or slow
+ * connections can never keep an authenticated client out. */
+#define SRV_MAX_PREAUTH      64
+#define SRV_MAX_PREAUTH_PEER 8
+#define SRV_HANDSHAKE_MS  10000 /* each handshake frame: first byte, then
+                                 * first byte to last */
+#define SRV_FRAME_REST_MS 30000 /* rest of a request frame once it started */
 #define SRV_SEND_MS       30000
 #define SRV_SUMMARY_MS    60000 /* the info summary line, by default */
 
@@ -53,6 +60,9 @@ struct srv_conn {
     int fd; /* -1: an in-process link (kvp_server_local_open) */
     uint64_t id;
     char peer[64];
+    char peer_ip[INET6_ADDRSTRLEN]; /* the per-address handshake limit */
+    int preauth; /* in the handshake room (srv->lock) */
+    int counted; /* holds one of the SRV_MAX_CONNS slots (srv->lock) */
     pthread_t thread;
     atomic_int done;
     enum conn_state state;
@@ -78,9 +88,12 @@ struct kvp_server {
     int wake[2]; /* written once at stop; never drained */
     pthread_t acceptor;
     atomic_int stopping;
-    pthread_mutex_t lock; /* conns, n_conns */
+    pthread_mutex_t lock; /* conns, n_*, the conns' preauth/counted */
     struct srv_conn *conns;
-    uint32_t n_conns;
+    uint32_t n_conns;   /* every open connection (STATS) */
+    uint32_t n_ready;   /* past the handshake, local links included */
+    uint32_t n_preauth; /* in the handshake room */
+    uint64_t n_evicted; /* handshakes closed to make room */
     uint64_t next_conn_id;
     struct srv_metrics metrics;
     uint32_t summary_ms;
@@ -107,12 +120,12 @@ static int conn_send(struct srv_conn *c, const struct proto_msg *m)
 
 /* Reads and decodes one frame; logs and returns -1 on anything but OK. */
 static int conn_recv(struct srv_conn *c, uint32_t max_body, int first_ms,
-                     struct proto_msg *m)
+                     int rest_ms, struct proto_msg *m)
 {
     struct kvp_server *srv = c->srv;
     struct proto_hdr h;
     const char *why = NULL;
-    int r = net_recv_frame(c->fd, max_body, first_ms, SRV_FRAME_REST_MS,
+    int r = net_recv_frame(c->fd, max_body, first_ms, rest_ms,
                            srv->wake[0], &h, &c->in, &why);
     if (r == NET_MALFORMED) {
         KVP_LOG_W(&srv->log,
@@ -187,6 +200,33 @@ static int on_hello(struct srv_conn *c, struct proto_msg *m,
     return 0;
 }
 
+/* Moves a socket connection from the handshake room to the connection
+ * slots once its client proved the token. -1: evicted meanwhile, or all
+ * SRV_MAX_CONNS slots taken. */
+static int conn_promote(struct srv_conn *c)
+{
+    struct kvp_server *srv = c->srv;
+    if (c->fd < 0)
+        return 0; /* a local link holds its slot from local_open */
+    int ok = 0;
+    pthread_mutex_lock(&srv->lock);
+    if (c->preauth && srv->n_ready < SRV_MAX_CONNS) {
+        c->preauth = 0;
+        srv->n_preauth--;
+        c->counted = 1;
+        srv->n_ready++;
+        ok = 1;
+    }
+    int evicted = !c->preauth && !c->counted;
+    pthread_mutex_unlock(&srv->lock);
+    if (!ok && !evicted)
+        KVP_LOG_W(&srv->log,
+                  "server: conn %llu (%s): refused: %d connections open "
+                  "(KVP_ERR_NO_SPACE)",
+                  (unsigned long long)c->id, c->peer, SRV_MAX_CONNS);
+    return ok ? 0 : -1;
+}
+
 /* CONNECT: the auth proof, then the transport ep exchange. */
 static int on_connect(struct srv_conn *c, struct proto_msg *m,
                       struct proto_msg *r)
@@ -212,6 +252,10 @@ static int on_connect(struct srv_conn *c, struct proto_msg *m,
             r->status = KVP_ERR_AUTH;
             return -1;
         }
+    }
+    if (conn_promote(c) != 0) {
+        r->status = KVP_ERR_NO_SPACE;
+        return -1;
     }
     if (c->xport != NULL) {
         uint32_t blob_len = 0;
@@ -418,7 +462,8 @@ static void serve(struct srv_conn *c)
         int ready = c->state == CONN_READY;
         struct proto_msg m, r;
         if (conn_recv(c, ready ? PROTO_MAX_BODY : PROTO_HANDSHAKE_MAX_BODY,
-                      ready ? -1 : SRV_HANDSHAKE_MS, &m) != 0)
+                      ready ? -1 : SRV_HANDSHAKE_MS,
+                      ready ? SRV_FRAME_REST_MS : SRV_HANDSHAKE_MS, &m) != 0)
             return;
         int go = conn_on_frame(c, &m, &r);
         /* r's items point into m: encode before freeing m */
@@ -433,6 +478,14 @@ static void *conn_main(void *arg)
 {
     struct srv_conn *c = arg;
     serve(c);
+    struct kvp_server *srv = c->srv;
+    pthread_mutex_lock(&srv->lock); /* leave the room before fd closes */
+    if (c->preauth)
+        srv->n_preauth--;
+    if (c->counted)
+        srv->n_ready--;
+    c->preauth = c->counted = 0;
+    pthread_mutex_unlock(&srv->lock);
     kvs_owner_gone(c->srv->kvs, c->id);
     if (c->ep != NULL)
         c->xport->ops->ep_destroy(c->ep);
@@ -451,7 +504,7 @@ static void *conn_main(void *arg)
 
 /* ---- accept loop -------------------------------------------------------- */
 
-static void peer_name(int fd, char *buf, size_t cap)
+static void peer_name(int fd, char *buf, size_t cap, char *ip, size_t ip_cap)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -469,6 +522,7 @@ static void peer_name(int fd, char *buf, size_t cap)
         }
     }
     snprintf(buf, cap, "%s:%u", host, port);
+    snprintf(ip, ip_cap, "%s", host);
 }
 
 /* Joins and frees connections whose thread finished (all with `all`). */
@@ -493,6 +547,47 @@ static void reap(struct kvp_server *srv, int all)
     pthread_mutex_unlock(&srv->lock);
 }
 
+/* Closes the oldest connection still in the handshake: of peer_ip when
+ * it has SRV_MAX_PREAUTH_PEER of them, else of anyone when the room holds
+ * SRV_MAX_PREAUTH (caller holds srv->lock). Its thread sees the socket
+ * shut and exits; the fd stays open until then, so this cannot hit a
+ * reused descriptor. */
+static void make_room(struct kvp_server *srv, const char *peer_ip)
+{
+    struct srv_conn *oldest_peer = NULL, *oldest = NULL;
+    uint32_t n_peer = 0;
+    for (struct srv_conn *c = srv->conns; c != NULL; c = c->next) {
+        if (!c->preauth)
+            continue;
+        if (strcmp(c->peer_ip, peer_ip) == 0) {
+            n_peer++;
+            if (oldest_peer == NULL || c->id < oldest_peer->id)
+                oldest_peer = c;
+        }
+        if (oldest == NULL || c->id < oldest->id)
+            oldest = c;
+    }
+    struct srv_conn *victim = n_peer >= SRV_MAX_PREAUTH_PEER ? oldest_peer
+                              : srv->n_preauth >= SRV_MAX_PREAUTH ? oldest
+                                                                  : NULL;
+    if (victim == NULL)
+        return;
+    victim->preauth = 0;
+    srv->n_preauth--;
+    shutdown(victim->fd, SHUT_RDWR);
+    /* a flood would fill the log: the first eviction and every 1024th */
+    if (srv->n_evicted++ % 1024 == 0)
+        KVP_LOG_W(&srv->log,
+                  "server: closed conn %llu (%s) in its handshake to make "
+                  "room for a new connection from %s (at most %d "
+                  "handshakes%s); %llu so far",
+                  (unsigned long long)victim->id, victim->peer, peer_ip,
+                  n_peer >= SRV_MAX_PREAUTH_PEER ? SRV_MAX_PREAUTH_PEER
+                                                 : SRV_MAX_PREAUTH,
+                  n_peer >= SRV_MAX_PREAUTH_PEER ? " per address" : "",
+                  (unsigned long long)srv->n_evicted);
+}
+
 static void accept_one(struct kvp_server *srv)
 {
     int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -513,22 +608,20 @@ static void accept_one(struct kvp_server *srv)
     }
     c->srv = srv;
     c->fd = fd;
-    peer_name(fd, c->peer, sizeof(c->peer));
+    peer_name(fd, c->peer, sizeof(c->peer), c->peer_ip, sizeof(c->peer_ip));
     pthread_mutex_lock(&srv->lock);
-    if (srv->n_conns >= SRV_MAX_CONNS) {
-        pthread_mutex_unlock(&srv->lock);
-        KVP_LOG_W(&srv->log, "server: refusing %s: %d connections open",
-                  c->peer, SRV_MAX_CONNS);
-        close(fd);
-        free(c);
-        return;
-    }
+    make_room(srv, c->peer_ip);
+    c->preauth = 1;
+    srv->n_preauth++;
     c->id = ++srv->next_conn_id;
     int rc = pthread_create(&c->thread, NULL, conn_main, c);
     if (rc != 0) {
         pthread_mutex_unlock(&srv->lock);
         KVP_LOG_E(&srv->log, "server: cannot start a thread for %s: %s",
                   c->peer, strerror(rc));
+        pthread_mutex_lock(&srv->lock);
+        srv->n_preauth--;
+        pthread_mutex_unlock(&srv->lock);
         close(fd);
         free(c);
         return;
@@ -643,16 +736,18 @@ int32_t kvp_server_local_open(struct kvp_server *srv,
     c->fd = -1;
     c->state = CONN_HELLO;
     pthread_mutex_lock(&srv->lock);
-    if (srv->n_conns >= SRV_MAX_CONNS) {
+    if (srv->n_ready >= SRV_MAX_CONNS) {
         pthread_mutex_unlock(&srv->lock);
         KVP_LOG_W(&srv->log,
                   "server: refusing a local link: %d connections "
-                  "open",
+                  "open (KVP_ERR_NO_SPACE)",
                   SRV_MAX_CONNS);
         free(lc);
         return KVP_ERR_NO_SPACE;
     }
     c->id = ++srv->next_conn_id;
+    c->counted = 1;
+    srv->n_ready++;
     srv->n_conns++;
     pthread_mutex_unlock(&srv->lock);
     snprintf(c->peer, sizeof(c->peer), "local");
@@ -712,6 +807,7 @@ void kvp_server_local_close(struct kvp_server_local *lc)
         c->xport->ops->ep_destroy(c->ep);
     pthread_mutex_lock(&srv->lock);
     srv->n_conns--;
+    srv->n_ready--;
     pthread_mutex_unlock(&srv->lock);
     KVP_LOG_D(&srv->log, "server: conn %llu (local) closed",
               (unsigned long long)c->id);

@@ -9,12 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <stdatomic.h>
 
 #include "store_client.h"
 #include "kvp_transport.h"
@@ -309,6 +313,161 @@ START_TEST(ucx_data_path_against_the_process)
 }
 END_TEST
 
+/* ---- handshake room (issue 13) ------------------------------------------ */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* A TCP connection to 127.0.0.1:port from source address src (NULL: any)
+ * that has sent one byte of a frame header and then says nothing. */
+static int one_byte_conn(uint16_t port, const char *src)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    if (src != NULL) {
+        struct sockaddr_in s = {.sin_family = AF_INET};
+        inet_pton(AF_INET, src, &s.sin_addr);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&s, sizeof(s)), 0);
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0,
+                  "connect: %s", strerror(errno));
+    uint8_t b = 0x10;
+    ck_assert_int_eq(send(fd, &b, 1, MSG_NOSIGNAL), 1);
+    return fd;
+}
+
+static void raise_fd_limit(rlim_t want)
+{
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    ck_assert_msg(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= want,
+                  "need %lu descriptors, the hard limit is lower",
+                  (unsigned long)want);
+}
+
+/* Connects with the token (store_conn_open: HELLO, auth, CONNECT) and
+ * allocates one object: the whole path of a real client. */
+static void token_client_gets_in(const struct proc *p, const char *what)
+{
+    double t0 = now_ms();
+    struct store_conn *c = NULL;
+    int32_t st = open_conn(p, "test-token-1", NULL, NULL, &c);
+    double ms = now_ms() - t0;
+    fprintf(stderr, "%s: a client with the token connected in %.0f ms\n",
+            what, ms);
+    ck_assert_msg(st == KVP_OK, "%s: connect with the token: %d", what, st);
+    struct store_alloc_item it = {.key = "in", .len = 10};
+    ck_assert_int_eq(store_alloc(c, 1, &it, STORE_ALLOC_OVERWRITE), KVP_OK);
+    ck_assert_int_eq(it.status, KVP_OK);
+    store_conn_close(c);
+}
+
+/* 1,100 connections that each sent one byte (more than the old limit of
+ * 1024 open connections) do not keep a client with the token out. */
+START_TEST(idle_handshakes_do_not_lock_out)
+{
+    enum { N = 1100 };
+    raise_fd_limit(N + 64);
+    struct proc p = start_server("none", 1);
+    static int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = one_byte_conn(p.port, NULL);
+    token_client_gets_in(&p, "1100 idle handshakes from the same address");
+    ck_assert_int_eq(waitpid(p.pid, NULL, WNOHANG), 0); /* still running */
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    stop_server(&p);
+}
+END_TEST
+
+struct churn {
+    uint16_t port;
+    atomic_int stop;
+    atomic_int opened;
+};
+
+/* Keeps opening one-byte connections from 127.0.0.2 (at most 256 held). */
+static void *churn_main(void *arg)
+{
+    struct churn *ch = arg;
+    enum { HOLD = 256 };
+    int fds[HOLD];
+    int n = 0;
+    while (!atomic_load(&ch->stop)) {
+        if (n == HOLD) {
+            for (int i = 0; i < HOLD; i++)
+                close(fds[i]);
+            n = 0;
+        }
+        fds[n++] = one_byte_conn(ch->port, "127.0.0.2");
+        atomic_fetch_add(&ch->opened, 1);
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    return NULL;
+}
+
+/* Another address opening idle handshakes as fast as it can only pushes
+ * out its own: a client from 127.0.0.1 gets through meanwhile. */
+START_TEST(handshake_flood_of_one_address_spares_others)
+{
+    raise_fd_limit(512);
+    struct proc p = start_server("none", 1);
+    struct churn ch = {.port = p.port};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, churn_main, &ch), 0);
+    while (atomic_load(&ch.opened) < 200)
+        usleep(1000); /* bounded by the test timeout */
+    for (int i = 0; i < 5; i++)
+        token_client_gets_in(&p, "during a flood from 127.0.0.2");
+    atomic_store(&ch.stop, 1);
+    pthread_join(t, NULL);
+    fprintf(stderr, "flood: %d connections from 127.0.0.2\n",
+            atomic_load(&ch.opened));
+    stop_server(&p);
+}
+END_TEST
+
+/* docs/protocol.md: at most 10 s per handshake frame, first byte to last.
+ * A client that trickles a HELLO header one byte every 3 s is closed
+ * within that bound (the old server gave it 30 s after the first byte). */
+START_TEST(handshake_frame_bounded)
+{
+    struct proc p = start_server("none", 1);
+    int fd = one_byte_conn(p.port, NULL);
+    double t0 = now_ms();
+    int closed = 0;
+    while (!closed && now_ms() - t0 < 40000) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 3000) > 0) {
+            char b[64];
+            closed = recv(fd, b, sizeof(b), 0) <= 0;
+        } else {
+            uint8_t z = 0;
+            send(fd, &z, 1, MSG_NOSIGNAL);
+        }
+    }
+    double ms = now_ms() - t0;
+    fprintf(stderr, "trickled handshake frame closed after %.0f ms\n", ms);
+    ck_assert_msg(closed, "a trickled handshake frame was open after %.0f ms",
+                  ms);
+    /* 10 s + a generous margin for a loaded machine; the old bound was 30 */
+    ck_assert_msg(ms < 20000, "closed after %.0f ms, documented 10 s", ms);
+    close(fd);
+    stop_server(&p);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -331,6 +490,12 @@ int main(int argc, char **argv)
     tcase_add_test(tc, control_only_server_survives_garbage);
     tcase_add_test(tc, ucx_data_path_against_the_process);
     suite_add_tcase(s, tc);
+    TCase *hs = tcase_create("handshake");
+    tcase_set_timeout(hs, 120);
+    tcase_add_test(hs, idle_handshakes_do_not_lock_out);
+    tcase_add_test(hs, handshake_flood_of_one_address_spares_others);
+    tcase_add_test(hs, handshake_frame_bounded);
+    suite_add_tcase(s, hs);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
