@@ -213,6 +213,9 @@ static void xport_params_fill(struct kvp_engine *e, struct kvp_xport_params *p,
     p->log_user = e->log.user;
     p->opts = e->xopts;
     p->n_opts = e->n_xopts;
+    /* with the embedded server everything is on this host: the client's
+     * transport needs no listener beyond loopback either */
+    p->bind_host = e->cfg.n_servers == 0 ? "127.0.0.1" : NULL;
 }
 
 static int32_t start_embedded(struct kvp_engine *e)

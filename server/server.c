@@ -866,8 +866,13 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
     int32_t st = copy_params(srv, params);
     if (st != KVP_OK)
         goto err_params;
-    st = pool_create(&srv->pool, params->pool_size, params->transports,
-                     &params->xport, &srv->log);
+    /* every listener of the server on the interface of --listen, its
+     * transports' included */
+    struct kvp_xport_params xp = params->xport;
+    xp.struct_size = sizeof(xp);
+    xp.bind_host = srv->host;
+    st = pool_create(&srv->pool, params->pool_size, params->transports, &xp,
+                     &srv->log);
     if (st != KVP_OK)
         goto err_params;
     struct kvs_params kp = {

@@ -61,6 +61,33 @@ start_server() { start_server_at 127.0.0.1:0 "$@"; }
 
 run() { timeout 60 "$CLIENT" "$@"; }
 
+# listeners PID: "ADDR:PORT" (hex, as /proc/net/tcp* writes them) of every
+# listening TCP socket of process PID, one a line.
+listeners() {
+    inodes=$(ls -l "/proc/$1/fd" 2>/dev/null |
+        sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ')
+    for t in /proc/net/tcp /proc/net/tcp6; do
+        [ -r "$t" ] || continue
+        awk -v inodes=" $inodes " 'NR > 1 && $4 == "0A" &&
+            index(inodes, " " $10 " ") { print $2 }' "$t"
+    done
+}
+
+# check_loopback_only PID WHAT: every listener of PID is on a loopback
+# address (the interface of --listen 127.0.0.1), at least one exists.
+check_loopback_only() {
+    l=$(listeners "$1")
+    echo "$2 listens on (hex addr:port): $(echo $l)"
+    [ -n "$l" ] || fail "$2: no listening socket found for pid $1"
+    for a in $l; do
+        case "$a" in
+        ??????7F:*) ;;                                  # 127.x.x.x
+        00000000000000000000000001000000:*) ;;          # ::1
+        *) fail "$2 listens beyond loopback: $a" ;;
+        esac
+    done
+}
+
 case "$SCENARIO" in
 two_processes)
     start_server
@@ -146,6 +173,27 @@ reconnect)
     wait "$CLI"; rc=$?
     cat "$TMP/cli.out"
     [ $rc -eq 0 ] || fail "client exit $rc: no reconnect after a restart"
+    ;;
+listeners)
+    # every listener of a server started with --listen 127.0.0.1, UCX's
+    # (default transports: its TCP transport included) on loopback only
+    start_server
+    check_loopback_only "$SRV_PID" "kvplug-server --listen 127.0.0.1:0"
+    kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null; SRV_PID=""
+    start_server --ucx-tls tcp
+    check_loopback_only "$SRV_PID" "kvplug-server --ucx-tls tcp"
+    # a host process with the embedded server (and its own UCX context)
+    "$CLIENT" "timeout_ms=3000" reconnect ek "$TMP/eflag" >"$TMP/emb.out" 2>&1 &
+    EMB=$!
+    i=0
+    while ! grep -q waiting "$TMP/emb.out"; do
+        i=$((i + 1)); [ $i -gt 600 ] && { cat "$TMP/emb.out"; fail "embedded client did not start"; }
+        kill -0 "$EMB" 2>/dev/null || { cat "$TMP/emb.out"; fail "embedded client died"; }
+        sleep 0.1
+    done
+    check_loopback_only "$EMB" "a host with the embedded server"
+    touch "$TMP/eflag"
+    wait "$EMB"
     ;;
 *)
     fail "unknown scenario $SCENARIO"

@@ -82,6 +82,12 @@ struct kvp_xport_params {
      * the message names the module, the key and the accepted values). */
     const char *const *opts;
     uint32_t n_opts;
+    /* Appended (read only if struct_size covers it): the host whose
+     * interface every listener of the module is bound to (the server's
+     * --listen host). NULL or a wildcard address (0.0.0.0, ::) = no
+     * restriction. UCX: its TCP transport listens only on that
+     * interface (docs/operations.md "What a server listens on"). */
+    const char *bind_host;
 };
 
 /* The smallest params a v2 module accepts (fields may be appended). */

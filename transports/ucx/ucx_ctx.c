@@ -1,6 +1,7 @@
 /* ucx_ctx.c - a UCP context + worker per kvp_xport_ctx, the server's progress
  * thread, and the counters. */
 #include "ucx_ctx.h"
+#include "ucx_netdev.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -209,7 +210,8 @@ static int32_t use_mapped_resolve(struct kvp_xport_ctx *ctx)
     return KVP_OK;
 }
 
-static int32_t ucp_open(struct kvp_xport_ctx *ctx, uint32_t role)
+static int32_t ucp_open(struct kvp_xport_ctx *ctx, uint32_t role,
+                        const char *bind_host)
 {
     ucp_config_t *cfg = NULL;
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
@@ -225,6 +227,11 @@ static int32_t ucp_open(struct kvp_xport_ctx *ctx, uint32_t role)
             ucp_config_release(cfg);
             return KVP_ERR_INVALID;
         }
+    }
+    int32_t bst = ucx_bind_net_devices(&ctx->log, cfg, bind_host);
+    if (bst != KVP_OK) {
+        ucp_config_release(cfg);
+        return bst;
     }
     ucp_params_t up = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME,
@@ -323,7 +330,12 @@ int32_t ucx_ctx_create(const struct kvp_xport_params *params,
     if (status != KVP_OK)
         goto err_free;
     pthread_mutex_init(&ctx->lock, NULL);
-    status = ucp_open(ctx, params->role);
+    const char *bind_host =
+        params->struct_size >= offsetof(struct kvp_xport_params, bind_host) +
+                                   sizeof(params->bind_host)
+            ? params->bind_host
+            : NULL;
+    status = ucp_open(ctx, params->role, bind_host);
     if (status != KVP_OK)
         goto err_lock;
     if (ctx->role == KVP_XPORT_ROLE_SERVER) {
