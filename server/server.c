@@ -46,8 +46,9 @@ _Static_assert(PROTO_KEY_MAX == INDEX_KEY_MAX, "key limits differ");
  * connections can never keep an authenticated client out. */
 #define SRV_MAX_PREAUTH      64
 #define SRV_MAX_PREAUTH_PEER 8
-#define SRV_HANDSHAKE_MS  10000 /* each handshake frame: first byte, then
-                                 * first byte to last */
+/* each handshake frame: this long for its first byte, then as long from
+ * its first byte to its last */
+#define SRV_HANDSHAKE_MS  10000
 #define SRV_FRAME_REST_MS 30000 /* rest of a request frame once it started */
 #define SRV_SEND_MS       30000
 #define SRV_SUMMARY_MS    60000 /* the info summary line, by default */
@@ -125,8 +126,8 @@ static int conn_recv(struct srv_conn *c, uint32_t max_body, int first_ms,
     struct kvp_server *srv = c->srv;
     struct proto_hdr h;
     const char *why = NULL;
-    int r = net_recv_frame(c->fd, max_body, first_ms, rest_ms,
-                           srv->wake[0], &h, &c->in, &why);
+    int r = net_recv_frame(c->fd, max_body, first_ms, rest_ms, srv->wake[0], &h,
+                           &c->in, &why);
     if (r == NET_MALFORMED) {
         KVP_LOG_W(&srv->log,
                   "server: conn %llu (%s): malformed frame "
@@ -567,9 +568,11 @@ static void make_room(struct kvp_server *srv, const char *peer_ip)
         if (oldest == NULL || c->id < oldest->id)
             oldest = c;
     }
-    struct srv_conn *victim = n_peer >= SRV_MAX_PREAUTH_PEER ? oldest_peer
-                              : srv->n_preauth >= SRV_MAX_PREAUTH ? oldest
-                                                                  : NULL;
+    struct srv_conn *victim = NULL;
+    if (n_peer >= SRV_MAX_PREAUTH_PEER)
+        victim = oldest_peer;
+    else if (srv->n_preauth >= SRV_MAX_PREAUTH)
+        victim = oldest;
     if (victim == NULL)
         return;
     victim->preauth = 0;

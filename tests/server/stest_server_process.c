@@ -363,8 +363,8 @@ static void token_client_gets_in(const struct proc *p, const char *what)
     struct store_conn *c = NULL;
     int32_t st = open_conn(p, "test-token-1", NULL, NULL, &c);
     double ms = now_ms() - t0;
-    fprintf(stderr, "%s: a client with the token connected in %.0f ms\n",
-            what, ms);
+    fprintf(stderr, "%s: a client with the token connected in %.0f ms\n", what,
+            ms);
     ck_assert_msg(st == KVP_OK, "%s: connect with the token: %d", what, st);
     struct store_alloc_item it = {.key = "in", .len = 10};
     ck_assert_int_eq(store_alloc(c, 1, &it, STORE_ALLOC_OVERWRITE), KVP_OK);
