@@ -33,23 +33,19 @@ int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key)
     return KVP_OK;
 }
 
-int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
-                     const void *ptr, uint64_t len, struct kvp_xport_mem **mem_p)
-{
-    int32_t device;
-    return eng_find_buf(e, what, key, ptr, len, mem_p, &device);
-}
-
 int32_t eng_find_buf(struct kvp_engine *e, const char *what, const char *key,
                      const void *ptr, uint64_t len,
-                     struct kvp_xport_mem **mem_p, int32_t *device_p)
+                     struct kvp_xport_mem **mem_p, int32_t *device_p,
+                     struct reg_entry **ref_p)
 {
     *mem_p = NULL;
     *device_p = -1;
+    *ref_p = NULL;
     if (len == 0)
         return KVP_OK; /* no byte moves: no registration needed */
     void *h = NULL;
-    if (ptr == NULL || registry_find(&e->reg, ptr, len, &h) != KVP_OK) {
+    if (ptr == NULL ||
+        registry_acquire(&e->reg, ptr, len, &h, ref_p) != KVP_OK) {
         KVP_LOG_E(&e->log,
                   "%s: key '%.128s': buffer [%p, +%llu) is not inside one "
                   "registered buffer",
@@ -60,6 +56,11 @@ int32_t eng_find_buf(struct kvp_engine *e, const char *what, const char *key,
     *mem_p = b->mem;
     *device_p = b->device;
     return KVP_OK;
+}
+
+void eng_put_buf(struct kvp_engine *e, struct reg_entry *ref)
+{
+    registry_release(&e->reg, ref);
 }
 
 uint32_t eng_server_of(struct kvp_engine *e, const char *key)
@@ -586,7 +587,18 @@ int32_t kvp_op_unregister_buffer(struct kvp_engine *e, void *ptr)
     if (e == NULL)
         return KVP_ERR_INVALID;
     void *h = NULL;
-    if (registry_remove(&e->reg, ptr, &h) != KVP_OK) {
+    /* ops using the buffer finish first (bounded by timeout_ms): a
+     * transport never moves bytes through a torn-down registration */
+    int32_t st = registry_remove(&e->reg, ptr, e->cfg.timeout_ms, &h);
+    if (st == KVP_ERR_TIMEOUT) {
+        KVP_LOG_E(&e->log,
+                  "unregister_buffer: %p: ops still use the buffer after "
+                  "timeout_ms=%u; it stays registered (KVP_ERR_TIMEOUT): "
+                  "let them finish, then unregister again",
+                  ptr, (unsigned)e->cfg.timeout_ms);
+        return st;
+    }
+    if (st != KVP_OK) {
         KVP_LOG_E(&e->log,
                   "unregister_buffer: %p is not the start of a "
                   "registered buffer",

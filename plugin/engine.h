@@ -84,16 +84,18 @@ struct eng_buf {
 /* Key of 1..KVP_KEY_MAX bytes; logs and returns KVP_ERR_INVALID else.
  * `what` names the op for the message. */
 int32_t eng_check_key(struct kvp_engine *e, const char *what, const char *key);
-/* The transport mem handle of the registration holding [ptr, ptr+len);
- * len 0 needs none (*mem_p = NULL). Logs KVP_ERR_NOT_REGISTERED. */
-int32_t eng_find_mem(struct kvp_engine *e, const char *what, const char *key,
-                     const void *ptr, uint64_t len, struct kvp_xport_mem **mem_p);
-
-/* Same, and *device_p = the CUDA device of a device registration, else
- * -1 (also for len 0). */
+/* The transport mem handle of the registration holding [ptr, ptr+len),
+ * and *device_p = the CUDA device of a device registration, else -1,
+ * with a reference on the registration (*ref_p) that keeps
+ * unregister_buffer waiting until eng_put_buf; len 0 needs none (*mem_p =
+ * *ref_p = NULL, *device_p = -1). Logs KVP_ERR_NOT_REGISTERED. */
 int32_t eng_find_buf(struct kvp_engine *e, const char *what, const char *key,
                      const void *ptr, uint64_t len,
-                     struct kvp_xport_mem **mem_p, int32_t *device_p);
+                     struct kvp_xport_mem **mem_p, int32_t *device_p,
+                     struct reg_entry **ref_p);
+/* Gives back a reference of eng_find_buf once no byte of it moves any
+ * more (NULL: nothing). */
+void eng_put_buf(struct kvp_engine *e, struct reg_entry *ref);
 
 uint32_t eng_server_of(struct kvp_engine *e, const char *key);
 /* Takes a free connection slot of server s (blocking if all are busy). */

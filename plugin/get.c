@@ -14,13 +14,15 @@ static int32_t get_prepare(struct kvp_engine *e, const char *what,
         return st;
     struct kvp_xport_mem *mem;
     int32_t dev;
-    st = eng_find_buf(e, what, key, ptr, cap, &mem, &dev);
+    struct reg_entry *ref;
+    st = eng_find_buf(e, what, key, ptr, cap, &mem, &dev, &ref);
     if (st != KVP_OK)
         return st;
     *j = (struct get_job){.key = key,
                           .dst = ptr,
                           .cap = cap,
                           .mem = mem,
+                          .ref = ref,
                           .staged = dev >= 0,
                           .device = dev};
     return KVP_OK;
@@ -36,6 +38,7 @@ int64_t kvp_op_get_into(struct kvp_engine *e, const char *key, void *ptr,
     if (st != KVP_OK)
         return st;
     xfer_get(e, &j, 1);
+    eng_put_buf(e, j.ref);
     return j.result;
 }
 
@@ -75,8 +78,10 @@ int32_t kvp_op_batch_get_into(struct kvp_engine *e, uint32_t n,
             item[nj++] = i;
     }
     xfer_get(e, jobs, nj);
-    for (uint32_t j = 0; j < nj; j++)
+    for (uint32_t j = 0; j < nj; j++) {
         results[item[j]] = jobs[j].result;
+        eng_put_buf(e, jobs[j].ref);
+    }
     free(jobs);
     free(item);
     return batch_outcome64(results, n);

@@ -15,7 +15,8 @@ static int32_t put_prepare(struct kvp_engine *e, const char *what,
         return st;
     struct kvp_xport_mem *mem;
     int32_t dev;
-    st = eng_find_buf(e, what, key, ptr, len, &mem, &dev);
+    struct reg_entry *ref;
+    st = eng_find_buf(e, what, key, ptr, len, &mem, &dev, &ref);
     if (st != KVP_OK)
         return st;
     *j = (struct put_job){.key = key,
@@ -23,6 +24,7 @@ static int32_t put_prepare(struct kvp_engine *e, const char *what,
                           .data = ptr,
                           .data_len = len,
                           .data_mem = mem,
+                          .ref = ref,
                           .staged = dev >= 0,
                           .device = dev};
     return KVP_OK;
@@ -42,6 +44,7 @@ int32_t kvp_op_put_from(struct kvp_engine *e, const char *key, const void *ptr,
     if (st != KVP_OK)
         return st;
     xfer_put(e, &j, 1, &st, flags);
+    eng_put_buf(e, j.ref);
     return st;
 }
 
@@ -81,6 +84,8 @@ int32_t kvp_op_batch_put_from(struct kvp_engine *e, uint32_t n,
             nj++;
     }
     xfer_put(e, jobs, nj, results, flags);
+    for (uint32_t j = 0; j < nj; j++)
+        eng_put_buf(e, jobs[j].ref);
     free(jobs);
     return batch_outcome32(results, n);
 }

@@ -79,9 +79,11 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
     for (uint32_t i = 0; i < n; i++) {
         struct kvp_xport_mem *mem;
         int32_t dev = -1;
+        struct reg_entry *ref = NULL;
         int32_t st = eng_check_key(e, what, keys[i]);
         if (st == KVP_OK)
-            st = eng_find_buf(e, what, keys[i], ptrs[i], caps[i], &mem, &dev);
+            st = eng_find_buf(e, what, keys[i], ptrs[i], caps[i], &mem, &dev,
+                              &ref);
         results[i] = st;
         if (st != KVP_OK)
             continue;
@@ -90,6 +92,7 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
             KVP_LOG_E(&e->log, "%s: key '%.64s...': shard key over %d bytes",
                       what, keys[i], KVP_KEY_MAX);
             results[i] = KVP_ERR_INVALID;
+            eng_put_buf(e, ref);
             continue;
         }
         if (tp_size <= 1)
@@ -98,6 +101,7 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
                                     .dst = ptrs[i],
                                     .cap = caps[i],
                                     .mem = mem,
+                                    .ref = ref,
                                     .staged = dev >= 0,
                                     .device = dev};
         item[nj++] = i;
@@ -108,6 +112,7 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
         if (r >= 0 && tp_size > 1)
             r = check_read(e, &jobs[j], (uint64_t)r, tp_rank, tp_size);
         results[item[j]] = r;
+        eng_put_buf(e, jobs[j].ref);
     }
     free(jobs);
     free(item);

@@ -16,6 +16,7 @@ struct tp_item {
     struct tp_plan plan;
     struct kvp_xport_mem *mem;
     int32_t device;    /* CUDA device of a staged buffer, else -1 */
+    struct reg_entry *ref; /* mem's reference (eng_put_buf) */
     uint32_t n_shards; /* 1 when tp_size <= 1 (stored unchanged) */
     char *keys;        /* n_shards * TP_SHARD_KEY_MAX */
 };
@@ -30,7 +31,8 @@ static int32_t tp_prepare(struct kvp_engine *e, const char *what,
     int32_t st = eng_check_key(e, what, key);
     if (st != KVP_OK)
         return st;
-    st = eng_find_buf(e, what, key, ptr, len, &it->mem, &it->device);
+    st = eng_find_buf(e, what, key, ptr, len, &it->mem, &it->device,
+                      &it->ref);
     if (st != KVP_OK)
         return st;
     /* A device buffer's header: one small copy (docs/cuda.md). */
@@ -183,8 +185,10 @@ static int32_t tp_put_many(struct kvp_engine *e, const char *what, uint32_t n,
         results[i] = tp_prepare(e, what, keys[i], ptrs[i], lens[i], tp_size,
                                 split_dim, &items[i]);
     tp_put_items(e, n, ptrs, lens, tp_size, items, results, flags);
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        eng_put_buf(e, items[i].ref);
         free(items[i].keys);
+    }
     free(items);
     return KVP_OK;
 }

@@ -30,6 +30,7 @@ struct put_job {
     int32_t rank;
     const unsigned char *payload;
     struct kvp_xport_mem *data_mem; /* holds data or payload */
+    struct reg_entry *ref;          /* data_mem's reference (eng_put_buf) */
     int staged;      /* data/payload is CUDA memory: through staging */
     int32_t device;  /* its CUDA device, when staged */
     /* filled by xfer_put */
@@ -56,6 +57,7 @@ struct get_job {
     void *dst;
     uint64_t cap;
     struct kvp_xport_mem *mem;
+    struct reg_entry *ref; /* mem's reference (eng_put_buf) */
     int staged;     /* dst is CUDA memory: through staging */
     int32_t device; /* its CUDA device, when staged */
     /* filled by xfer_get */

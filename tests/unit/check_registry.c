@@ -2,7 +2,9 @@
  * containment lookup, exact-start removal, concurrent use. */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "kvplug/status.h"
 #include "registry.h"
@@ -78,11 +80,13 @@ START_TEST(remove_exact_start)
     int h1;
     void *h = NULL;
     registry_add(&r, arena + 100, 100, &h1);
-    ck_assert_int_eq(registry_remove(&r, arena + 101, &h), KVP_ERR_NOT_FOUND);
-    ck_assert_int_eq(registry_remove(&r, arena, &h), KVP_ERR_NOT_FOUND);
-    ck_assert_int_eq(registry_remove(&r, arena + 100, &h), KVP_OK);
+    ck_assert_int_eq(registry_remove(&r, arena + 101, 0, &h),
+                     KVP_ERR_NOT_FOUND);
+    ck_assert_int_eq(registry_remove(&r, arena, 0, &h), KVP_ERR_NOT_FOUND);
+    ck_assert_int_eq(registry_remove(&r, arena + 100, 0, &h), KVP_OK);
     ck_assert_ptr_eq(h, &h1);
-    ck_assert_int_eq(registry_remove(&r, arena + 100, &h), KVP_ERR_NOT_FOUND);
+    ck_assert_int_eq(registry_remove(&r, arena + 100, 0, &h),
+                     KVP_ERR_NOT_FOUND);
     ck_assert_int_eq(registry_find(&r, arena + 100, 1, &h),
                      KVP_ERR_NOT_REGISTERED);
     ck_assert_int_eq(registry_add(&r, arena + 100, 100, &h1), KVP_OK);
@@ -113,7 +117,7 @@ START_TEST(many_ranges)
             registry_add(&r, arena + order[i] * 64, 64, arena + order[i]),
             KVP_OK);
     for (uint32_t i = 1; i < r.n; i++)
-        ck_assert(r.entries[i - 1].start < r.entries[i].start);
+        ck_assert(r.entries[i - 1]->start < r.entries[i]->start);
     for (int i = 0; i < N; i++) {
         void *h = NULL;
         ck_assert_int_eq(registry_find(&r, arena + i * 64 + 3, 61, &h), KVP_OK);
@@ -135,7 +139,7 @@ static void *adder(void *arg)
         void *h = NULL;
         if (registry_find(&shared, p, 32, &h) != KVP_OK || h != p)
             return (void *)1;
-        if (i % 2 == 0 && registry_remove(&shared, p, &h) != KVP_OK)
+        if (i % 2 == 0 && registry_remove(&shared, p, 0, &h) != KVP_OK)
             return (void *)1;
     }
     return NULL;
@@ -157,12 +161,62 @@ START_TEST(concurrent)
 }
 END_TEST
 
+struct holder {
+    struct registry *r;
+    struct reg_entry *ref;
+    atomic_int released;
+};
+
+static void *release_later(void *arg)
+{
+    struct holder *h = arg;
+    usleep(200 * 1000); /* the remover must be waiting by now or soon */
+    atomic_store(&h->released, 1);
+    registry_release(h->r, h->ref);
+    return NULL;
+}
+
+/* A referenced entry: remove waits for the release, lookups fail while it
+ * waits; with too short a timeout: KVP_ERR_TIMEOUT and the entry stays. */
+START_TEST(remove_waits_for_references)
+{
+    struct registry r;
+    registry_init(&r);
+    int h1;
+    void *h = NULL;
+    struct reg_entry *ref = NULL;
+    registry_add(&r, arena + 100, 100, &h1);
+    ck_assert_int_eq(registry_acquire(&r, arena + 120, 10, &h, &ref), KVP_OK);
+    ck_assert_ptr_eq(h, &h1);
+    ck_assert_int_eq(registry_remove(&r, arena + 100, 50, &h), KVP_ERR_TIMEOUT);
+    ck_assert_int_eq(registry_find(&r, arena + 100, 1, &h), KVP_OK);
+    struct reg_entry *ref2 = NULL;
+    ck_assert_int_eq(registry_acquire(&r, arena + 100, 1, &h, &ref2), KVP_OK);
+    registry_release(&r, ref2);
+    struct holder ho = {.r = &r, .ref = ref};
+    pthread_t t;
+    pthread_create(&t, NULL, release_later, &ho);
+    ck_assert_int_eq(registry_remove(&r, arena + 100, 20000, &h), KVP_OK);
+    ck_assert_int_eq(atomic_load(&ho.released), 1);
+    ck_assert_ptr_eq(h, &h1);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(registry_acquire(&r, arena + 100, 1, &h, &ref),
+                     KVP_ERR_NOT_REGISTERED);
+    ck_assert_ptr_null(ref);
+    registry_fini(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("registry");
-    const TTest *tests[] = {
-        invalid_args,       overlap_refused, find_needs_one_registration,
-        remove_exact_start, many_ranges,     concurrent};
+    const TTest *tests[] = {invalid_args,
+                            overlap_refused,
+                            find_needs_one_registration,
+                            remove_exact_start,
+                            many_ranges,
+                            concurrent,
+                            remove_waits_for_references};
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         TCase *tc = tcase_create(tests[i]->name);
         tcase_add_test(tc, tests[i]);
