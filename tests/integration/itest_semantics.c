@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "itest_util.h"
 
@@ -377,13 +378,13 @@ END_TEST
 
 /* overwrite is atomic: a reader sees the old or the new object, never a
  * mix of both */
-static volatile int ow_stop;
+static atomic_int ow_stop; /* a volatile int raced (found by the tsan lane) */
 
 static void *ow_writer(void *arg)
 {
     (void)arg;
     struct kvp_put_opts ow = {sizeof(ow), KVP_PUT_OVERWRITE};
-    for (int i = 0; i < 300 && !ow_stop; i++)
+    for (int i = 0; i < 300 && !atomic_load(&ow_stop); i++)
         if (ops->put_from(eng, "ow", buf + (i % 2) * (1 << 20), 1 << 18, &ow) !=
             KVP_OK)
             return (void *)1;
@@ -396,7 +397,7 @@ START_TEST(overwrite_atomic)
     memset(buf + (1 << 20), 'B', 1 << 18);
     ck_assert_int_eq(ops->put_from(eng, "ow", buf, 1 << 18, NULL), KVP_OK);
     pthread_t w;
-    ow_stop = 0;
+    atomic_store(&ow_stop, 0);
     pthread_create(&w, NULL, ow_writer, NULL);
     unsigned char *out = buf + (4 << 20);
     int reads = 0;
@@ -411,7 +412,7 @@ START_TEST(overwrite_atomic)
         ck_assert_uint_eq(out[(1 << 18) - 1], first);
         reads++;
     }
-    ow_stop = 1;
+    atomic_store(&ow_stop, 1);
     pthread_join(w, &rv);
     ck_assert_ptr_null(rv);
     ck_assert_int_eq(reads, 300);
