@@ -20,6 +20,7 @@
 
 #include <stdatomic.h>
 
+#include "status_name.h"
 #include "store_client.h"
 #include "kvp_transport.h"
 
@@ -365,7 +366,8 @@ static void token_client_gets_in(const struct proc *p, const char *what)
     double ms = now_ms() - t0;
     fprintf(stderr, "%s: a client with the token connected in %.0f ms\n", what,
             ms);
-    ck_assert_msg(st == KVP_OK, "%s: connect with the token: %d", what, st);
+    ck_assert_msg(st == KVP_OK, "%s: connect with the token: %s", what,
+                  kvp_status_name(st));
     struct store_alloc_item it = {.key = "in", .len = 10};
     ck_assert_int_eq(store_alloc(c, 1, &it, STORE_ALLOC_OVERWRITE), KVP_OK);
     ck_assert_int_eq(it.status, KVP_OK);
