@@ -216,7 +216,8 @@ static void xport_params_fill(struct kvp_engine *e, struct kvp_xport_params *p,
     p->n_opts = e->n_xopts;
     /* with the embedded server everything is on this host: the client's
      * transport needs no listener beyond loopback either */
-    p->bind_host = e->cfg.n_servers == 0 ? "127.0.0.1" : NULL;
+    int embedded = e->cfg.n_servers == 0 && e->cfg.discovery[0] == '\0';
+    p->bind_host = embedded ? "127.0.0.1" : NULL;
 }
 
 static int32_t start_embedded(struct kvp_engine *e)
