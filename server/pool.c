@@ -168,6 +168,8 @@ static int32_t xport_open(struct pool *p, struct pool_xport *t,
     prm.log = log_bridge;
     prm.log_user = (void *)log;
     prm.log_level = log != NULL ? log->level : KVP_LOG_WARN;
+    /* every listener of the module on the interface of --listen */
+    prm.bind_host = xpp != NULL ? xpp->bind_host : NULL;
     /* this module's share: n_opts[i] entries from slot i * n_kv */
     prm.opts = plan->opts + (size_t)i * plan->n_kv;
     prm.n_opts = plan->n_opts[i];

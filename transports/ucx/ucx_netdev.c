@@ -8,7 +8,7 @@
  */
 #include "ucx_netdev.h"
 
-#include "kvplug/status.h"
+#include "kvp_transport.h"
 
 #include <dirent.h>
 #include <ifaddrs.h>
