@@ -39,11 +39,14 @@ struct store_conn {
 
 static void conn_kill(struct store_conn *c)
 {
-    store_shm_close(c->shm);
-    c->shm = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    /* after the socket closed: the server's thread, asleep on the ring,
+     * wakes, finds the socket gone and ends the connection now instead
+     * of at its next look (100 ms) */
+    store_shm_close(c->shm);
+    c->shm = NULL;
     if (c->lc != NULL)
         c->link.close(c->lc);
     c->lc = NULL;

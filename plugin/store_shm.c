@@ -67,14 +67,15 @@ int store_shm_attach(const struct proto_msg *rep, struct store_shm **sh_p,
     }
     sh->seg = seg;
     sh->seg_len = want;
-    if (shm_seg_attach(seg, want, rep->shm_pipe_cap, rep->shm_cookie,
-                       &sh->req, &sh->rep, why) != 0) {
+    if (shm_seg_attach(seg, want, rep->shm_pipe_cap, rep->shm_cookie, &sh->req,
+                       &sh->rep, why) != 0) {
         store_shm_close(sh);
         return -1;
     }
     const char *s = getenv("KVPLUG_SHM_SPIN_US");
     long us = s != NULL ? strtol(s, NULL, 10) : SHM_SPIN_US_DEFAULT;
-    sh->spin_ns = (uint32_t)(us >= 0 && us <= 100000 ? us : SHM_SPIN_US_DEFAULT) * 1000u;
+    sh->spin_ns =
+        (uint32_t)(us >= 0 && us <= 100000 ? us : SHM_SPIN_US_DEFAULT) * 1000u;
     *sh_p = sh;
     return 0;
 }
@@ -83,6 +84,7 @@ void store_shm_close(struct store_shm *sh)
 {
     if (sh == NULL)
         return;
+    shm_pipe_wake_all(&sh->req);
     munmap(sh->seg, sh->seg_len);
     free(sh);
 }
@@ -121,8 +123,8 @@ static int32_t shm_status(int r)
     }
 }
 
-int32_t store_shm_send(struct store_shm *sh, const uint8_t *frame,
-                       size_t len, int tcp_fd, uint32_t timeout_ms)
+int32_t store_shm_send(struct store_shm *sh, const uint8_t *frame, size_t len,
+                       int tcp_fd, uint32_t timeout_ms)
 {
     struct shm_watch sw = {tcp_fd, now_ms() + timeout_ms};
     struct shm_wait w = {sh->spin_ns, SHM_SLICE_MS, shm_check, &sw};
@@ -134,7 +136,11 @@ int32_t store_shm_recv(struct store_shm *sh, int tcp_fd, uint32_t timeout_ms,
                        const char **why)
 {
     struct shm_watch sw = {tcp_fd, now_ms() + timeout_ms};
-    struct shm_wait w = {sh->spin_ns, SHM_SLICE_MS, shm_check, &sw};
+    /* the server was asleep when the request went out: it needs a
+     * scheduler wake-up (tens of us here) before it answers, and spinning
+     * meanwhile only keeps a vCPU from it */
+    uint32_t spin = sh->req.woke_peer ? 0 : sh->spin_ns;
+    struct shm_wait w = {spin, SHM_SLICE_MS, shm_check, &sw};
     int r = shm_recv_frame(&sh->rep, PROTO_MAX_BODY, &w, h, body, why);
     if (r == SHM_CORRUPT)
         *why = shm_result_str(r);

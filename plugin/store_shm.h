@@ -21,14 +21,16 @@ struct store_shm;
  * another user, a pid namespace, /proc not mounted. */
 int store_shm_attach(const struct proto_msg *rep, struct store_shm **sh_p,
                      const char **why);
+/* Wakes the server if it sleeps on the ring (close the socket first, so
+ * it sees why), then unmaps. */
 void store_shm_close(struct store_shm *sh);
 
 /* The carrier. tcp_fd is the connection's socket: the server closing it
  * ends a wait (KVP_ERR_DISCONNECTED); timeout_ms bounds each call
  * (KVP_ERR_TIMEOUT). KVP_ERR_TRANSPORT: a broken ring or a malformed
  * reply header (*why says which). */
-int32_t store_shm_send(struct store_shm *sh, const uint8_t *frame,
-                       size_t len, int tcp_fd, uint32_t timeout_ms);
+int32_t store_shm_send(struct store_shm *sh, const uint8_t *frame, size_t len,
+                       int tcp_fd, uint32_t timeout_ms);
 int32_t store_shm_recv(struct store_shm *sh, int tcp_fd, uint32_t timeout_ms,
                        struct proto_hdr *h, struct proto_buf *body,
                        const char **why);

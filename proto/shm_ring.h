@@ -23,10 +23,10 @@
 
 #include "proto.h"
 
-#define SHM_MAGIC        UINT64_C(0x314d48535056574b) /* "KWVPSHM1" LE */
-#define SHM_VERSION      1
-#define SHM_HDR_BYTES    4096
-#define SHM_COOKIE_LEN   32
+#define SHM_MAGIC      UINT64_C(0x314d48535056574b) /* "KWVPSHM1" LE */
+#define SHM_VERSION    1
+#define SHM_HDR_BYTES  4096
+#define SHM_COOKIE_LEN 32
 /* The segment's layout (docs/protocol.md): magic u64 @0, version u32 @8,
  * pipe_cap u32 @12, cookie[32] @16; the request pipe's control block @128,
  * the reply pipe's @256, each {tail u64 @0, data_seq u32 @8, reader_sleeps
@@ -62,9 +62,11 @@ struct shm_wait {
 struct shm_pipe {
     struct shm_pipe_ctl *ctl;
     uint8_t *data;
-    uint64_t cap; /* power of two */
-    uint64_t pos; /* this side's position (head or tail), kept privately */
+    uint64_t cap;      /* power of two */
+    uint64_t pos;      /* this side's position (head or tail), kept privately */
     uint32_t spin_cur; /* adaptive spin budget, ns (see wait_level) */
+    uint32_t probe;    /* waits since the budget fell to 0 */
+    int woke_peer;     /* the last write had to wake a sleeping reader */
 };
 
 /* The segment: header page, then the request pipe's data (client ->

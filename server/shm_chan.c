@@ -60,12 +60,12 @@ int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r)
     /* sealed: a client cannot shrink the file under the server's mapping
      * (which would turn the server's next access into SIGBUS) */
     if (ch->fd < 0 || ftruncate(ch->fd, (off_t)ch->seg_len) != 0 ||
-        fcntl(ch->fd, F_ADD_SEALS,
-              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0 ||
+        fcntl(ch->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) !=
+            0 ||
         getrandom(r->shm_cookie, SHM_COOKIE_LEN, 0) != SHM_COOKIE_LEN)
         goto fail;
-    ch->seg = mmap(NULL, ch->seg_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   ch->fd, 0);
+    ch->seg =
+        mmap(NULL, ch->seg_len, PROT_READ | PROT_WRITE, MAP_SHARED, ch->fd, 0);
     if (ch->seg == MAP_FAILED)
         goto fail;
     shm_seg_init(ch->seg, cap, r->shm_cookie);
@@ -101,7 +101,7 @@ void shm_chan_destroy(struct shm_chan *ch)
     free(ch);
 }
 
-/* ---- serving -------------------------------------------------------------- */
+/* ---- serving ---- */
 
 struct chan_watch {
     int tcp_fd;
@@ -139,9 +139,13 @@ void shm_chan_serve(struct shm_chan *ch, int tcp_fd, atomic_int *stopping,
     struct proto_buf frame = {0}, reply = {0};
     const char *why = NULL;
     int r;
+    uint32_t spin = w.spin_ns;
     for (;;) {
         uint8_t hdr[PROTO_HDR_LEN];
         struct proto_hdr h;
+        /* spin for the next request only if the client was running when
+         * the reply went out (it did not have to be woken) */
+        w.spin_ns = ch->rep.woke_peer ? 0 : spin;
         if ((r = shm_pipe_read(&ch->req, hdr, sizeof(hdr), &w)) != SHM_OK)
             break;
         if (proto_hdr_parse(hdr, PROTO_MAX_BODY, &h, &why) != PROTO_OK) {
@@ -159,14 +163,12 @@ void shm_chan_serve(struct shm_chan *ch, int tcp_fd, atomic_int *stopping,
             frame.cap = len;
         }
         memcpy(frame.data, hdr, PROTO_HDR_LEN);
-        r = shm_pipe_read(&ch->req, frame.data + PROTO_HDR_LEN, h.body_len,
-                          &w);
+        r = shm_pipe_read(&ch->req, frame.data + PROTO_HDR_LEN, h.body_len, &w);
         if (r != SHM_OK)
             break;
         int32_t st = call(conn, frame.data, len, &reply);
         if (reply.len > 0 &&
-            (r = shm_pipe_write(&ch->rep, reply.data, reply.len, &w)) !=
-                SHM_OK)
+            (r = shm_pipe_write(&ch->rep, reply.data, reply.len, &w)) != SHM_OK)
             break;
         if (st != KVP_OK) {
             r = CHAN_END_CALL; /* logged by the caller */

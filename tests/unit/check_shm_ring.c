@@ -23,8 +23,7 @@ static void *new_seg(struct shm_pipe *req, struct shm_pipe *rep)
     ck_assert_ptr_nonnull(seg);
     shm_seg_init(seg, CAP, cookie);
     const char *why = NULL;
-    ck_assert_int_eq(shm_seg_attach(seg, len, CAP, cookie, req, rep, &why),
-                     0);
+    ck_assert_int_eq(shm_seg_attach(seg, len, CAP, cookie, req, rep, &why), 0);
     return seg;
 }
 
@@ -130,9 +129,9 @@ START_TEST(corrupt_positions_are_refused)
         struct proto_hdr h;
         struct proto_buf body = {0};
         const char *why = NULL;
-        ck_assert_int_eq(shm_recv_frame(&req, PROTO_MAX_BODY, &wt, &h, &body,
-                                        &why),
-                         SHM_CORRUPT);
+        ck_assert_int_eq(
+            shm_recv_frame(&req, PROTO_MAX_BODY, &wt, &h, &body, &why),
+            SHM_CORRUPT);
         /* the writer's view: a head beyond its tail (a head a little
          * behind it is a valid state and just means less room) */
         *(volatile uint64_t *)(seg + SHM_REP_CTL_OFF + SHM_CTL_HEAD_OFF) =
