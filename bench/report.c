@@ -222,7 +222,7 @@ static void medians(FILE *f, const char *op, const char *emb, const char *srv)
             strcmp(op, "put") == 0 ? "put (SET)" : "get (GET)");
     for (int i = 0; i < n; i++) {
         char sz[32];
-        const struct rrow *m = find("memcpy", "*", op, sizes[i], 1, 1, -1);
+        const struct rrow *m = find("memcpy", "1-thread", op, sizes[i], 1, 1, -1);
         const struct rrow *u1 = find("ucx-raw", "*", op, sizes[i], 1, 1, -1);
         const struct rrow *u32 = find("ucx-raw", "*", op, sizes[i], 32, 1, -1);
         const struct rrow *k1 = find("kvplug", emb, op, sizes[i], 1, 1, -1);
@@ -260,7 +260,7 @@ static void latencies(FILE *f, const char *emb)
                 find("kvplug", emb, op, sizes[i], 1, 1, -1),
                 find("ucx-raw", "*", op, sizes[i], 1, 1, -1),
                 redis_best(op, sizes[i]),
-                find("memcpy", "*", op, sizes[i], 1, 1, -1)};
+                find("memcpy", "1-thread", op, sizes[i], 1, 1, -1)};
             char sz[32];
             fprintf(f, "| %s | %s |", bench_fmt_size(sizes[i], sz, 32), op);
             for (int k = 0; k < 4; k++)
@@ -324,7 +324,7 @@ static int plot(const char *dir, const char *emb, const char *srv)
                    "kvplug_server_b1 redis_best\n");
         for (int i = 0; i < n; i++) {
             const struct rrow *r[7] = {
-                find("memcpy", "*", ops[o], sizes[i], 1, 1, -1),
+                find("memcpy", "1-thread", ops[o], sizes[i], 1, 1, -1),
                 find("ucx-raw", "*", ops[o], sizes[i], 1, 1, -1),
                 find("ucx-raw", "*", ops[o], sizes[i], 32, 1, -1),
                 find("kvplug", emb, ops[o], sizes[i], 1, 1, -1),
@@ -437,7 +437,8 @@ static void same_host(FILE *f, const char *emb, const char *srv)
             fputc('\n', f);
         }
     fprintf(f, "\n| op | size | procs | rings aggregate | TCP aggregate | "
-               "rings/TCP |\n|---|---|---|---|---|---|\n");
+               "rings/TCP | memcpy 2-thread | rings/memcpy 2-thread |\n"
+               "|---|---|---|---|---|---|---|---|\n");
     for (int o = 0; o < 2; o++)
         for (int i = 0; i < n; i++)
             for (int p = 1; p <= 8; p *= 2) {
@@ -452,9 +453,13 @@ static void same_host(FILE *f, const char *emb, const char *srv)
                     continue;
                 fprintf(f, "| %s | %s | %d |", ops[o],
                         bench_fmt_size(sizes[i], sz, sizeof(sz)), p);
+                const struct rrow *mc = find("memcpy", "2-thread", ops[o],
+                                             sizes[i], 1, 1, -1);
                 cell(f, ra);
                 cell(f, rb);
                 ratio(f, ra, rb);
+                cell(f, mc);
+                ratio(f, ra, mc);
                 fputc('\n', f);
             }
     fputc('\n', f);

@@ -18,9 +18,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PROCS_MAX   8
-#define ROUNDS_MAX  8
-#define PROCS_KEY   48
+#define PROCS_MAX  8
+#define ROUNDS_MAX 8
+#define PROCS_KEY  48
 
 struct procs_shared {
     pthread_barrier_t bar;
@@ -99,8 +99,8 @@ static void procs_child(struct procs_shared *sh, int child, int nproc,
 }
 
 static void procs_case(const struct bench_opts *o, const struct kvp_ops *ops,
-                       const struct kvp_host_api *host, const char *variant, const char *config, int nproc,
-                       uint64_t size, FILE *csv)
+                       const struct kvp_host_api *host, const char *variant,
+                       const char *config, int nproc, uint64_t size, FILE *csv)
 {
     char var[96], sz[32];
     snprintf(var, sizeof(var), "%s/%dproc", variant, nproc);
@@ -184,8 +184,9 @@ static void procs_case(const struct bench_opts *o, const struct kvp_ops *ops,
 }
 
 void bench_procs_run(const struct bench_opts *o, const struct kvp_ops *ops,
-                     const struct kvp_host_api *host, const char *variant, const char *config,
-                     const int *procs, int n_procs, FILE *csv)
+                     const struct kvp_host_api *host, const char *variant,
+                     const char *config, const int *procs, int n_procs,
+                     FILE *csv)
 {
     for (int s = 0; s < o->n_sizes; s++) {
         if (o->sizes[s] > (UINT64_C(16) << 20))
@@ -193,7 +194,7 @@ void bench_procs_run(const struct bench_opts *o, const struct kvp_ops *ops,
         for (int p = 0; p < n_procs; p++)
             if (procs[p] >= 1 && procs[p] <= PROCS_MAX &&
                 o->ws_bytes / (uint64_t)procs[p] >= o->sizes[s])
-                procs_case(o, ops, host, variant, config, procs[p],
-                           o->sizes[s], csv);
+                procs_case(o, ops, host, variant, config, procs[p], o->sizes[s],
+                           csv);
     }
 }
