@@ -71,6 +71,19 @@ static int32_t net_status(int r)
     }
 }
 
+/* A failed call on the in-process link or the rings: logged here, once,
+ * and the connection is closed. Returns st. */
+static int32_t carrier_check(struct store_conn *c, const char *what,
+                             const char *carrier, int32_t st)
+{
+    if (st != KVP_OK) {
+        KVP_LOG_E(c->log, "store %s: %s: %s: %s; connection closed",
+                  c->peer, what, carrier, kvp_status_name(st));
+        conn_kill(c);
+    }
+    return st;
+}
+
 /* Numbers, encodes and sends req. Kills the connection if the send fails;
  * the failure is logged here, once. */
 static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
@@ -83,31 +96,14 @@ static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
         KVP_LOG_E(c->log, "store %s: cannot encode %s request", c->peer, what);
         return KVP_ERR_INVALID; /* nothing sent: the connection is fine */
     }
-    if (c->lc != NULL) {
-        /* the reply (if any) is in c->in when this returns */
-        int32_t st =
-            c->link.call(c->lc, c->out.data, c->out.len, &c->in);
-        if (st != KVP_OK) {
-            KVP_LOG_E(c->log,
-                      "store %s: %s: in-process call failed (%s); "
-                      "connection closed",
-                      c->peer, what, kvp_status_name(st));
-            conn_kill(c);
-        }
-        return st;
-    }
-    if (c->shm != NULL) {
-        int32_t st = store_shm_send(c->shm, c->out.data, c->out.len, c->fd,
-                                    c->timeout_ms);
-        if (st != KVP_OK) {
-            KVP_LOG_E(c->log,
-                      "store %s: %s: same-host rings: %s; connection "
-                      "closed",
-                      c->peer, what, kvp_status_name(st));
-            conn_kill(c);
-        }
-        return st;
-    }
+    if (c->lc != NULL) /* the reply (if any) is in c->in after the call */
+        return carrier_check(
+            c, what, "in-process call",
+            c->link.call(c->lc, c->out.data, c->out.len, &c->in));
+    if (c->shm != NULL)
+        return carrier_check(c, what, "same-host rings",
+                             store_shm_send(c->shm, c->out.data, c->out.len,
+                                            c->fd, c->timeout_ms));
     int r = net_send_all(c->fd, c->out.data, c->out.len, (int)c->timeout_ms);
     if (r != NET_OK) {
         KVP_LOG_E(c->log, "store %s: %s: %s; connection closed", c->peer, what,
@@ -138,17 +134,13 @@ static int32_t recv_reply(struct store_conn *c, const char *what,
         return KVP_OK;
     }
     if (c->shm != NULL) {
-        int32_t st = store_shm_recv(c->shm, c->fd, c->timeout_ms, h, &c->in,
-                                    why);
-        if (st != KVP_OK && st != KVP_ERR_TRANSPORT) {
-            KVP_LOG_E(c->log,
-                      "store %s: %s: same-host rings: %s; connection "
-                      "closed",
-                      c->peer, what, kvp_status_name(st));
-            conn_kill(c);
-        }
+        int32_t st =
+            store_shm_recv(c->shm, c->fd, c->timeout_ms, h, &c->in, why);
         *body = c->in.data;
-        return st;
+        /* TRANSPORT: a malformed reply, which the caller logs with *why */
+        return st == KVP_ERR_TRANSPORT
+                   ? st
+                   : carrier_check(c, what, "same-host rings", st);
     }
     int r = net_recv_frame(c->fd, PROTO_MAX_BODY, (int)c->timeout_ms,
                            (int)c->timeout_ms, -1, h, &c->in, why);

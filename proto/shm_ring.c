@@ -217,51 +217,49 @@ void shm_pipe_wake_all(struct shm_pipe *p)
 
 /* ---- bytes ---- */
 
-int shm_pipe_write(struct shm_pipe *p, const void *buf, size_t len,
-                   const struct shm_wait *w)
+/* Moves len bytes between buf and the ring at this side's position (the
+ * writer into it, the reader out of it), waiting for room or bytes as
+ * needed, publishing the position and waking the peer after each piece. */
+static int pipe_move(struct shm_pipe *p, uint8_t *buf, size_t len,
+                     const struct shm_wait *w, int reader)
 {
-    const uint8_t *src = buf;
-    p->woke_peer = 0;
+    if (!reader)
+        p->woke_peer = 0;
     while (len > 0) {
-        uint64_t room;
-        int r = wait_level(p, 0, w, &room);
+        uint64_t lvl;
+        int r = wait_level(p, reader, w, &lvl);
         if (r != SHM_OK)
             return r;
-        size_t n = len < room ? len : (size_t)room;
+        size_t n = len < lvl ? len : (size_t)lvl;
         size_t off = (size_t)(p->pos & (p->cap - 1));
         size_t first = n < p->cap - off ? n : (size_t)(p->cap - off);
-        memcpy(p->data + off, src, first);
-        memcpy(p->data, src + first, n - first);
+        uint8_t *ring = p->data + off;
+        memcpy(reader ? buf : ring, reader ? ring : buf, first);
+        memcpy(reader ? buf + first : p->data, reader ? p->data : buf + first,
+               n - first);
         p->pos += n;
-        atomic_store(&p->ctl->tail, p->pos); /* seq_cst: see wait_level */
-        p->woke_peer |= wake_peer(p, 0);
-        src += n;
+        /* seq_cst: pairs with the peer's sleeper flag (see wait_level) */
+        atomic_store(reader ? &p->ctl->head : &p->ctl->tail, p->pos);
+        int woke = wake_peer(p, reader);
+        if (!reader)
+            p->woke_peer |= woke;
+        buf += n;
         len -= n;
     }
     return SHM_OK;
 }
 
+int shm_pipe_write(struct shm_pipe *p, const void *buf, size_t len,
+                   const struct shm_wait *w)
+{
+    /* the bytes are only read: pipe_move copies out of buf for a writer */
+    return pipe_move(p, (uint8_t *)(uintptr_t)buf, len, w, 0);
+}
+
 int shm_pipe_read(struct shm_pipe *p, void *buf, size_t len,
                   const struct shm_wait *w)
 {
-    uint8_t *dst = buf;
-    while (len > 0) {
-        uint64_t avail;
-        int r = wait_level(p, 1, w, &avail);
-        if (r != SHM_OK)
-            return r;
-        size_t n = len < avail ? len : (size_t)avail;
-        size_t off = (size_t)(p->pos & (p->cap - 1));
-        size_t first = n < p->cap - off ? n : (size_t)(p->cap - off);
-        memcpy(dst, p->data + off, first);
-        memcpy(dst + first, p->data, n - first);
-        p->pos += n;
-        atomic_store(&p->ctl->head, p->pos);
-        wake_peer(p, 1);
-        dst += n;
-        len -= n;
-    }
-    return SHM_OK;
+    return pipe_move(p, buf, len, w, 1);
 }
 
 int shm_recv_frame(struct shm_pipe *p, uint32_t max_body,

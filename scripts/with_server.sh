@@ -2,13 +2,19 @@
 # with_server.sh SERVER CARRIER CONFIG CMD [ARGS...] - runs CMD against a
 # separate kvplug-server process on this host: starts SERVER on
 # 127.0.0.1:0 (bounded wait for its "listening on" line), exports
-# ITEST_CONFIG="servers=127.0.0.1:PORT;CONFIG" (the itests' engine config),
-# runs CMD, stops the server. CARRIER says how the clients' control frames
-# must have travelled, checked in the server's log: "rings" (at least one
-# connection moved onto the same-host rings) or "tcp" (none did).
+# KVP_SERVER_CONFIG="servers=127.0.0.1:PORT;CONFIG" (and ITEST_CONFIG, the
+# itests' engine config, the same), runs CMD, stops the server. CARRIER
+# says how the clients' control frames must have travelled, checked in the
+# server's log: "rings" (every connection moved onto the same-host rings),
+# "tcp" (none did) or "any". Exit 77 (ctest SKIP) when SERVER does not
+# exist. Used by tests/integration and conformance/scripts.
 set -u
 server=$1 carrier=$2 config=$3
 shift 3
+if [ ! -x "$server" ]; then
+    echo "SKIP: no kvplug-server at $server" >&2
+    exit 77
+fi
 config=${config//\\;/;} # ctest keeps the backslash of a CMake "\\;"
 log=$(mktemp)
 "$server" --listen 127.0.0.1:0 --pool-size 256MiB --transports ucx \
@@ -30,7 +36,8 @@ for _ in $(seq 1 300); do # up to 30 s
 done
 [ -n "$port" ] || { cat "$log" >&2; echo "FAIL: no listening line in 30 s"; exit 1; }
 echo "# kvplug-server pid $pid on 127.0.0.1:$port, expecting carrier $carrier"
-export ITEST_CONFIG="servers=127.0.0.1:$port;$config"
+export KVP_SERVER_CONFIG="servers=127.0.0.1:$port;$config"
+export ITEST_CONFIG=$KVP_SERVER_CONFIG
 "$@"
 rc=$?
 if ! kill -0 "$pid" 2>/dev/null; then
