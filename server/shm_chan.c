@@ -7,14 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "auth.h"
 #include "kvplug/status.h"
 #include "shm_ring.h"
+
+_Static_assert(SHM_COOKIE_LEN == PROTO_NONCE_LEN &&
+                   PROTO_SHM_COOKIE_LEN == SHM_COOKIE_LEN,
+               "the cookie is one nonce");
 
 #define CHAN_SLICE_MS 100 /* how often a sleeping server looks at TCP */
 #define CHAN_END_TCP  (-20)
@@ -62,7 +66,7 @@ int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r)
     if (ch->fd < 0 || ftruncate(ch->fd, (off_t)ch->seg_len) != 0 ||
         fcntl(ch->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) !=
             0 ||
-        getrandom(r->shm_cookie, SHM_COOKIE_LEN, 0) != SHM_COOKIE_LEN)
+        proto_auth_nonce(r->shm_cookie) != 0)
         goto fail;
     ch->seg =
         mmap(NULL, ch->seg_len, PROT_READ | PROT_WRITE, MAP_SHARED, ch->fd, 0);
