@@ -67,7 +67,7 @@ static struct kvp_server *start(const char *transports, const char *token,
 /* The in-process carrier of srv, when the suite runs over it. */
 static const struct proto_local_link *local_link(struct kvp_server *srv)
 {
-    static struct proto_local_link link;
+    static _Thread_local struct proto_local_link link; /* racing threads */
     kvp_server_local_link(srv, &link);
     return &link;
 }
