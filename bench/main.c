@@ -39,6 +39,8 @@ struct main_opts {
     const char *server_bin;
     uint64_t pool_size;
     int no_server, no_peers, no_tp;
+    int procs[8]; /* client processes of the multi-process server rows */
+    int n_procs;
     const char *report_only; /* CSV of an earlier (even cut-short) run */
     char self_dir[PATH_MAX];
 };
@@ -94,6 +96,8 @@ static void usage(FILE *f)
             "  --no-server        only the embedded server\n"
             "  --no-peers         skip raw UCX and Redis\n"
             "  --no-tp            skip the TP cases\n"
+            "  --procs LIST       client processes against one server "
+            "(default 1,2,4; 0 = none)\n"
             "  --report CSV       only write table.md and the plot of CSV "
             "into --out\n");
 }
@@ -104,6 +108,10 @@ static int parse_main(struct main_opts *m, int argc, char **argv)
     m->tp_sizes[0] = 1 << 20;
     m->tp_sizes[1] = 16 << 20;
     m->n_tp_sizes = 2;
+    m->procs[0] = 1;
+    m->procs[1] = 2;
+    m->procs[2] = 4;
+    m->n_procs = 3;
     m->out = NULL;
     m->plugin = NULL;
     strcpy(m->transports, "ucx");
@@ -152,6 +160,19 @@ static int parse_main(struct main_opts *m, int argc, char **argv)
                 m->pool_size = bench_parse_bytes(v);
                 if (!m->pool_size)
                     return -1;
+            } else if (strcmp(a, "--procs") == 0) {
+                m->n_procs = 0;
+                for (const char *p = v; *p && m->n_procs < 8;) {
+                    int n = atoi(p);
+                    if (n < 0 || n > 8) {
+                        fprintf(stderr, "--procs: 0..8 processes\n");
+                        return -1;
+                    }
+                    if (n > 0)
+                        m->procs[m->n_procs++] = n;
+                    p += strcspn(p, ",");
+                    p += *p == ',';
+                }
             } else if (strcmp(a, "--tp-sizes") == 0) {
                 m->n_tp_sizes =
                     bench_parse_sizes(v, m->tp_sizes, BENCH_MAX_SIZES);
@@ -388,6 +409,18 @@ static void run_kvplug(const struct main_opts *m, struct kvp_ws *ws, FILE *csv)
                  strcmp(tr, "ucx") == 0 ? ";ucx_tls=" : "",
                  strcmp(tr, "ucx") == 0 ? m->ucx_tls : "");
         run_engine(m, pl.ops, ws, variant, config, csv);
+        /* the same server with the control frames over loopback TCP:
+         * what remote clients get, and the same-host path before the
+         * rings (docs/performance.md) */
+        snprintf(variant, sizeof(variant), "server/%s", tr);
+        bench_procs_run(&m->b, pl.ops, &host_api, variant, config, m->procs,
+                        m->n_procs, csv);
+        snprintf(variant, sizeof(variant), "server-tcp/%s", tr);
+        size_t cl = strlen(config);
+        snprintf(config + cl, sizeof(config) - cl, ";local_fastpath=0");
+        run_engine(m, pl.ops, ws, variant, config, csv);
+        bench_procs_run(&m->b, pl.ops, &host_api, variant, config, m->procs,
+                        m->n_procs, csv);
         server_stop(pid);
     }
     /* never dlclose: the plugin may keep threads of its own */

@@ -222,7 +222,7 @@ static void medians(FILE *f, const char *op, const char *emb, const char *srv)
             strcmp(op, "put") == 0 ? "put (SET)" : "get (GET)");
     for (int i = 0; i < n; i++) {
         char sz[32];
-        const struct rrow *m = find("memcpy", "*", op, sizes[i], 1, 1, -1);
+        const struct rrow *m = find("memcpy", "1-thread", op, sizes[i], 1, 1, -1);
         const struct rrow *u1 = find("ucx-raw", "*", op, sizes[i], 1, 1, -1);
         const struct rrow *u32 = find("ucx-raw", "*", op, sizes[i], 32, 1, -1);
         const struct rrow *k1 = find("kvplug", emb, op, sizes[i], 1, 1, -1);
@@ -260,7 +260,7 @@ static void latencies(FILE *f, const char *emb)
                 find("kvplug", emb, op, sizes[i], 1, 1, -1),
                 find("ucx-raw", "*", op, sizes[i], 1, 1, -1),
                 redis_best(op, sizes[i]),
-                find("memcpy", "*", op, sizes[i], 1, 1, -1)};
+                find("memcpy", "1-thread", op, sizes[i], 1, 1, -1)};
             char sz[32];
             fprintf(f, "| %s | %s |", bench_fmt_size(sizes[i], sz, 32), op);
             for (int k = 0; k < 4; k++)
@@ -324,7 +324,7 @@ static int plot(const char *dir, const char *emb, const char *srv)
                    "kvplug_server_b1 redis_best\n");
         for (int i = 0; i < n; i++) {
             const struct rrow *r[7] = {
-                find("memcpy", "*", ops[o], sizes[i], 1, 1, -1),
+                find("memcpy", "1-thread", ops[o], sizes[i], 1, 1, -1),
                 find("ucx-raw", "*", ops[o], sizes[i], 1, 1, -1),
                 find("ucx-raw", "*", ops[o], sizes[i], 32, 1, -1),
                 find("kvplug", emb, ops[o], sizes[i], 1, 1, -1),
@@ -376,6 +376,95 @@ static int plot(const char *dir, const char *emb, const char *srv)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The same-host server (docs/performance.md): rings vs TCP control vs
+ * embedded vs Redis, single and b32, and N client processes. */
+static void same_host(FILE *f, const char *emb, const char *srv)
+{
+    uint64_t sizes[BENCH_MAX_SIZES * 4];
+    int n = 0;
+    for (int i = 0; i < nrows && n < (int)(sizeof(sizes) / sizeof(sizes[0]));
+         i++) {
+        const struct rrow *r = &rows[i];
+        if (strcmp(r->system, "kvplug") || strcmp(r->variant, srv) ||
+            r->size > (UINT64_C(16) << 20))
+            continue;
+        int seen = 0;
+        for (int k = 0; k < n; k++)
+            seen |= sizes[k] == r->size;
+        if (!seen)
+            sizes[n++] = r->size;
+    }
+    if (n == 0)
+        return;
+    char tcp[64];
+    snprintf(tcp, sizeof(tcp), "server-tcp/%s", strchr(srv, '/') + 1);
+    static const char *const ops[] = {"put", "get"};
+    fprintf(f, "## Same-host server: rings vs TCP control (GB/s, p50 us)\n\n"
+               "| op | size | rings b1 | p50 | TCP b1 | p50 | embedded b1 | "
+               "Redis best | rings/Redis | rings/embedded | rings b32 | "
+               "TCP b32 | embedded b32 | b32 rings/embedded |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < n; i++) {
+            const struct rrow *r1 = find("kvplug", srv, ops[o], sizes[i], 1,
+                                         1, -1),
+                              *t1 = find("kvplug", tcp, ops[o], sizes[i], 1,
+                                         1, -1),
+                              *e1 = find("kvplug", emb, ops[o], sizes[i], 1,
+                                         1, -1),
+                              *rd = redis_best(ops[o], sizes[i]),
+                              *r32 = find("kvplug", srv, ops[o], sizes[i], 32,
+                                          1, -1),
+                              *t32 = find("kvplug", tcp, ops[o], sizes[i], 32,
+                                          1, -1),
+                              *e32 = find("kvplug", emb, ops[o], sizes[i], 32,
+                                          1, -1);
+            char sz[32];
+            fprintf(f, "| %s | %s |", ops[o],
+                    bench_fmt_size(sizes[i], sz, sizeof(sz)));
+            cell(f, r1);
+            fprintf(f, " %.1f |", r1 ? r1->p50 : 0.0);
+            cell(f, t1);
+            fprintf(f, " %.1f |", t1 ? t1->p50 : 0.0);
+            cell(f, e1);
+            cell(f, rd);
+            ratio(f, r1, rd);
+            ratio(f, r1, e1);
+            cell(f, r32);
+            cell(f, t32);
+            cell(f, e32);
+            ratio(f, r32, e32);
+            fputc('\n', f);
+        }
+    fprintf(f, "\n| op | size | procs | rings aggregate | TCP aggregate | "
+               "rings/TCP | memcpy 2-thread | rings/memcpy 2-thread |\n"
+               "|---|---|---|---|---|---|---|---|\n");
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < n; i++)
+            for (int p = 1; p <= 8; p *= 2) {
+                char a[96], b[96], sz[32];
+                snprintf(a, sizeof(a), "%s/%dproc", srv, p);
+                snprintf(b, sizeof(b), "%s/%dproc", tcp, p);
+                const struct rrow *ra = find("kvplug", a, ops[o], sizes[i], 1,
+                                             1, -1),
+                                  *rb = find("kvplug", b, ops[o], sizes[i], 1,
+                                             1, -1);
+                if (!ra && !rb)
+                    continue;
+                fprintf(f, "| %s | %s | %d |", ops[o],
+                        bench_fmt_size(sizes[i], sz, sizeof(sz)), p);
+                const struct rrow *mc = find("memcpy", "2-thread", ops[o],
+                                             sizes[i], 1, 1, -1);
+                cell(f, ra);
+                cell(f, rb);
+                ratio(f, ra, rb);
+                cell(f, mc);
+                ratio(f, ra, mc);
+                fputc('\n', f);
+            }
+    fputc('\n', f);
+}
+
 int bench_report(const char *csv_path, const char *dir, const char *meta)
 {
     char path[4200];
@@ -391,6 +480,7 @@ int bench_report(const char *csv_path, const char *dir, const char *meta)
     medians(f, "put", emb, srv);
     medians(f, "get", emb, srv);
     latencies(f, emb);
+    same_host(f, emb, srv);
     tp_table(f);
     all_rows_note(f);
     fclose(f);

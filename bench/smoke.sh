@@ -6,7 +6,7 @@ set -euo pipefail
 bench=$1 out=$2
 rm -rf "$out"
 "$bench" --out "$out" --sizes 64K,256K --batches 1,4 --ws 8M --rounds 2 \
-    --max-round-s 0.5 --tp-sizes 256K --pool-size 64M
+    --max-round-s 0.5 --tp-sizes 256K --pool-size 64M --procs 2
 fail() { echo "bench.smoke: $*" >&2; exit 1; }
 csv=$out/results.csv
 [ -s "$csv" ] || fail "no $csv"
@@ -27,6 +27,12 @@ for sys in memcpy ucx-raw redis; do
     awk -F, -v s=$sys '$1 == s && ($3 == "put" || $3 == "get") && $9 > 0 && $10 > 0 { ok = 1 } END { exit !ok }' "$csv" ||
         fail "$sys has no measured put/get row"
 done
+# the same-host server over its rings and over TCP, and 2 client processes
+for v in server/ucx server-tcp/ucx server/ucx/2proc server-tcp/ucx/2proc; do
+    awk -F, -v v=$v '$1 == "kvplug" && $2 == v && $3 == "get" && $10 > 0 { ok = 1 } END { exit !ok }' "$csv" ||
+        fail "no measured get row for kvplug $v"
+done
+grep -q '^## Same-host server' "$out/table.md" || fail "table.md has no same-host table"
 ! grep -q 'VERIFY FAILED' "$csv" || fail "a get returned other bytes than were put"
 grep -q '^## Targets' "$out/table.md" || fail "table.md has no targets table"
 grep -q '^| 64KiB |' "$out/table.md" || fail "table.md has no 64KiB row"

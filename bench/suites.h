@@ -41,6 +41,14 @@ void bench_kvplug_run(const struct bench_opts *o, struct kvp_target *t,
 /* TP put (zero-copy) vs copy-then-put, and the per-rank TP gets. */
 void bench_tp_run(const struct bench_opts *o, struct kvp_target *t, FILE *csv);
 
+/* N client processes (each its own engine on its own ws / N slice)
+ * against the server of `config`, single put/get passes started together;
+ * rows "<variant>/<N>proc" with the aggregate GB/s. Sizes above 16 MiB
+ * are skipped. */
+void bench_procs_run(const struct bench_opts *o, const struct kvp_ops *ops,
+                     const struct kvp_host_api *host, const char *variant, const char *config,
+                     const int *procs, int n_procs, FILE *csv);
+
 /* A row for a case that could not run: note says why (no commas). */
 void bench_row_skip(FILE *csv, const char *system, const char *variant,
                     const char *op, uint64_t size, const char *why);

@@ -25,6 +25,7 @@ void cfg_defaults(struct kvp_config *cfg)
     cfg->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
     cfg->log_level = KVP_LOG_WARN;
     cfg->lease_timeout_ms = CFG_DEFAULT_LEASE_TIMEOUT_MS;
+    cfg->local_fastpath = 1;
 }
 
 /* servers=etcd://HOST:PORT[/PREFIX]: the members come from a registry
@@ -187,6 +188,11 @@ const struct kvp_opt cfg_table[] = {
     KVP_SRV_OPT_LEASE_TIMEOUT(struct kvp_config, lease_timeout_ms,
                               "embedded server: read lease expiry (default "
                               "30000)"),
+    {"local_fastpath", KVP_OPT_BOOL, 0, CFG_AT(local_fastpath), 0, 1, NULL,
+     "0|1", "0 or 1 (also false/true, no/yes, off/on)",
+     "control over shared-memory rings to a server on this host (default "
+     "1; 0 = TCP)",
+     NULL},
 };
 const size_t cfg_table_len = sizeof(cfg_table) / sizeof(cfg_table[0]);
 

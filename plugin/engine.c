@@ -131,6 +131,7 @@ int32_t eng_conn(struct kvp_engine *e, struct eng_server *sv,
             .timeout_ms = e->cfg.timeout_ms,
             .log = &e->log,
             .local = e->embedded ? &link : NULL, /* frames by call */
+            .local_fastpath_off = !e->cfg.local_fastpath,
         };
         int32_t st = store_conn_open(&p, &sv->conn);
         if (st != KVP_OK) {

@@ -16,6 +16,7 @@
 #include "net.h"
 #include "proto.h"
 #include "status_name.h"
+#include "store_shm.h"
 
 #define STORE_DEFAULT_TIMEOUT_MS 10000
 
@@ -23,6 +24,8 @@ struct store_conn {
     int fd; /* TCP carrier; -1 once dead or with a local link */
     struct proto_local_link link; /* in-process carrier (link.call) */
     void *lc; /* the open link; NULL once dead or with TCP */
+    struct store_shm *shm; /* same-host rings: frames go there, fd stays
+                            * open to tell either side the other is gone */
     uint32_t timeout_ms;
     uint32_t next_req;
     char peer[300];
@@ -39,6 +42,11 @@ static void conn_kill(struct store_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    /* after the socket closed: the server's thread, asleep on the ring,
+     * wakes, finds the socket gone and ends the connection now instead
+     * of at its next look (100 ms) */
+    store_shm_close(c->shm);
+    c->shm = NULL;
     if (c->lc != NULL)
         c->link.close(c->lc);
     c->lc = NULL;
@@ -63,6 +71,19 @@ static int32_t net_status(int r)
     }
 }
 
+/* A failed call on the in-process link or the rings: logged here, once,
+ * and the connection is closed. Returns st. */
+static int32_t carrier_check(struct store_conn *c, const char *what,
+                             const char *carrier, int32_t st)
+{
+    if (st != KVP_OK) {
+        KVP_LOG_E(c->log, "store %s: %s: %s: %s; connection closed",
+                  c->peer, what, carrier, kvp_status_name(st));
+        conn_kill(c);
+    }
+    return st;
+}
+
 /* Numbers, encodes and sends req. Kills the connection if the send fails;
  * the failure is logged here, once. */
 static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
@@ -75,19 +96,14 @@ static int32_t send_frame(struct store_conn *c, struct proto_msg *req)
         KVP_LOG_E(c->log, "store %s: cannot encode %s request", c->peer, what);
         return KVP_ERR_INVALID; /* nothing sent: the connection is fine */
     }
-    if (c->lc != NULL) {
-        /* the reply (if any) is in c->in when this returns */
-        int32_t st =
-            c->link.call(c->lc, c->out.data, c->out.len, &c->in);
-        if (st != KVP_OK) {
-            KVP_LOG_E(c->log,
-                      "store %s: %s: in-process call failed (%s); "
-                      "connection closed",
-                      c->peer, what, kvp_status_name(st));
-            conn_kill(c);
-        }
-        return st;
-    }
+    if (c->lc != NULL) /* the reply (if any) is in c->in after the call */
+        return carrier_check(
+            c, what, "in-process call",
+            c->link.call(c->lc, c->out.data, c->out.len, &c->in));
+    if (c->shm != NULL)
+        return carrier_check(c, what, "same-host rings",
+                             store_shm_send(c->shm, c->out.data, c->out.len,
+                                            c->fd, c->timeout_ms));
     int r = net_send_all(c->fd, c->out.data, c->out.len, (int)c->timeout_ms);
     if (r != NET_OK) {
         KVP_LOG_E(c->log, "store %s: %s: %s; connection closed", c->peer, what,
@@ -116,6 +132,15 @@ static int32_t recv_reply(struct store_conn *c, const char *what,
         }
         *body = c->in.data + PROTO_HDR_LEN;
         return KVP_OK;
+    }
+    if (c->shm != NULL) {
+        int32_t st =
+            store_shm_recv(c->shm, c->fd, c->timeout_ms, h, &c->in, why);
+        *body = c->in.data;
+        /* TRANSPORT: a malformed reply, which the caller logs with *why */
+        return st == KVP_ERR_TRANSPORT
+                   ? st
+                   : carrier_check(c, what, "same-host rings", st);
     }
     int r = net_recv_frame(c->fd, PROTO_MAX_BODY, (int)c->timeout_ms,
                            (int)c->timeout_ms, -1, h, &c->in, why);
@@ -169,7 +194,7 @@ static int32_t rpc(struct store_conn *c, struct proto_msg *req,
 
 static int32_t do_hello(struct store_conn *c, const char *tp_name,
                         const char *token, uint8_t mac[PROTO_MAC_LEN],
-                        uint8_t *mac_len)
+                        uint8_t *mac_len, uint32_t *srv_flags)
 {
     struct proto_msg req = {.type = PROTO_HELLO};
     req.name = (const uint8_t *)tp_name;
@@ -187,6 +212,7 @@ static int32_t do_hello(struct store_conn *c, const char *tp_name,
         return rep.status;
     }
     *mac_len = 0;
+    *srv_flags = rep.flags;
     if (rep.flags & PROTO_SERVER_AUTH_REQUIRED) {
         if (token == NULL) {
             KVP_LOG_E(c->log,
@@ -254,6 +280,37 @@ static int32_t do_connect(struct store_conn *c,
         KVP_LOG_E(c->log, "store %s: %s rkey_unpack of the pool failed: %s",
                   c->peer, c->tops->name, kvp_status_name(st));
     return st;
+}
+
+/* The same-host rings (after the handshake, so only an authenticated
+ * client gets the segment): ask, attach, and tell the server whether the
+ * frames move there. Any failure short of a broken connection leaves the
+ * connection on TCP. */
+static int32_t try_shm(struct store_conn *c)
+{
+    struct proto_msg req = {.type = PROTO_SHM_ATTACH}, rep;
+    int32_t st = rpc(c, &req, &rep);
+    if (st != KVP_OK)
+        return st;
+    const char *why = "the server could not make a segment";
+    struct store_shm *sh = NULL;
+    int ok = rep.status == KVP_OK && store_shm_attach(&rep, &sh, &why) == 0;
+    struct proto_msg sw = {.type = PROTO_SHM_SWITCH,
+                           .flags = ok ? PROTO_SHM_SWITCH_ATTACHED : 0};
+    st = send_frame(c, &sw);
+    if (st != KVP_OK) {
+        store_shm_close(sh);
+        return st;
+    }
+    if (!ok) {
+        KVP_LOG_I(c->log, "store %s: same-host rings unavailable (%s); "
+                          "control over TCP",
+                  c->peer, why);
+        return KVP_OK;
+    }
+    c->shm = sh;
+    KVP_LOG_D(c->log, "store %s: control over same-host rings", c->peer);
+    return KVP_OK;
 }
 
 static int32_t check_params(const struct store_conn_params *p,
@@ -347,12 +404,16 @@ int32_t store_conn_open(const struct store_conn_params *params,
     }
     uint8_t mac[PROTO_MAC_LEN];
     uint8_t mac_len = 0;
+    uint32_t srv_flags = 0;
     st = do_hello(c, c->tops != NULL ? c->tops->name : "", params->auth_token,
-                  mac, &mac_len);
+                  mac, &mac_len, &srv_flags);
     if (st == KVP_ERR_NOT_SUPPORTED && c->tops != NULL)
         log_refused(params);
     else if (st == KVP_OK)
         st = do_connect(c, params, mac, mac_len);
+    if (st == KVP_OK && c->fd >= 0 && !params->local_fastpath_off &&
+        (srv_flags & PROTO_SERVER_SHM_OFFERED))
+        st = try_shm(c);
     if (st != KVP_OK)
         goto err;
     *conn_p = c;
@@ -380,6 +441,13 @@ void store_conn_close(struct store_conn *conn)
 int store_conn_alive(const struct store_conn *conn)
 {
     return conn != NULL && conn_up(conn);
+}
+
+const char *store_conn_carrier(const struct store_conn *conn)
+{
+    if (conn == NULL || !conn_up(conn))
+        return "closed";
+    return conn->lc != NULL ? "local" : conn->shm != NULL ? "shm" : "tcp";
 }
 
 struct kvp_xport_ep *store_conn_ep(struct store_conn *conn)

@@ -37,6 +37,9 @@ struct store_conn_params {
     /* An in-process server (the embedded one): frames go by function call
      * instead of TCP to host:port. NULL = TCP. Borrowed for the call. */
     const struct proto_local_link *local;
+    /* 1: stay on TCP even when the server offers the same-host rings
+     * (config local_fastpath=0). */
+    int local_fastpath_off;
 };
 
 /* Connect, authenticate, exchange transport blobs, unpack the pool rkey. */
@@ -118,6 +121,10 @@ typedef void (*store_key_fn)(void *user, const char *key, uint16_t key_len,
                              uint64_t len);
 int32_t store_keys(struct store_conn *conn, const char *prefix,
                    uint32_t limit, store_key_fn fn, void *user, int *more_p);
+
+/* How the frames travel: "tcp", "shm" (same-host rings), "local"
+ * (in-process link) or "closed". For logs and tests. */
+const char *store_conn_carrier(const struct store_conn *conn);
 
 /* Control-only connections: params->tops and params->tctx both NULL open a
  * connection without a transport ep (store_conn_ep/rkey return NULL); for

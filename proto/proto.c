@@ -119,11 +119,14 @@ static const char *const type_names[PROTO_TYPE_MAX + 1] = {
     "ALLOC",   "ALLOC_R",  "COMMIT",   "COMMIT_R", "ABORT",
     "ABORT_R", "LOOKUP",   "LOOKUP_R", "RELEASE",  "RELEASE_R",
     "REMOVE",  "REMOVE_R", "STATS",    "STATS_R",  "RELEASE_NOREPLY",
-    "?",       "?",        "?",        "KEYS",     "KEYS_R"};
+    "?",       "?",        "?",        "KEYS",     "KEYS_R",
+    [PROTO_SHM_ATTACH] = "SHM_ATTACH", [PROTO_SHM_ATTACH_R] = "SHM_ATTACH_R",
+    [PROTO_SHM_SWITCH] = "SHM_SWITCH"};
 
 const char *proto_type_name(uint16_t type)
 {
-    return type <= PROTO_TYPE_MAX ? type_names[type] : "?";
+    const char *n = type <= PROTO_TYPE_MAX ? type_names[type] : NULL;
+    return n != NULL ? n : "?";
 }
 
 int proto_hdr_parse(const uint8_t buf[PROTO_HDR_LEN], uint32_t max_body,
@@ -137,7 +140,8 @@ int proto_hdr_parse(const uint8_t buf[PROTO_HDR_LEN], uint32_t max_body,
     const char *bad = NULL;
     if (h->version != PROTO_VERSION)
         bad = "unsupported protocol version";
-    else if (h->type == 0 || h->type > PROTO_TYPE_MAX)
+    else if (h->type == 0 || h->type > PROTO_TYPE_MAX ||
+             type_names[h->type] == NULL)
         bad = "unknown frame type";
     else if (h->body_len > max_body)
         bad = "frame length beyond limit";
@@ -298,6 +302,21 @@ static int decode_body(struct rd *r, struct proto_msg *m)
             rd_fail(r, "KEYS prefix longer than 1024 bytes");
         m->prefix = rd_bytes(r, m->prefix_len, "KEYS prefix");
         break;
+    case PROTO_SHM_ATTACH:
+    case PROTO_SHM_SWITCH:
+        m->flags = rd_u32(r, "SHM flags");
+        break;
+    case PROTO_SHM_ATTACH_R: {
+        m->status = (int32_t)rd_u32(r, "SHM_ATTACH_R status");
+        m->shm_pid = rd_u32(r, "SHM_ATTACH_R pid");
+        m->shm_fd = rd_u32(r, "SHM_ATTACH_R fd");
+        m->shm_pipe_cap = rd_u32(r, "SHM_ATTACH_R pipe capacity");
+        const uint8_t *ck =
+            rd_bytes(r, PROTO_SHM_COOKIE_LEN, "SHM_ATTACH_R cookie");
+        if (ck != NULL)
+            memcpy(m->shm_cookie, ck, PROTO_SHM_COOKIE_LEN);
+        break;
+    }
     case PROTO_STATS_R:
         m->status = (int32_t)rd_u32(r, "STATS_R status");
         m->n_stats = rd_u32(r, "STATS_R count");
@@ -441,6 +460,15 @@ static int encode_body(const struct proto_msg *m, struct proto_buf *b)
              wr_le(b, m->n, 4);
         for (uint32_t i = 0; i < m->n && rc == 0; i++)
             rc |= enc_key(b, &m->items[i]) | wr_le(b, m->items[i].len, 8);
+        break;
+    case PROTO_SHM_ATTACH:
+    case PROTO_SHM_SWITCH:
+        rc = wr_le(b, m->flags, 4);
+        break;
+    case PROTO_SHM_ATTACH_R:
+        rc = wr_le(b, (uint32_t)m->status, 4) | wr_le(b, m->shm_pid, 4) |
+             wr_le(b, m->shm_fd, 4) | wr_le(b, m->shm_pipe_cap, 4) |
+             wr_bytes(b, m->shm_cookie, PROTO_SHM_COOKIE_LEN);
         break;
     case PROTO_STATS_R:
         if (m->n_stats > PROTO_STATS_MAX)

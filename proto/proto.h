@@ -56,10 +56,19 @@
  * prefix, at most `limit`. 20..22 are left for other additions. */
 #define PROTO_KEYS      23
 #define PROTO_KEYS_R    24
-#define PROTO_TYPE_MAX  24
 #define PROTO_KEYS_MORE (UINT32_C(1) << 0) /* KEYS_R flags: limit reached */
+/* The same-host carrier (docs/protocol.md): the server offers it in
+ * HELLO_R flags, the client asks for the segment after CONNECT and says
+ * with SHM_SWITCH (no reply) whether it moved onto the rings. */
+#define PROTO_SHM_ATTACH   31
+#define PROTO_SHM_ATTACH_R 32
+#define PROTO_SHM_SWITCH   33
+#define PROTO_TYPE_MAX  33
 
 #define PROTO_SERVER_AUTH_REQUIRED (UINT32_C(1) << 0) /* HELLO_R flags */
+#define PROTO_SERVER_SHM_OFFERED   (UINT32_C(1) << 1) /* HELLO_R flags */
+#define PROTO_SHM_SWITCH_ATTACHED  (UINT32_C(1) << 0) /* SHM_SWITCH flags */
+#define PROTO_SHM_COOKIE_LEN       32
 
 /* STATS_R value slots (append-only). */
 #define PROTO_STAT_OBJECTS        0
@@ -120,6 +129,10 @@ struct proto_msg {
     uint32_t limit; /* KEYS: 1..PROTO_MAX_ITEMS */
     uint32_t n_stats; /* STATS_R */
     uint64_t stats[PROTO_STATS_MAX];
+    uint32_t shm_pid; /* SHM_ATTACH_R: where the client opens the segment */
+    uint32_t shm_fd;  /* (/proc/<pid>/fd/<fd>) and how it is laid out */
+    uint32_t shm_pipe_cap;
+    uint8_t shm_cookie[PROTO_SHM_COOKIE_LEN];
 };
 
 /* Parses and checks a header: version, known type, body_len <= max_body.

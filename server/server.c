@@ -29,6 +29,7 @@
 #include "proto.h"
 #include "units.h"
 #include "status_name.h"
+#include "shm_chan.h"
 
 /* The wire flags are the store's flags, bit for bit. */
 _Static_assert(PROTO_ALLOC_OVERWRITE == KVS_ALLOC_OVERWRITE,
@@ -73,6 +74,8 @@ struct srv_conn {
     struct kvp_xport_ep *ep;
     struct proto_buf in, out;
     void *reply_block; /* KEYS_R's key bytes, until the next frame */
+    struct shm_chan *shm; /* same-host rings, once asked for */
+    int shm_on;           /* frames come from the rings (after SHM_SWITCH) */
     struct srv_conn *next;
 };
 
@@ -197,6 +200,8 @@ static int on_hello(struct srv_conn *c, struct proto_msg *m,
         }
         memcpy(r->nonce, c->nonce, PROTO_NONCE_LEN);
     }
+    if (shm_chan_offerable(c->fd))
+        r->flags |= PROTO_SERVER_SHM_OFFERED;
     c->state = CONN_CONNECT;
     return 0;
 }
@@ -341,6 +346,37 @@ static void do_keys(struct srv_conn *c, struct proto_msg *m,
     r->flags = more ? PROTO_KEYS_MORE : 0;
 }
 
+/* SHM_ATTACH: a segment for a same-host client that has authenticated
+ * (this runs only in CONN_READY). */
+static void on_shm_attach(struct srv_conn *c, struct proto_msg *r)
+{
+    r->status = KVP_ERR_NOT_SUPPORTED;
+    if (c->shm == NULL && shm_chan_offerable(c->fd))
+        r->status = shm_chan_create(&c->shm, r);
+    if (r->status != KVP_OK)
+        KVP_LOG_I(&c->srv->log,
+                  "server: conn %llu (%s): no same-host rings (%s)",
+                  (unsigned long long)c->id, c->peer,
+                  c->shm != NULL ? "asked twice" : "not offered or no memory");
+}
+
+/* SHM_SWITCH: the client moved onto the rings, or could not attach. */
+static int on_shm_switch(struct srv_conn *c, struct proto_msg *m)
+{
+    if (c->shm == NULL || c->shm_on)
+        return -1;
+    if (m->flags & PROTO_SHM_SWITCH_ATTACHED) {
+        shm_chan_attached(c->shm);
+        c->shm_on = 1;
+        KVP_LOG_I(&c->srv->log, "server: conn %llu (%s) on same-host rings",
+                  (unsigned long long)c->id, c->peer);
+    } else {
+        shm_chan_destroy(c->shm);
+        c->shm = NULL;
+    }
+    return 0;
+}
+
 /* Executes request m; fills its items in place and reply r. -1: protocol
  * violation (a frame that is not a request). */
 static int dispatch(struct srv_conn *c, struct proto_msg *m,
@@ -410,6 +446,12 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
         c->reply_block = keys;
         return 0;
     }
+    case PROTO_SHM_ATTACH:
+        on_shm_attach(c, r);
+        return 0;
+    case PROTO_SHM_SWITCH:
+        r->type = 0; /* nothing to send */
+        return on_shm_switch(c, m);
     default:
         return -1;
     }
@@ -456,9 +498,25 @@ static int conn_on_frame(struct srv_conn *c, struct proto_msg *m,
     return go;
 }
 
+static int32_t conn_call(struct srv_conn *c, const uint8_t *frame, size_t len,
+                         struct proto_buf *reply);
+
+static int32_t shm_call(void *conn, const uint8_t *frame, size_t len,
+                        struct proto_buf *reply)
+{
+    struct srv_conn *c = conn;
+    int32_t st = conn_call(c, frame, len, reply);
+    return st == KVP_OK && c->state == CONN_CLOSED ? KVP_ERR_DISCONNECTED : st;
+}
+
 static void serve(struct srv_conn *c)
 {
     while (c->state != CONN_CLOSED && !atomic_load(&c->srv->stopping)) {
+        if (c->shm_on) {
+            shm_chan_serve(c->shm, c->fd, &c->srv->stopping, shm_call, c,
+                           c->id, &c->srv->log);
+            return;
+        }
         /* a client must say HELLO and CONNECT promptly and briefly */
         int ready = c->state == CONN_READY;
         struct proto_msg m, r;
@@ -491,6 +549,8 @@ static void *conn_main(void *arg)
     if (c->ep != NULL)
         c->xport->ops->ep_destroy(c->ep);
     c->ep = NULL;
+    shm_chan_destroy(c->shm);
+    c->shm = NULL;
     close(c->fd);
     c->fd = -1;
     proto_buf_free(&c->in);
@@ -763,7 +823,14 @@ int32_t kvp_server_local_call(struct kvp_server_local *lc, const uint8_t *frame,
 {
     if (lc == NULL || frame == NULL || reply == NULL)
         return KVP_ERR_INVALID;
-    struct srv_conn *c = &lc->c;
+    return conn_call(&lc->c, frame, len, reply);
+}
+
+/* One whole frame by call (the in-process link and the same-host rings):
+ * parse, decode, the connection's state machine, encode the reply. */
+static int32_t conn_call(struct srv_conn *c, const uint8_t *frame, size_t len,
+                         struct proto_buf *reply)
+{
     reply->len = 0;
     if (c->state == CONN_CLOSED || atomic_load(&c->srv->stopping))
         return KVP_ERR_DISCONNECTED;

@@ -2,9 +2,12 @@
  * over real TCP (and the real UCX module when it is built): the protocol
  * end to end, auth, malformed frames closing only their connection,
  * pending allocations of a dead connection, timeouts and disconnects.
- * The loop tests run once over TCP (_i 0) and once over the in-process
- * link the embedded server uses (_i 1). */
+ * The loop tests run over each carrier: TCP (_i 0, local_fastpath off),
+ * the in-process link the embedded server uses (_i 1) and the same-host
+ * rings (_i 2, what a TCP client on the server's host switches to). */
 #include <check.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,11 +16,15 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proto.h"
 #include "server.h"
+#include "shm_ring.h"
 #include "store_client.h"
+#include "store_shm.h"
 #include "kvp_transport.h"
 
 #define TMO 5000
@@ -35,7 +42,9 @@ static void quiet_log(void *user, int32_t level, const char *msg)
 
 static struct kvp_logger test_logger = {quiet_log, NULL, KVP_LOG_DEBUG};
 
-static int carrier_local; /* set from _i by the loop tests */
+static int carrier_local; /* set from _i by the loop tests: 0 TCP, 1 local
+                           * link, 2 same-host rings */
+static const char *const carrier_name[] = {"tcp", "local", "shm"};
 
 static struct kvp_server *start(const char *transports, const char *token,
                                 uint64_t pool, uint32_t lease_ms)
@@ -58,7 +67,7 @@ static struct kvp_server *start(const char *transports, const char *token,
 /* The in-process carrier of srv, when the suite runs over it. */
 static const struct proto_local_link *local_link(struct kvp_server *srv)
 {
-    static struct proto_local_link link;
+    static _Thread_local struct proto_local_link link; /* racing threads */
     kvp_server_local_link(srv, &link);
     return &link;
 }
@@ -71,7 +80,10 @@ static int32_t open_ctl(struct kvp_server *srv, const char *token,
                                    .auth_token = token,
                                    .timeout_ms = TMO,
                                    .log = &test_logger,
-                                   .local = carrier_local ? local_link(srv) : NULL};
+                                   .local = carrier_local == 1
+                                                ? local_link(srv)
+                                                : NULL,
+                                   .local_fastpath_off = carrier_local == 0};
     return store_conn_open(&cp, c);
 }
 
@@ -80,6 +92,7 @@ static struct store_conn *ctl(struct kvp_server *srv)
     struct store_conn *c = NULL;
     ck_assert_int_eq(open_ctl(srv, NULL, &c), KVP_OK);
     ck_assert(store_conn_alive(c));
+    ck_assert_str_eq(store_conn_carrier(c), carrier_name[carrier_local]);
     return c;
 }
 
@@ -215,6 +228,7 @@ static void *race_put(void *arg)
 
 START_TEST(concurrent_puts_one_wins)
 {
+    carrier_local = _i;
     struct kvp_server *srv = start("", NULL, 1 << 20, 0);
     enum { N = 8 };
     pthread_t t[N];
@@ -319,6 +333,7 @@ static void raw_handshake(int fd)
 
 START_TEST(garbage_closes_only_that_connection)
 {
+    carrier_local = 0;
     struct kvp_server *srv = start("", NULL, 1 << 20, 0);
     struct store_conn *good = ctl(srv);
     ck_assert_int_eq(put1(good, "before", 8, 0), KVP_OK);
@@ -544,6 +559,180 @@ START_TEST(local_and_tcp_share_the_store)
 }
 END_TEST
 
+/* ---- the same-host rings ------------------------------------------------- */
+
+/* A raw client on the rings: handshake over fd, SHM_ATTACH, attach,
+ * SHM_SWITCH. Returns the mapping (the test writes into it directly). */
+static struct store_shm *raw_shm(int fd, void **seg_p)
+{
+    raw_handshake(fd);
+    uint8_t flags[4] = {0};
+    send_frame(fd, PROTO_SHM_ATTACH, flags, sizeof(flags), PROTO_VERSION);
+    uint8_t rep[PROTO_HDR_LEN + 48];
+    ck_assert_int_eq(recv(fd, rep, sizeof(rep), MSG_WAITALL), sizeof(rep));
+    struct proto_hdr h;
+    struct proto_msg m;
+    ck_assert_int_eq(proto_hdr_parse(rep, PROTO_MAX_BODY, &h, NULL), PROTO_OK);
+    ck_assert_int_eq(proto_decode(&h, rep + PROTO_HDR_LEN, &m, NULL),
+                     PROTO_OK);
+    ck_assert_int_eq(m.status, KVP_OK);
+    struct store_shm *sh = NULL;
+    const char *why = NULL;
+    ck_assert_int_eq(store_shm_attach(&m, &sh, &why), 0);
+    /* a second mapping, for writing garbage where the protocol would not */
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%u/fd/%u", m.shm_pid, m.shm_fd);
+    int sfd = open(path, O_RDWR);
+    ck_assert_int_ge(sfd, 0);
+    *seg_p = mmap(NULL, shm_seg_size(m.shm_pipe_cap), PROT_READ | PROT_WRITE,
+                  MAP_SHARED, sfd, 0);
+    close(sfd);
+    ck_assert_ptr_ne(*seg_p, MAP_FAILED);
+    uint8_t on[4] = {PROTO_SHM_SWITCH_ATTACHED, 0, 0, 0};
+    send_frame(fd, PROTO_SHM_SWITCH, on, sizeof(on), PROTO_VERSION);
+    return sh;
+}
+
+/* Malformed bytes in the ring close that connection only: the server
+ * closes its TCP socket, the other clients go on. */
+START_TEST(shm_garbage_closes_only_that_connection)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    carrier_local = 2;
+    struct store_conn *good = ctl(srv);
+    ck_assert_int_eq(put1(good, "before", 8, 0), KVP_OK);
+    static const uint8_t bad[][PROTO_HDR_LEN + 4] = {
+        {4, 0, 0, 0, 2, 0, PROTO_ALLOC, 0, 1, 0, 0, 0},    /* version */
+        {0, 0, 0, 0, 1, 0, 77, 0, 1, 0, 0, 0},             /* type */
+        {0, 0, 0, 0, 1, 0, 25, 0, 1, 0, 0, 0},             /* a gap type */
+        {0xf0, 0xff, 0xff, 0xff, 1, 0, PROTO_ALLOC, 0},    /* length */
+        {4, 0, 0, 0, 1, 0, PROTO_ALLOC, 0, 1, 0, 0, 0, 0}, /* truncated */
+        {0, 0, 0, 0, 1, 0, PROTO_ALLOC_R, 0, 1, 0, 0, 0},  /* a reply */
+        {4, 0, 0, 0, 1, 0, PROTO_SHM_SWITCH, 0, 1, 0, 0, 0, 1}, /* again */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + 2; i++) {
+        int fd = raw_connect(srv);
+        void *seg = NULL;
+        struct store_shm *sh = raw_shm(fd, &seg);
+        if (i < sizeof(bad) / sizeof(bad[0])) {
+            ck_assert_int_eq(store_shm_send(sh, bad[i], sizeof(bad[i]), fd,
+                                            TMO),
+                             KVP_OK);
+        } else {
+            /* positions the server cannot believe: the request pipe's
+             * tail beyond its capacity, or far behind its head */
+            uint64_t t = i == sizeof(bad) / sizeof(bad[0])
+                             ? SHM_PIPE_DEFAULT + 1
+                             : UINT64_MAX - 5;
+            volatile uint64_t *tail =
+                (volatile uint64_t *)((uint8_t *)seg + SHM_REQ_CTL_OFF +
+                                      SHM_CTL_TAIL_OFF);
+            *tail = t;
+            /* wake the server if it sleeps on the pipe */
+            struct shm_pipe req, rep;
+            const char *why;
+            uint8_t ck[SHM_COOKIE_LEN];
+            memcpy(ck, (uint8_t *)seg + 16, sizeof(ck));
+            ck_assert_int_eq(shm_seg_attach(seg, shm_seg_size(SHM_PIPE_DEFAULT),
+                                            SHM_PIPE_DEFAULT, ck, &req, &rep,
+                                            &why),
+                             0);
+            shm_pipe_wake_all(&req);
+        }
+        ck_assert_msg(closed_by_server(fd), "bad ring input %zu not closed",
+                      i);
+        store_shm_close(sh);
+        munmap(seg, shm_seg_size(SHM_PIPE_DEFAULT));
+        close(fd);
+    }
+    ck_assert(store_conn_alive(good));
+    ck_assert_int_eq(put1(good, "after", 8, 0), KVP_OK);
+    struct store_server_stats st;
+    ck_assert_int_eq(store_server_stats(good, &st), KVP_OK);
+    ck_assert_uint_eq(st.objects, 2);
+    ck_assert(wait_pending_zero(good)); /* every bad connection is gone */
+    store_conn_close(good);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* Frames larger than a ring stream through it (a batch of 600 keys of
+ * 1000 bytes is a ~600 KiB ALLOC frame against 256 KiB pipes). */
+START_TEST(big_frames_stream_through_the_rings)
+{
+    carrier_local = _i;
+    struct kvp_server *srv = start("", NULL, 4 << 20, 0);
+    struct store_conn *c = ctl(srv);
+    enum { N = 600 };
+    static char keys[N][1001];
+    static struct store_alloc_item a[N];
+    static struct store_lookup_item l[N];
+    static uint64_t ids[N];
+    static int32_t st[N];
+    for (int i = 0; i < N; i++) {
+        memset(keys[i], 'a' + i % 26, 1000);
+        snprintf(keys[i], 12, "%010d", i);
+        keys[i][10] = 'x';
+        a[i] = (struct store_alloc_item){.key = keys[i], .len = 64};
+        l[i] = (struct store_lookup_item){.key = keys[i]};
+    }
+    ck_assert_int_eq(store_alloc(c, N, a, 0), KVP_OK);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(a[i].status, KVP_OK);
+        ids[i] = a[i].alloc_id;
+    }
+    ck_assert_int_eq(store_commit(c, N, ids, st), KVP_OK);
+    ck_assert_int_eq(store_lookup(c, N, l, STORE_LOOKUP_NO_LEASE), KVP_OK);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(l[i].status, KVP_OK);
+        ck_assert_uint_eq(l[i].len, 64);
+    }
+    store_conn_close(c);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* A client on the rings killed with -9 while it holds an allocation: its
+ * socket closes, the server ends the connection and aborts the pending
+ * allocation, so the key is free again. */
+START_TEST(shm_client_killed_aborts_pending)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    carrier_local = 2;
+    struct store_conn *watcher = ctl(srv);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct store_conn *c = NULL;
+        int ok = open_ctl(srv, NULL, &c) == KVP_OK &&
+                 strcmp(store_conn_carrier(c), "shm") == 0;
+        struct store_alloc_item it = {.key = "held", .len = 1000};
+        ok = ok && store_alloc(c, 1, &it, 0) == KVP_OK && it.status == KVP_OK;
+        char b = ok ? 'y' : 'n';
+        if (write(ready[1], &b, 1) != 1)
+            _exit(2);
+        for (;;)
+            pause();
+    }
+    char b = 0;
+    ck_assert_int_eq(read(ready[0], &b, 1), 1);
+    ck_assert_int_eq(b, 'y');
+    struct store_alloc_item other = {.key = "held", .len = 1};
+    ck_assert_int_eq(store_alloc(watcher, 1, &other, 0), KVP_OK);
+    ck_assert_int_eq(other.status, KVP_ERR_EXISTS); /* pending counts */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_assert(wait_pending_zero(watcher));
+    ck_assert_int_eq(put1(watcher, "held", 3, 0), KVP_OK);
+    close(ready[0]);
+    close(ready[1]);
+    store_conn_close(watcher);
+    kvp_server_stop(srv);
+}
+END_TEST
+
 /* ---- timeouts and disconnects -------------------------------------------- */
 
 START_TEST(silent_server_times_out)
@@ -571,6 +760,9 @@ END_TEST
 
 START_TEST(server_gone_disconnects)
 {
+    if (_i == 1)
+        return; /* a local link must be closed before kvp_server_stop */
+    carrier_local = _i;
     struct kvp_server *srv = start("", NULL, 1 << 20, 0);
     struct store_conn *c = ctl(srv);
     kvp_server_stop(srv);
@@ -585,6 +777,7 @@ END_TEST
 
 START_TEST(lease_timeout_on_server)
 {
+    carrier_local = 0;
     struct kvp_server *srv = start("", NULL, 4096, 100);
     struct store_conn *c = ctl(srv);
     ck_assert_int_eq(put1(c, "a", 4096, 0), KVP_OK);
@@ -665,9 +858,13 @@ START_TEST(ucx_put_get_through_the_pool)
                                    .auth_token = "tok",
                                    .timeout_ms = TMO,
                                    .log = &test_logger,
-                                   .local = carrier_local ? local_link(srv) : NULL};
+                                   .local = carrier_local == 1
+                                                ? local_link(srv)
+                                                : NULL,
+                                   .local_fastpath_off = carrier_local == 0};
     struct store_conn *c = NULL;
     ck_assert_int_eq(store_conn_open(&cp, &c), KVP_OK);
+    ck_assert_str_eq(store_conn_carrier(c), carrier_name[carrier_local]);
     ck_assert_ptr_nonnull(store_conn_ep(c));
     ck_assert_ptr_nonnull(store_conn_rkey(c));
 
@@ -755,21 +952,24 @@ int main(void)
     Suite *s = suite_create("server_conn");
     TCase *tp = tcase_create("protocol");
     tcase_set_timeout(tp, 60);
-    tcase_add_loop_test(tp, batched_cycle, 0, 2);
-    tcase_add_test(tp, concurrent_puts_one_wins);
-    tcase_add_loop_test(tp, auth_challenge_response, 0, 2);
+    tcase_add_loop_test(tp, batched_cycle, 0, 3);
+    tcase_add_loop_test(tp, concurrent_puts_one_wins, 0, 3);
+    tcase_add_loop_test(tp, auth_challenge_response, 0, 3);
     tcase_add_test(tp, garbage_closes_only_that_connection);
-    tcase_add_loop_test(tp, closed_connection_aborts_pending, 0, 2);
+    tcase_add_loop_test(tp, closed_connection_aborts_pending, 0, 3);
     tcase_add_test(tp, silent_server_times_out);
-    tcase_add_test(tp, server_gone_disconnects);
+    tcase_add_loop_test(tp, server_gone_disconnects, 0, 3);
     tcase_add_test(tp, lease_timeout_on_server);
     tcase_add_test(tp, start_refuses_bad_params);
     tcase_add_test(tp, local_link_refuses_malformed_frames);
     tcase_add_test(tp, local_and_tcp_share_the_store);
+    tcase_add_test(tp, shm_garbage_closes_only_that_connection);
+    tcase_add_loop_test(tp, big_frames_stream_through_the_rings, 0, 3);
+    tcase_add_test(tp, shm_client_killed_aborts_pending);
     suite_add_tcase(s, tp);
     TCase *tu = tcase_create("ucx");
     tcase_set_timeout(tu, 60);
-    tcase_add_loop_test(tu, ucx_put_get_through_the_pool, 0, 2);
+    tcase_add_loop_test(tu, ucx_put_get_through_the_pool, 0, 3);
     suite_add_tcase(s, tu);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,148 @@
+/* store_shm.c - client side of the same-host carrier (see store_shm.h). */
+#include "store_shm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvplug/status.h"
+#include "shm_ring.h"
+
+#define SHM_SLICE_MS   20 /* how often a sleeping client looks at TCP */
+#define SHM_END_CLOSED (-20)
+#define SHM_END_TIME   (-21)
+
+struct store_shm {
+    void *seg;
+    size_t seg_len;
+    struct shm_pipe req, rep;
+    uint32_t spin_ns;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int store_shm_attach(const struct proto_msg *rep, struct store_shm **sh_p,
+                     const char **why)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%u/fd/%u", rep->shm_pid, rep->shm_fd);
+    /* O_NONBLOCK|O_NOCTTY: whatever that path is on a host where it is not
+     * our server's segment, opening it must not block or adopt a tty */
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        *why = "cannot open the server's segment through /proc (another "
+               "host, user or pid namespace)";
+        return -1;
+    }
+    struct stat st;
+    size_t want = shm_seg_size(rep->shm_pipe_cap);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size != want) {
+        close(fd);
+        *why = "the server's segment is not a file of the announced size";
+        return -1;
+    }
+    void *seg = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd); /* the mapping keeps the segment */
+    if (seg == MAP_FAILED) {
+        *why = "cannot map the server's segment";
+        return -1;
+    }
+    struct store_shm *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL) {
+        munmap(seg, want);
+        *why = "out of memory";
+        return -1;
+    }
+    sh->seg = seg;
+    sh->seg_len = want;
+    if (shm_seg_attach(seg, want, rep->shm_pipe_cap, rep->shm_cookie, &sh->req,
+                       &sh->rep, why) != 0) {
+        store_shm_close(sh);
+        return -1;
+    }
+    const char *s = getenv("KVPLUG_SHM_SPIN_US");
+    long us = s != NULL ? strtol(s, NULL, 10) : SHM_SPIN_US_DEFAULT;
+    sh->spin_ns =
+        (uint32_t)(us >= 0 && us <= 100000 ? us : SHM_SPIN_US_DEFAULT) * 1000u;
+    *sh_p = sh;
+    return 0;
+}
+
+void store_shm_close(struct store_shm *sh)
+{
+    if (sh == NULL)
+        return;
+    shm_pipe_wake_all(&sh->req);
+    munmap(sh->seg, sh->seg_len);
+    free(sh);
+}
+
+struct shm_watch {
+    int tcp_fd;
+    uint64_t deadline_ms;
+};
+
+/* While asleep: the server closing the socket (or dying) ends the wait,
+ * as does the caller's timeout. */
+static int shm_check(void *arg)
+{
+    struct shm_watch *sw = arg;
+    struct pollfd p = {sw->tcp_fd, POLLIN, 0};
+    if (poll(&p, 1, 0) > 0)
+        return SHM_END_CLOSED;
+    if (now_ms() >= sw->deadline_ms)
+        return SHM_END_TIME;
+    return 0;
+}
+
+static int32_t shm_status(int r)
+{
+    switch (r) {
+    case SHM_OK:
+        return KVP_OK;
+    case SHM_END_TIME:
+        return KVP_ERR_TIMEOUT;
+    case SHM_NO_MEMORY:
+        return KVP_ERR_NO_MEMORY;
+    case SHM_END_CLOSED:
+        return KVP_ERR_DISCONNECTED;
+    default:
+        return KVP_ERR_TRANSPORT;
+    }
+}
+
+int32_t store_shm_send(struct store_shm *sh, const uint8_t *frame, size_t len,
+                       int tcp_fd, uint32_t timeout_ms)
+{
+    struct shm_watch sw = {tcp_fd, now_ms() + timeout_ms};
+    struct shm_wait w = {sh->spin_ns, SHM_SLICE_MS, shm_check, &sw};
+    return shm_status(shm_pipe_write(&sh->req, frame, len, &w));
+}
+
+int32_t store_shm_recv(struct store_shm *sh, int tcp_fd, uint32_t timeout_ms,
+                       struct proto_hdr *h, struct proto_buf *body,
+                       const char **why)
+{
+    struct shm_watch sw = {tcp_fd, now_ms() + timeout_ms};
+    /* the server was asleep when the request went out: it needs a
+     * scheduler wake-up (tens of us here) before it answers, and spinning
+     * meanwhile only keeps a vCPU from it */
+    uint32_t spin = sh->req.woke_peer ? 0 : sh->spin_ns;
+    struct shm_wait w = {spin, SHM_SLICE_MS, shm_check, &sw};
+    int r = shm_recv_frame(&sh->rep, PROTO_MAX_BODY, &w, h, body, why);
+    if (r == SHM_CORRUPT)
+        *why = shm_result_str(r);
+    return shm_status(r);
+}
