@@ -22,17 +22,30 @@ static void fail_item(int32_t *item_status, uint32_t item, int32_t st)
         item_status[item] = st;
 }
 
-/* Jobs (or get jobs) grouped by server: order[start[s] .. start[s+1]). */
+/* Jobs (or get jobs, or keys) grouped by server: order[start[s] ..
+ * start[s+1]); server[j] = the server of item j. */
 struct groups {
     uint8_t *used;
     struct eng_server **held; /* the slot taken per used server */
     uint32_t *order;
     uint32_t *start;
+    uint32_t *server;
 };
 
-static int32_t groups_make(struct kvp_engine *e, const uint32_t *server,
-                           uint32_t n, struct groups *g)
+/* Groups n items by the server of their key: key j is the const char *
+ * at (const char *)key0 + j * stride (a key array, or the key field of a
+ * job array). */
+static int32_t groups_make(struct kvp_engine *e, uint32_t n,
+                           const char *const *key0, size_t stride,
+                           struct groups *g)
 {
+    g->server = malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+    if (g->server == NULL)
+        return KVP_ERR_NO_MEMORY;
+    const uint32_t *server = g->server;
+    for (uint32_t j = 0; j < n; j++)
+        g->server[j] = eng_server_of(
+            e, *(const char *const *)((const char *)key0 + j * stride));
     g->used = calloc(e->n_servers, 1);
     g->held = calloc(e->n_servers, sizeof(*g->held));
     g->order = malloc((size_t)n * sizeof(uint32_t));
@@ -57,6 +70,7 @@ static int32_t groups_make(struct kvp_engine *e, const uint32_t *server,
 
 static void groups_free(struct groups *g)
 {
+    free(g->server);
     free(g->used);
     free(g->held);
     free(g->order);
@@ -423,16 +437,13 @@ void xfer_put(struct kvp_engine *e, struct put_job *jobs, uint32_t n_jobs,
     if (n_jobs == 0)
         return;
     struct groups g = {0};
-    uint32_t *server = malloc((size_t)n_jobs * sizeof(uint32_t));
-    int32_t st = server == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
+    int32_t st = groups_make(e, n_jobs, &jobs[0].key, sizeof(jobs[0]), &g);
     for (uint32_t j = 0; st == KVP_OK && j < n_jobs; j++) {
-        jobs[j].server = server[j] = eng_server_of(e, jobs[j].key);
+        jobs[j].server = g.server[j];
         jobs[j].status = KVP_OK;
         jobs[j].allocated = jobs[j].committed = 0;
         jobs[j].iovs = NULL;
     }
-    if (st == KVP_OK)
-        st = groups_make(e, server, n_jobs, &g);
     if (st != KVP_OK) {
         for (uint32_t j = 0; j < n_jobs; j++)
             fail_item(item_status, jobs[j].item, st);
@@ -463,7 +474,6 @@ void xfer_put(struct kvp_engine *e, struct put_job *jobs, uint32_t n_jobs,
     cause_flush(e, &cl);
 out_free:
     groups_free(&g);
-    free(server);
 }
 
 /* ---- get ---------------------------------------------------------------- */
@@ -602,12 +612,9 @@ void xfer_get(struct kvp_engine *e, struct get_job *jobs, uint32_t n_jobs)
     if (n_jobs == 0)
         return;
     struct groups g = {0};
-    uint32_t *server = malloc((size_t)n_jobs * sizeof(uint32_t));
-    int32_t st = server == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
+    int32_t st = groups_make(e, n_jobs, &jobs[0].key, sizeof(jobs[0]), &g);
     for (uint32_t j = 0; st == KVP_OK && j < n_jobs; j++)
-        jobs[j].server = server[j] = eng_server_of(e, jobs[j].key);
-    if (st == KVP_OK)
-        st = groups_make(e, server, n_jobs, &g);
+        jobs[j].server = g.server[j];
     if (st != KVP_OK) {
         for (uint32_t j = 0; j < n_jobs; j++)
             jobs[j].result = st;
@@ -635,7 +642,6 @@ void xfer_get(struct kvp_engine *e, struct get_job *jobs, uint32_t n_jobs)
     cause_flush(e, &cl);
 out_free:
     groups_free(&g);
-    free(server);
 }
 
 /* ---- exists / remove ------------------------------------------------------ */
@@ -707,12 +713,7 @@ static void xfer_meta(struct kvp_engine *e, int remove, uint32_t n,
     if (n == 0)
         return;
     struct groups g = {0};
-    uint32_t *server = calloc(n, sizeof(uint32_t));
-    int32_t st = server == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
-    for (uint32_t i = 0; st == KVP_OK && i < n; i++)
-        server[i] = eng_server_of(e, keys[i]);
-    if (st == KVP_OK)
-        st = groups_make(e, server, n, &g);
+    int32_t st = groups_make(e, n, keys, sizeof(keys[0]), &g);
     if (st != KVP_OK) {
         for (uint32_t i = 0; i < n; i++)
             results[i] = st;
@@ -728,7 +729,6 @@ static void xfer_meta(struct kvp_engine *e, int remove, uint32_t n,
     cause_flush(e, &cl);
 out_free:
     groups_free(&g);
-    free(server);
 }
 
 void xfer_exists(struct kvp_engine *e, uint32_t n, const char *const *keys,

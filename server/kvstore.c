@@ -373,6 +373,16 @@ void kvs_destroy(struct kvs *kvs)
 {
     if (kvs == NULL)
         return;
+    /* Groups first, while their members are alive: a ready member is
+     * nowhere else (pending ones are in the pending map, committed ones in
+     * the index). */
+    while (kvs->groups != NULL) {
+        struct kvs_group *g = kvs->groups;
+        for (uint32_t i = 0; i < g->n; i++)
+            if (g->m[i]->state == OBJ_READY)
+                free(g->m[i]);
+        group_free(kvs, g);
+    }
     /* Objects are plain heap records now; the pool itself is not ours. */
     for (uint64_t b = 0; b < kvs->index.n_buckets; b++) {
         for (struct index_entry *e = kvs->index.buckets[b]; e != NULL;
@@ -389,13 +399,7 @@ void kvs_destroy(struct kvs *kvs)
         list_unlink(&kvs->retired, o);
         free(o);
     }
-    while (kvs->groups != NULL) {
-        struct kvs_group *g = kvs->groups;
-        for (uint32_t i = 0; i < g->n; i++)
-            if (g->m[i]->state == OBJ_READY)
-                free(g->m[i]);
-        group_free(kvs, g);
-    }
+
     lease_fini(&kvs->leases);
     idmap_fini(&kvs->pending);
     index_fini(&kvs->index);

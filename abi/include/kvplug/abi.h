@@ -130,8 +130,8 @@ struct kvp_stats {
     uint64_t get_misses;  /* get items answered KVP_ERR_NOT_FOUND */
     uint64_t errors;      /* items of any op that failed otherwise */
     uint64_t reconnects;  /* connections re-opened after a loss */
-    uint64_t removes;     /* objects removed (remove, batch_remove,
-                           * remove_prefix; a TP group counts its shards) */
+    uint64_t removes;     /* keys removed: one per remove/batch_remove
+                           * key, every object remove_prefix removed */
 };
 
 struct kvp_engine; /* opaque, plugin-owned */
