@@ -174,8 +174,17 @@ int32_t kvp_op_remove_prefix(struct kvp_engine *e, const char *prefix,
      * the result, the count covers the servers that answered */
     uint64_t removed = 0;
     int32_t first = KVP_OK;
-    for (uint32_t s = 0; s < e->n_servers; s++) {
-        struct eng_server *sv = eng_acquire(e, s);
+    /* the members now (with servers=etcd:// the set may change) */
+    pthread_rwlock_rdlock(&e->members_lock);
+    uint32_t n = e->n_active;
+    uint32_t *members = malloc((n ? n : 1) * sizeof(*members));
+    if (members != NULL)
+        memcpy(members, e->active, n * sizeof(*members));
+    pthread_rwlock_unlock(&e->members_lock);
+    if (members == NULL)
+        return KVP_ERR_NO_MEMORY;
+    for (uint32_t m = 0; m < n; m++) {
+        struct eng_server *sv = eng_acquire(e, members[m]);
         struct store_conn *c;
         struct prefix_req r = {prefix, 0};
         int32_t st = eng_request(e, sv, req_remove_prefix, &r, &c);
@@ -189,6 +198,7 @@ int32_t kvp_op_remove_prefix(struct kvp_engine *e, const char *prefix,
         if (first == KVP_OK)
             first = st;
     }
+    free(members);
     ENG_COUNT(e, removes, removed);
     if (removed_p != NULL)
         *removed_p = removed;
