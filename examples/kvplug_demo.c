@@ -162,6 +162,7 @@ struct demo {
     unsigned char *in, *out, *scratch;
     uint64_t obj_len;
     int failures;
+    int v1_1; /* negotiated ABI 1.1: the TP group and batch slots */
 };
 
 static void row(const char *op, int tp, int sd, uint64_t bytes, double secs,
@@ -230,16 +231,40 @@ static void run_case(struct demo *dm, int tp, int sd)
     }
     row("get_tensor_with_tp_into", tp, sd, got_bytes, tg, get_ok);
     dm->failures += !get_ok;
-    /* free the pool for the next case */
-    char shard[96];
+    /* free the pool for the next case: with 1.1 every tensor is a TP
+     * group, so checking and removing one shard key per tensor covers all
+     * of its ranks (one batch_exists, one batch_remove request) */
+    char shard[N_TENSORS][96];
+    const char *sk[N_TENSORS];
+    for (int i = 0; i < N_TENSORS; i++) {
+        if (tp <= 1)
+            snprintf(shard[i], sizeof(shard[i]), "%s", kp[i]);
+        else
+            snprintf(shard[i], sizeof(shard[i]), "%s_tp_%d", kp[i], tp - 1);
+        sk[i] = shard[i];
+    }
+    if (dm->v1_1) {
+        int32_t ex[N_TENSORS], rm[N_TENSORS];
+        int all = o->batch_exists(dm->eng, N_TENSORS, sk, ex) == KVP_OK;
+        for (int i = 0; i < N_TENSORS; i++)
+            all &= ex[i] == 1;
+        int rm_ok = o->batch_remove(dm->eng, N_TENSORS, sk, rm) == KVP_OK;
+        for (int i = 0; i < N_TENSORS; i++)
+            rm_ok &= o->exists(dm->eng, kp[i]) == 0 &&
+                     (tp <= 1 || o->stat(dm->eng, sk[0]) == KVP_ERR_NOT_FOUND);
+        row("batch_exists+batch_remove", tp, sd, 0, 1, all && rm_ok);
+        dm->failures += !(all && rm_ok);
+        return;
+    }
     for (int i = 0; i < N_TENSORS; i++) {
         if (tp <= 1) {
             o->remove(dm->eng, kp[i]);
             continue;
         }
         for (int r = 0; r < tp; r++) {
-            snprintf(shard, sizeof(shard), "%s_tp_%d", kp[i], r);
-            o->remove(dm->eng, shard);
+            char one[96];
+            snprintf(one, sizeof(one), "%s_tp_%d", kp[i], r);
+            o->remove(dm->eng, one);
         }
     }
 }
@@ -285,7 +310,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "kvplug-demo: plugin lacks the TP ops\n");
         return 1;
     }
-    struct demo dm = {.ops = o};
+    struct demo dm = {.ops = o,
+                      .v1_1 = plugin.abi_minor >= 1 &&
+                              KVP_HAS_OP(o, batch_remove) &&
+                              KVP_HAS_OP(o, get_stats)};
     st = o->engine_create(config, &host, &dm.eng);
     if (st != KVP_OK) {
         fprintf(stderr, "kvplug-demo: engine_create(\"%s\"): %s\n", config,
@@ -322,6 +350,20 @@ int main(int argc, char **argv)
     for (int t = 0; t < 4; t++)
         for (int s = 0; s < 2; s++)
             run_case(&dm, tps[t], sds[s]);
+    if (dm.v1_1) {
+        struct kvp_stats ks = {.struct_size = sizeof ks};
+        if (o->get_stats(dm.eng, &ks) == KVP_OK)
+            printf("stats: %llu puts (%llu bytes), %llu gets (%llu bytes), "
+                   "%llu misses, %llu errors, %llu removed\n",
+                   (unsigned long long)ks.puts,
+                   (unsigned long long)ks.put_bytes,
+                   (unsigned long long)ks.gets,
+                   (unsigned long long)ks.get_bytes,
+                   (unsigned long long)ks.get_misses,
+                   (unsigned long long)ks.errors,
+                   (unsigned long long)ks.removes);
+        dm.failures += ks.errors != 0;
+    }
     o->unregister_buffer(dm.eng, mem);
     o->engine_destroy(dm.eng);
     free(mem);

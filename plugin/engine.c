@@ -133,6 +133,9 @@ int32_t eng_conn(struct kvp_engine *e, struct eng_server *sv,
             .local = e->embedded ? &link : NULL, /* frames by call */
             .local_fastpath_off = !e->cfg.local_fastpath,
         };
+        if (sv->opened)
+            ENG_COUNT(e, reconnects, 1);
+        sv->opened = 1;
         int32_t st = store_conn_open(&p, &sv->conn);
         if (st != KVP_OK) {
             sv->conn = NULL;

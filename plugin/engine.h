@@ -37,6 +37,13 @@ struct eng_server {
     struct cfg_server addr;
     struct store_conn *conn; /* NULL until connected, or after a loss */
     int reset;               /* close conn at unlock (transport failed) */
+    int opened;              /* a connection was opened before */
+};
+
+/* The counters get_stats reports (struct kvp_stats). */
+struct eng_counters {
+    atomic_uint_fast64_t puts, put_bytes, gets, get_bytes, get_hits,
+        get_misses, errors, reconnects, removes;
 };
 
 struct kvp_engine {
@@ -72,6 +79,7 @@ struct kvp_engine {
     atomic_uint_fast64_t host_copy_bytes; /* payload bytes memcpy'd by us */
     atomic_uint_fast64_t header_bytes;    /* shard header bytes posted (from
                                            * the scratch area, not payload) */
+    struct eng_counters cnt;
 };
 
 /* One registration (the registry's handle): host memory registered with
@@ -80,6 +88,7 @@ struct eng_buf {
     struct kvp_xport_mem *mem; /* NULL for device memory */
     int32_t device;            /* CUDA device, or -1: host memory */
 };
+#define ENG_COUNT(e, field, v) atomic_fetch_add(&(e)->cnt.field, (v))
 
 /* Key of 1..KVP_KEY_MAX bytes; logs and returns KVP_ERR_INVALID else.
  * `what` names the op for the message. */

@@ -38,6 +38,13 @@ static struct kvp_ops plugin_ops = {
     .exists = kvp_op_exists,
     .stat = kvp_op_stat,
     .remove = kvp_op_remove,
+    /* ABI 1.1 */
+    .batch_exists = kvp_op_batch_exists,
+    .batch_remove = kvp_op_batch_remove,
+    .batch_put_from_iov = kvp_op_batch_put_from_iov,
+    .batch_get_into_iov = kvp_op_batch_get_into_iov,
+    .remove_prefix = kvp_op_remove_prefix,
+    .get_stats = kvp_op_get_stats,
 };
 
 static pthread_once_t caps_once = PTHREAD_ONCE_INIT;

@@ -46,22 +46,10 @@ int32_t kvp_op_batch_get_into(struct kvp_engine *e, uint32_t n,
                               const char *const *keys, void *const *ptrs,
                               const uint64_t *caps, int64_t *results)
 {
-    if (results == NULL) {
-        if (e != NULL && n > 0)
-            KVP_LOG_E(&e->log, "batch_get_into: results is NULL");
-        return n == 0 ? KVP_OK : KVP_ERR_INVALID;
-    }
-    if (e == NULL)
-        return batch_fill64(results, n, KVP_ERR_INVALID);
-    if (n == 0)
-        return KVP_OK;
-    if (keys == NULL || ptrs == NULL || caps == NULL) {
-        KVP_LOG_E(&e->log, "batch_get_into: %s is NULL",
-                  keys == NULL   ? "keys"
-                  : ptrs == NULL ? "ptrs"
-                                 : "caps");
-        return batch_fill64(results, n, KVP_ERR_INVALID);
-    }
+    int32_t ret;
+    if (batch_precheck(e, "batch_get_into", n, NULL, results, &ret, "keys",
+                       keys, "ptrs", ptrs, "caps", caps, NULL))
+        return ret;
     struct get_job *jobs = malloc((size_t)n * sizeof(*jobs));
     uint32_t *item = malloc((size_t)n * sizeof(uint32_t));
     if (jobs == NULL || item == NULL) {

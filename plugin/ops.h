@@ -50,6 +50,25 @@ int32_t kvp_op_batch_get_tensor_with_tp_into(
 int32_t kvp_op_exists(struct kvp_engine *engine, const char *key);
 int64_t kvp_op_stat(struct kvp_engine *engine, const char *key);
 int32_t kvp_op_remove(struct kvp_engine *engine, const char *key);
+/* ABI 1.1 */
+int32_t kvp_op_batch_exists(struct kvp_engine *engine, uint32_t n,
+                            const char *const *keys, int32_t *results);
+int32_t kvp_op_batch_remove(struct kvp_engine *engine, uint32_t n,
+                            const char *const *keys, int32_t *results);
+int32_t kvp_op_batch_put_from_iov(struct kvp_engine *engine, uint32_t n,
+                                  const char *const *keys,
+                                  const struct kvp_iov *const *iovs,
+                                  const uint32_t *iov_counts,
+                                  const struct kvp_put_opts *opts,
+                                  int32_t *results);
+int32_t kvp_op_batch_get_into_iov(struct kvp_engine *engine, uint32_t n,
+                                  const char *const *keys,
+                                  const struct kvp_iov *const *iovs,
+                                  const uint32_t *iov_counts,
+                                  int64_t *results);
+int32_t kvp_op_remove_prefix(struct kvp_engine *engine, const char *prefix,
+                             uint64_t *removed_p);
+int32_t kvp_op_get_stats(struct kvp_engine *engine, struct kvp_stats *stats);
 
 /* Capabilities the plugin always advertises (KVP_CAP_*). entry.c adds
  * KVP_CAP_CUDA when device memory can be registered (docs/cuda.md). */

@@ -53,22 +53,10 @@ int32_t kvp_op_batch_put_from(struct kvp_engine *e, uint32_t n,
                               const uint64_t *lens,
                               const struct kvp_put_opts *opts, int32_t *results)
 {
-    if (results == NULL) {
-        if (e != NULL && n > 0)
-            KVP_LOG_E(&e->log, "batch_put_from: results is NULL");
-        return n == 0 ? KVP_OK : KVP_ERR_INVALID;
-    }
-    if (e == NULL)
-        return batch_fill32(results, n, KVP_ERR_INVALID);
-    if (n == 0)
-        return KVP_OK;
-    if (keys == NULL || ptrs == NULL || lens == NULL) {
-        KVP_LOG_E(&e->log, "batch_put_from: %s is NULL",
-                  keys == NULL   ? "keys"
-                  : ptrs == NULL ? "ptrs"
-                                 : "lens");
-        return batch_fill32(results, n, KVP_ERR_INVALID);
-    }
+    int32_t ret;
+    if (batch_precheck(e, "batch_put_from", n, results, NULL, &ret, "keys",
+                       keys, "ptrs", ptrs, "lens", lens, NULL))
+        return ret;
     uint32_t flags;
     int32_t st = put_opts_flags(e, "batch_put_from", opts, &flags);
     if (st != KVP_OK)

@@ -14,7 +14,11 @@
 uint64_t router_hash(const void *data, size_t len);
 /* Seed of a server from its "host:port" identity. */
 uint64_t router_server_seed(const char *host, uint16_t port);
-/* Index in [0, n) of the server for key (n >= 1). */
+/* Bytes of key that place it: a TP shard key "<base>_tp_<rank>" (rank in
+ * canonical decimal) is placed by its base, so every shard of a TP group
+ * lives on its base key's server (DESIGN §3); any other key by itself. */
+size_t router_place_len(const char *key);
+/* Index in [0, n) of the server for key (n >= 1), by router_place_len. */
 uint32_t router_pick(const uint64_t *seeds, uint32_t n, const char *key);
 
 #endif /* KVP_ROUTER_H */

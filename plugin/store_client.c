@@ -475,14 +475,20 @@ static int key_valid(const char *key, uint16_t *len_p)
 
 static int32_t batch_args(struct store_conn *c, uint32_t n, const void *arr)
 {
-    if (c == NULL || (n > 0 && arr == NULL) || n > PROTO_MAX_ITEMS) {
+    if (c == NULL || (n > 0 && arr == NULL)) {
         KVP_LOG_E(c != NULL ? c->log : NULL,
-                  "store: batch of %u items: NULL connection/array or more "
-                  "than %u items",
-                  n, PROTO_MAX_ITEMS);
+                  "store: batch of %u items: NULL connection or array", n);
         return KVP_ERR_INVALID;
     }
     return conn_up(c) ? KVP_OK : KVP_ERR_DISCONNECTED;
+}
+
+/* Items [off, off + *cnt_p) go in the next frame: at most PROTO_MAX_ITEMS,
+ * so a batch of any size is as many frames as it needs. */
+static uint32_t frame_count(uint32_t n, uint32_t off)
+{
+    uint32_t left = n - off;
+    return left < PROTO_MAX_ITEMS ? left : PROTO_MAX_ITEMS;
 }
 
 /* A keyed batch: items with invalid keys fail alone (KVP_ERR_INVALID) and
@@ -541,19 +547,23 @@ static const char *lookup_key(const void *arr, uint32_t i)
     return ((const struct store_lookup_item *)arr)[i].key;
 }
 
-int32_t store_alloc(struct store_conn *conn, uint32_t n,
-                    struct store_alloc_item *items, uint32_t flags)
+static int32_t alloc_frame(struct store_conn *conn, uint32_t n,
+                           struct store_alloc_item *items, uint32_t flags)
 {
-    int32_t st = batch_args(conn, n, items);
-    if (st != KVP_OK || n == 0)
-        return st;
+    int32_t st;
     struct keyed k;
     st = keyed_build(conn, n, alloc_key, items, &items[0].status,
                      sizeof(items[0]), &k);
     if (st != KVP_OK)
         return st;
-    for (uint32_t j = 0; j < k.n; j++)
-        k.wire[j].len = items[k.map[j]].len;
+    for (uint32_t j = 0; j < k.n; j++) {
+        const struct store_alloc_item *it = &items[k.map[j]];
+        k.wire[j].len = it->len;
+        k.wire[j].group = it->group;
+        k.wire[j].base_len = it->base_len;
+        if (it->group != 0)
+            flags |= PROTO_ALLOC_GROUPS;
+    }
     struct proto_msg req = {
         .type = PROTO_ALLOC, .flags = flags, .n = k.n, .items = k.wire};
     struct proto_msg rep;
@@ -573,12 +583,40 @@ int32_t store_alloc(struct store_conn *conn, uint32_t n,
     return st;
 }
 
-int32_t store_lookup(struct store_conn *conn, uint32_t n,
-                     struct store_lookup_item *items, uint32_t flags)
+/* A group never spans two frames (the server forms it from one frame's
+ * items): a frame ends before a group that would not fit whole; a group
+ * larger than a frame fails its members with KVP_ERR_INVALID. */
+int32_t store_alloc(struct store_conn *conn, uint32_t n,
+                    struct store_alloc_item *items, uint32_t flags)
 {
     int32_t st = batch_args(conn, n, items);
-    if (st != KVP_OK || n == 0)
-        return st;
+    for (uint32_t off = 0; st == KVP_OK && off < n;) {
+        uint32_t cnt = frame_count(n, off), end = off + cnt;
+        uint32_t g = items[end - 1].group;
+        if (end < n && g != 0 && items[end].group == g) {
+            while (end > off && items[end - 1].group == g)
+                end--; /* the group starts a frame of its own */
+            if (end == off) {
+                while (end < n && items[end].group == g) {
+                    KVP_LOG_E(conn->log, "store: alloc of '%.128s': its "
+                              "group has more than %u objects",
+                              items[end].key, PROTO_MAX_ITEMS);
+                    items[end++].status = KVP_ERR_INVALID;
+                }
+                off = end;
+                continue;
+            }
+        }
+        st = alloc_frame(conn, end - off, items + off, flags);
+        off = end;
+    }
+    return st;
+}
+
+static int32_t lookup_frame(struct store_conn *conn, uint32_t n,
+                            struct store_lookup_item *items, uint32_t flags)
+{
+    int32_t st;
     struct keyed k;
     st = keyed_build(conn, n, lookup_key, items, &items[0].status,
                      sizeof(items[0]), &k);
@@ -604,6 +642,18 @@ int32_t store_lookup(struct store_conn *conn, uint32_t n,
     return st;
 }
 
+int32_t store_lookup(struct store_conn *conn, uint32_t n,
+                     struct store_lookup_item *items, uint32_t flags)
+{
+    int32_t st = batch_args(conn, n, items);
+    for (uint32_t off = 0; st == KVP_OK && off < n;) {
+        uint32_t cnt = frame_count(n, off);
+        st = lookup_frame(conn, cnt, items + off, flags);
+        off += cnt;
+    }
+    return st;
+}
+
 /* The wire items of an id batch (COMMIT, ABORT, RELEASE); NULL: no
  * memory. n > 0. */
 static struct proto_item *id_items(uint32_t n, const uint64_t *ids)
@@ -615,12 +665,10 @@ static struct proto_item *id_items(uint32_t n, const uint64_t *ids)
 }
 
 /* COMMIT/ABORT: n ids in, n statuses out (status may be NULL). */
-static int32_t id_batch(struct store_conn *conn, uint16_t type, uint32_t n,
+static int32_t id_frame(struct store_conn *conn, uint16_t type, uint32_t n,
                         const uint64_t *ids, int32_t *status)
 {
-    int32_t st = batch_args(conn, n, ids);
-    if (st != KVP_OK || n == 0)
-        return st;
+    int32_t st;
     struct proto_item *wire = id_items(n, ids);
     if (wire == NULL)
         return KVP_ERR_NO_MEMORY;
@@ -634,6 +682,19 @@ static int32_t id_batch(struct store_conn *conn, uint16_t type, uint32_t n,
         proto_msg_free(&rep);
     }
     free(wire);
+    return st;
+}
+
+static int32_t id_batch(struct store_conn *conn, uint16_t type, uint32_t n,
+                        const uint64_t *ids, int32_t *status)
+{
+    int32_t st = batch_args(conn, n, ids);
+    for (uint32_t off = 0; st == KVP_OK && off < n;) {
+        uint32_t cnt = frame_count(n, off);
+        st = id_frame(conn, type, cnt, ids + off,
+                      status != NULL ? status + off : NULL);
+        off += cnt;
+    }
     return st;
 }
 
@@ -656,15 +717,17 @@ int32_t store_release(struct store_conn *conn, uint32_t n,
                       const uint64_t *lease_ids)
 {
     int32_t st = batch_args(conn, n, lease_ids);
-    if (st != KVP_OK || n == 0)
-        return st;
-    struct proto_item *wire = id_items(n, lease_ids);
-    if (wire == NULL)
-        return KVP_ERR_NO_MEMORY;
-    struct proto_msg req = {
-        .type = PROTO_RELEASE_NOREPLY, .n = n, .items = wire};
-    st = send_frame(conn, &req);
-    free(wire);
+    for (uint32_t off = 0; st == KVP_OK && off < n;) {
+        uint32_t cnt = frame_count(n, off);
+        struct proto_item *wire = id_items(cnt, lease_ids + off);
+        if (wire == NULL)
+            return KVP_ERR_NO_MEMORY;
+        struct proto_msg req = {
+            .type = PROTO_RELEASE_NOREPLY, .n = cnt, .items = wire};
+        st = send_frame(conn, &req);
+        free(wire);
+        off += cnt;
+    }
     return st;
 }
 
@@ -686,6 +749,71 @@ int32_t store_remove(struct store_conn *conn, const char *key, int32_t *status)
         *status = rep.status != KVP_OK ? rep.status : rep.items[0].status;
         proto_msg_free(&rep);
     }
+    return st;
+}
+
+static const char *remove_key(const void *arr, uint32_t i)
+{
+    return ((const char *const *)arr)[i];
+}
+
+static int32_t remove_frame(struct store_conn *conn, uint32_t n,
+                            const char *const *keys, int32_t *status)
+{
+    struct keyed k;
+    int32_t st = keyed_build(conn, n, remove_key, keys, status,
+                             sizeof(status[0]), &k);
+    if (st != KVP_OK)
+        return st;
+    struct proto_msg req = {.type = PROTO_REMOVE, .n = k.n, .items = k.wire};
+    struct proto_msg rep;
+    if (k.n > 0 && (st = rpc(conn, &req, &rep)) == KVP_OK) {
+        for (uint32_t j = 0; j < k.n; j++)
+            status[k.map[j]] =
+                rep.status != KVP_OK ? rep.status : rep.items[j].status;
+        proto_msg_free(&rep);
+    }
+    keyed_free(&k);
+    return st;
+}
+
+int32_t store_remove_many(struct store_conn *conn, uint32_t n,
+                          const char *const *keys, int32_t *status)
+{
+    int32_t st = batch_args(conn, n, keys);
+    if (st == KVP_OK && status == NULL)
+        st = KVP_ERR_INVALID;
+    for (uint32_t off = 0; st == KVP_OK && off < n;) {
+        uint32_t cnt = frame_count(n, off);
+        st = remove_frame(conn, cnt, keys + off, status + off);
+        off += cnt;
+    }
+    return st;
+}
+
+int32_t store_remove_prefix(struct store_conn *conn, const char *prefix,
+                            uint64_t *removed_p)
+{
+    size_t len = prefix != NULL ? strnlen(prefix, PROTO_KEY_MAX + 1) : 0;
+    if (conn == NULL || prefix == NULL || len > PROTO_KEY_MAX) {
+        KVP_LOG_E(conn != NULL ? conn->log : NULL,
+                  "store: remove_prefix: NULL connection/prefix or prefix "
+                  "longer than %d bytes", PROTO_KEY_MAX);
+        return KVP_ERR_INVALID;
+    }
+    if (!conn_up(conn))
+        return KVP_ERR_DISCONNECTED;
+    struct proto_msg req = {.type = PROTO_REMOVE_PREFIX,
+                            .prefix = (const uint8_t *)prefix,
+                            .prefix_len = (uint16_t)len};
+    struct proto_msg rep;
+    int32_t st = rpc(conn, &req, &rep);
+    if (st != KVP_OK)
+        return st;
+    st = rep.status;
+    if (removed_p != NULL)
+        *removed_p = rep.count;
+    proto_msg_free(&rep);
     return st;
 }
 

@@ -55,12 +55,18 @@ struct kvp_xport_rkey *store_conn_rkey(struct store_conn *conn);
 struct store_alloc_item {
     const char *key;      /* in */
     uint64_t len;         /* in */
+    uint32_t group;       /* in: 0, or a TP group number: consecutive items
+                           * with one number form one group (<= 16384) */
+    uint16_t base_len;    /* in, with group: bytes of key that are the
+                           * group's base key */
     int32_t status;       /* out: OK, EXISTS, NO_SPACE, INVALID */
     uint64_t raddr;       /* out: remote address to write to */
     uint64_t alloc_id;    /* out: for commit/abort */
 };
-/* One ALLOC frame for all n items. A key already committed or pending gets
- * KVP_ERR_EXISTS unless STORE_ALLOC_OVERWRITE. */
+/* One ALLOC frame per 16384 items (a group never spans two frames). A key
+ * already committed or pending gets KVP_ERR_EXISTS unless
+ * STORE_ALLOC_OVERWRITE. Every batch call of this header takes any n and
+ * sends as many frames as it needs. */
 int32_t store_alloc(struct store_conn *conn, uint32_t n,
                     struct store_alloc_item *items, uint32_t flags);
 /* One COMMIT frame: makes the objects visible (an overwrite replaces the
@@ -96,6 +102,16 @@ int32_t store_remove(struct store_conn *conn, const char *key,
 
 
 /* ---- additions (after the first version of this header) -------------- */
+
+/* REMOVE frames for n keys: status[i] = KVP_OK or KVP_ERR_NOT_FOUND (or
+ * KVP_ERR_INVALID for a bad key, not sent). A member of a TP group takes
+ * its whole group with it. */
+int32_t store_remove_many(struct store_conn *conn, uint32_t n,
+                          const char *const *keys, int32_t *status);
+/* One REMOVE_PREFIX frame: every committed key starting with prefix (""
+ * = all); *removed_p (optional) = objects removed. */
+int32_t store_remove_prefix(struct store_conn *conn, const char *prefix,
+                            uint64_t *removed_p);
 
 /* Server-wide counters, for tests and operators. */
 struct store_server_stats {

@@ -19,21 +19,26 @@ static int32_t check_shard(struct kvp_engine *e, const char *key,
     struct kvp_tensor_hdr h;
     int32_t rule = tensor_hdr_parse(buf, len, &h);
     const char *why = NULL;
+    /* the TP axis is found by its kind, wherever it sits in axes[] */
+    uint32_t a = 0;
+    while (rule == TH_OK && a < h.axis_count && h.axes[a].kind != KVP_AXIS_TP)
+        a++;
     if (rule != TH_OK)
         why = tensor_hdr_rule_str(rule);
-    else if (h.layout_kind != KVP_LAYOUT_SHARD || h.axis_count < 1 ||
-             h.axes[0].kind != KVP_AXIS_TP)
+    else if (h.layout_kind != KVP_LAYOUT_SHARD || a == h.axis_count)
         why = "not a TP shard";
-    else if (h.axes[0].shard_count != tp_size || h.axes[0].shard_rank != rank)
+    else if (h.axes[a].shard_count != tp_size || h.axes[a].shard_rank != rank)
         why = "another tp_size or rank";
     if (why == NULL)
         return KVP_OK;
+    if (a >= KVP_TENSOR_MAX_AXES)
+        a = 0;
     KVP_LOG_E(&e->log,
               "get_tensor_with_tp_into: key '%.128s' (rank %d of %d): "
               "stored object does not match: %s (header says rank %d of %d)",
               key, rank, tp_size, why,
-              rule == TH_OK ? h.axes[0].shard_rank : -1,
-              rule == TH_OK ? h.axes[0].shard_count : -1);
+              rule == TH_OK ? h.axes[a].shard_rank : -1,
+              rule == TH_OK ? h.axes[a].shard_count : -1);
     return KVP_ERR_TP_MISMATCH;
 }
 
@@ -64,6 +69,11 @@ static int32_t tp_get_many(struct kvp_engine *e, const char *what, uint32_t n,
     if (tp_size > 1 && (tp_rank < 0 || tp_rank >= tp_size)) {
         KVP_LOG_E(&e->log, "%s: tp_rank %d outside [0, %d)", what, tp_rank,
                   tp_size);
+        return batch_fill64(results, n, KVP_ERR_INVALID);
+    }
+    if (tp_size > KVP_TP_SIZE_MAX) {
+        KVP_LOG_E(&e->log, "%s: tp_size %d is over the limit %d "
+                  "(KVP_TP_SIZE_MAX)", what, tp_size, KVP_TP_SIZE_MAX);
         return batch_fill64(results, n, KVP_ERR_INVALID);
     }
     struct get_job *jobs = calloc(n, sizeof(*jobs));
@@ -141,22 +151,10 @@ int32_t kvp_op_batch_get_tensor_with_tp_into(struct kvp_engine *e, uint32_t n,
                                              int64_t *results)
 {
     const char *what = "batch_get_tensor_with_tp_into";
-    if (results == NULL) {
-        if (e != NULL && n > 0)
-            KVP_LOG_E(&e->log, "%s: results is NULL", what);
-        return n == 0 ? KVP_OK : KVP_ERR_INVALID;
-    }
-    if (e == NULL)
-        return batch_fill64(results, n, KVP_ERR_INVALID);
-    if (n == 0)
-        return KVP_OK;
-    if (keys == NULL || ptrs == NULL || caps == NULL) {
-        KVP_LOG_E(&e->log, "%s: %s is NULL", what,
-                  keys == NULL   ? "keys"
-                  : ptrs == NULL ? "ptrs"
-                                 : "caps");
-        return batch_fill64(results, n, KVP_ERR_INVALID);
-    }
+    int32_t ret;
+    if (batch_precheck(e, what, n, NULL, results, &ret, "keys", keys, "ptrs",
+                       ptrs, "caps", caps, NULL))
+        return ret;
     int32_t st =
         tp_get_many(e, what, n, keys, ptrs, caps, tp_rank, tp_size, results);
     return st != KVP_OK ? st : batch_outcome64(results, n);

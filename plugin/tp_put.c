@@ -104,7 +104,7 @@ static int32_t tp_prepare(struct kvp_engine *e, const char *what,
 /* Puts n validated-or-failed items; results[i] must hold the validation
  * status. */
 static void tp_put_items(struct kvp_engine *e, uint32_t n,
-                         const void *const *ptrs, const uint64_t *lens,
+                         const char *const *keys, const void *const *ptrs, const uint64_t *lens,
                          int32_t tp_size, struct tp_item *items,
                          int32_t *results, uint32_t flags)
 {
@@ -142,6 +142,10 @@ static void tp_put_items(struct kvp_engine *e, uint32_t n,
             struct put_job *j = &jobs[nj];
             j->key = it->keys + (size_t)r * TP_SHARD_KEY_MAX;
             j->item = i;
+            /* one TP group per item, even of one object (tp_size <= 1):
+             * an overwrite with another tp_size replaces it whole */
+            j->group = i + 1;
+            j->base_len = (uint16_t)strlen(keys[i]);
             j->data_mem = it->mem;
             j->staged = it->device >= 0;
             j->device = it->device;
@@ -178,13 +182,20 @@ static int32_t tp_put_many(struct kvp_engine *e, const char *what, uint32_t n,
     int32_t st = put_opts_flags(e, what, opts, &flags);
     if (st != KVP_OK)
         return batch_fill32(results, n, st);
+    if (tp_size > KVP_TP_SIZE_MAX) {
+        /* one line for the cause, not one per item or shard */
+        KVP_LOG_E(&e->log, "%s: tp_size %d is over the limit %d "
+                  "(KVP_TP_SIZE_MAX); %u item(s) refused",
+                  what, tp_size, KVP_TP_SIZE_MAX, n);
+        return batch_fill32(results, n, KVP_ERR_INVALID);
+    }
     struct tp_item *items = calloc(n, sizeof(*items));
     if (items == NULL)
         return batch_fill32(results, n, KVP_ERR_NO_MEMORY);
     for (uint32_t i = 0; i < n; i++)
         results[i] = tp_prepare(e, what, keys[i], ptrs[i], lens[i], tp_size,
                                 split_dim, &items[i]);
-    tp_put_items(e, n, ptrs, lens, tp_size, items, results, flags);
+    tp_put_items(e, n, keys, ptrs, lens, tp_size, items, results, flags);
     for (uint32_t i = 0; i < n; i++) {
         eng_put_buf(e, items[i].ref);
         free(items[i].keys);
@@ -216,22 +227,10 @@ int32_t kvp_op_batch_put_tensor_with_tp_from(
 {
     (void)tp_rank;
     const char *what = "batch_put_tensor_with_tp_from";
-    if (results == NULL) {
-        if (e != NULL && n > 0)
-            KVP_LOG_E(&e->log, "%s: results is NULL", what);
-        return n == 0 ? KVP_OK : KVP_ERR_INVALID;
-    }
-    if (e == NULL)
-        return batch_fill32(results, n, KVP_ERR_INVALID);
-    if (n == 0)
-        return KVP_OK;
-    if (keys == NULL || ptrs == NULL || lens == NULL) {
-        KVP_LOG_E(&e->log, "%s: %s is NULL", what,
-                  keys == NULL   ? "keys"
-                  : ptrs == NULL ? "ptrs"
-                                 : "lens");
-        return batch_fill32(results, n, KVP_ERR_INVALID);
-    }
+    int32_t ret;
+    if (batch_precheck(e, what, n, results, NULL, &ret, "keys", keys, "ptrs",
+                       ptrs, "lens", lens, NULL))
+        return ret;
     int32_t st = tp_put_many(e, what, n, keys, ptrs, lens, tp_size, split_dim,
                              opts, results);
     return st != KVP_OK ? st : batch_outcome32(results, n);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "ops.h"
 #include "store_client.h"
 #include "units.h"
@@ -21,17 +22,30 @@ static void fail_item(int32_t *item_status, uint32_t item, int32_t st)
         item_status[item] = st;
 }
 
-/* Jobs (or get jobs) grouped by server: order[start[s] .. start[s+1]). */
+/* Jobs (or get jobs, or keys) grouped by server: order[start[s] ..
+ * start[s+1]); server[j] = the server of item j. */
 struct groups {
     uint8_t *used;
     struct eng_server **held; /* the slot taken per used server */
     uint32_t *order;
     uint32_t *start;
+    uint32_t *server;
 };
 
-static int32_t groups_make(struct kvp_engine *e, const uint32_t *server,
-                           uint32_t n, struct groups *g)
+/* Groups n items by the server of their key: key j is the const char *
+ * at (const char *)key0 + j * stride (a key array, or the key field of a
+ * job array). */
+static int32_t groups_make(struct kvp_engine *e, uint32_t n,
+                           const char *const *key0, size_t stride,
+                           struct groups *g)
 {
+    g->server = malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+    if (g->server == NULL)
+        return KVP_ERR_NO_MEMORY;
+    const uint32_t *server = g->server;
+    for (uint32_t j = 0; j < n; j++)
+        g->server[j] = eng_server_of(
+            e, *(const char *const *)((const char *)key0 + j * stride));
     g->used = calloc(e->n_servers, 1);
     g->held = calloc(e->n_servers, sizeof(*g->held));
     g->order = malloc((size_t)n * sizeof(uint32_t));
@@ -56,6 +70,7 @@ static int32_t groups_make(struct kvp_engine *e, const uint32_t *server,
 
 static void groups_free(struct groups *g)
 {
+    free(g->server);
     free(g->used);
     free(g->held);
     free(g->order);
@@ -103,7 +118,8 @@ static void space_note(struct store_conn *c, char *buf, size_t cap)
 
 static void put_alloc(struct kvp_engine *e, struct eng_server *sv,
                       struct put_job *jobs, const uint32_t *idx, uint32_t cnt,
-                      int32_t *item_status, uint32_t flags)
+                      int32_t *item_status, uint32_t flags,
+                      struct cause_log *cl)
 {
     struct store_conn *c;
     struct store_alloc_item *it = calloc(cnt, sizeof(*it));
@@ -112,29 +128,35 @@ static void put_alloc(struct kvp_engine *e, struct eng_server *sv,
         for (uint32_t i = 0; i < cnt; i++) {
             it[i].key = jobs[idx[i]].key;
             it[i].len = put_job_len(&jobs[idx[i]]);
+            it[i].group = jobs[idx[i]].group;
+            it[i].base_len = jobs[idx[i]].base_len;
         }
         struct batch_req r = {cnt, it, flags};
         st = eng_request(e, sv, req_alloc, &r, &c);
     }
-    char note[300] = "";
+    int noted = 0; /* why this server had no space: said once */
     for (uint32_t i = 0; i < cnt; i++) {
         struct put_job *j = &jobs[idx[i]];
         j->status = st == KVP_OK ? it[i].status : st;
-        if (j->status == KVP_ERR_NO_SPACE && note[0] == '\0')
-            space_note(st == KVP_OK ? c : NULL, note, sizeof(note));
         if (j->status == KVP_OK) {
             j->allocated = 1;
             j->raddr = it[i].raddr;
             j->alloc_id = it[i].alloc_id;
         } else {
-            /* EXISTS is an expected answer in a cache: debug, not error */
-            kvp_logf(&e->log,
-                     j->status == KVP_ERR_EXISTS ? KVP_LOG_DEBUG
-                                                 : KVP_LOG_ERROR,
-                     "put: key '%.128s' (%llu bytes): alloc on %s:%u: %s%s",
-                     j->key, (unsigned long long)put_job_len(j), sv->addr.host,
-                     sv->addr.port, kvp_op_status_str(j->status),
-                     j->status == KVP_ERR_NO_SPACE ? note : "");
+            if (j->status == KVP_ERR_NO_SPACE && !noted) {
+                char note[300];
+                space_note(st == KVP_OK ? c : NULL, note, sizeof(note));
+                KVP_LOG_E(&e->log, "put: %s:%u has no space for '%.128s' "
+                          "(%llu bytes)%s", sv->addr.host, sv->addr.port,
+                          j->key, (unsigned long long)put_job_len(j), note);
+                noted = 1;
+            }
+            /* EXISTS is an expected answer in a cache: debug, not error;
+             * one line per cause for the rest (cause_flush) */
+            cause_note(cl,
+                       j->status == KVP_ERR_EXISTS ? KVP_LOG_DEBUG
+                                                   : KVP_LOG_ERROR,
+                       "put", "alloc", j->server, j->status, j->key);
             fail_item(item_status, j->item, j->status);
         }
     }
@@ -157,6 +179,8 @@ static int32_t put_prepare(struct kvp_engine *e, struct kvp_xport_ep *ep,
     uint64_t n_data = 0;
     if (j->plan != NULL)
         n_data = j->plan->extent_len > 0 ? j->plan->n_extents : 0;
+    else if (j->iov != NULL)
+        n_data = j->n_iov;
     else
         n_data = j->data_len > 0 ? 1 : 0;
     if (n_data > UINT32_MAX)
@@ -179,11 +203,63 @@ static int32_t put_prepare(struct kvp_engine *e, struct kvp_xport_ep *ep,
             struct tp_extent x = tp_plan_extent(j->plan, j->rank, i);
             iov[i] = (struct kvp_xport_iov){j->payload + x.off, x.len};
         }
+    } else if (j->iov != NULL) {
+        for (uint32_t i = 0; i < j->n_iov; i++)
+            iov[i] = (struct kvp_xport_iov){j->iov[i].ptr, j->iov[i].len};
     } else if (n_data > 0) {
         iov[0] = (struct kvp_xport_iov){j->data, j->data_len};
     }
     *n_data_p = n_data;
     return st;
+}
+
+/* Writes the pieces of a gathered job straight from the host's buffers:
+ * one write (verbs: one SGE list; UCX: one put per piece) per run of
+ * consecutive pieces in one registration, to consecutive remote addresses;
+ * empty pieces are skipped. Completed by the server's one flush. */
+static int32_t put_pieces(struct kvp_engine *e, struct kvp_xport_ep *ep,
+                          struct kvp_xport_rkey *rkey, struct put_job *j)
+{
+    const struct kvp_xport_iov *iov = &j->iovs[1];
+    uint64_t raddr = j->raddr;
+    uint32_t i = 0;
+    while (i < j->n_iov) {
+        if (iov[i].len == 0) {
+            i++;
+            continue;
+        }
+        uint32_t k = i + 1;
+        uint64_t run = iov[i].len;
+        while (k < j->n_iov &&
+               (iov[k].len == 0 || j->iov_mem[k] == j->iov_mem[i])) {
+            run += iov[k].len;
+            k++;
+        }
+        /* empty pieces inside the run are harmless zero-length SGEs; skip
+         * them anyway so no transport sees one */
+        uint32_t n = 0;
+        for (uint32_t x = i; x < k; x++)
+            n += iov[x].len > 0;
+        int32_t st;
+        if (n == k - i) {
+            st = e->tops->write(ep, &iov[i], k - i, j->iov_mem[i], raddr,
+                                rkey);
+        } else {
+            st = KVP_OK;
+            uint64_t ra = raddr;
+            for (uint32_t x = i; x < k && st == KVP_OK; x++) {
+                if (iov[x].len == 0)
+                    continue;
+                st = e->tops->write(ep, &iov[x], 1, j->iov_mem[i], ra, rkey);
+                ra += iov[x].len;
+            }
+        }
+        if (st != KVP_OK)
+            return st;
+        raddr += run;
+        i = k;
+    }
+    return KVP_OK;
 }
 
 /* Writes payload extents [first, first + n) of a prepared job. */
@@ -197,18 +273,17 @@ static int32_t put_extents(struct kvp_engine *e, struct kvp_xport_ep *ep,
                           raddr + first * ext, rkey);
 }
 
-static void put_failed(struct kvp_engine *e, struct put_job *j,
-                       int32_t *item_status, int32_t st)
+static void put_failed(struct put_job *j, int32_t *item_status, int32_t st,
+                       struct cause_log *cl)
 {
-    KVP_LOG_E(&e->log, "put: key '%.128s': write: %s", j->key,
-              kvp_op_status_str(st));
+    cause_note(cl, KVP_LOG_ERROR, "put", "write", j->server, st, j->key);
     j->status = st;
     fail_item(item_status, j->item, st);
 }
 
 static void put_write(struct kvp_engine *e, struct eng_server *sv,
                       struct put_job *jobs, const uint32_t *idx, uint32_t cnt,
-                      int32_t *item_status)
+                      int32_t *item_status, struct cause_log *cl)
 {
     if (sv->conn == NULL)
         return;
@@ -230,12 +305,14 @@ static void put_write(struct kvp_engine *e, struct eng_server *sv,
                          : put_prepare(e, ep, rkey, j, &n_data);
         if (st == KVP_OK && j->staged)
             staged[n_staged++] = idx[i]; /* payload: xfer_dev_put below */
+        else if (st == KVP_OK && j->iov != NULL)
+            st = put_pieces(e, ep, rkey, j);
         else if (st == KVP_OK && j->plan == NULL && n_data > 0)
             st = put_extents(e, ep, rkey, j, 0, n_data);
         else if (st == KVP_OK)
             pending += (left[i] = n_data) > 0;
         if (st != KVP_OK)
-            put_failed(e, j, item_status, st);
+            put_failed(j, item_status, st, cl);
     }
     /* the TP shards, a block of each in turn */
     while (pending > 0) {
@@ -250,7 +327,7 @@ static void put_write(struct kvp_engine *e, struct eng_server *sv,
             next[i] += n;
             left[i] -= n;
             if (st != KVP_OK) {
-                put_failed(e, j, item_status, st);
+                put_failed(j, item_status, st, cl);
                 left[i] = 0;
             }
             pending += left[i] > 0;
@@ -280,9 +357,21 @@ static void put_write(struct kvp_engine *e, struct eng_server *sv,
     }
 }
 
+/* Jobs of a failed item: its whole group fails (the server never shows
+ * part of a group; the client must not commit part of one either). */
+static void put_fail_groups(struct put_job *jobs, const uint32_t *idx,
+                            uint32_t cnt, int32_t *item_status)
+{
+    for (uint32_t i = 0; i < cnt; i++) {
+        struct put_job *j = &jobs[idx[i]];
+        if (item_status[j->item] != KVP_OK && j->status == KVP_OK)
+            j->status = item_status[j->item];
+    }
+}
+
 static void put_finish(struct kvp_engine *e, struct eng_server *sv,
                        struct put_job *jobs, const uint32_t *idx, uint32_t cnt,
-                       int32_t *item_status)
+                       int32_t *item_status, struct cause_log *cl)
 {
     if (sv->conn == NULL)
         return;
@@ -322,39 +411,24 @@ static void put_finish(struct kvp_engine *e, struct eng_server *sv,
             j->committed = 1;
             continue;
         }
-        KVP_LOG_E(&e->log, "put: key '%.128s': commit on %s:%u: %s", j->key,
-                  sv->addr.host, sv->addr.port, kvp_op_status_str(r));
+        cause_note(cl,
+                   r == KVP_ERR_EXISTS ? KVP_LOG_DEBUG : KVP_LOG_ERROR,
+                   "put", "commit", j->server, r, j->key);
         j->status = r;
         fail_item(item_status, j->item, r);
+    }
+    /* counted once every item's outcome is known (a group fails whole) */
+    for (uint32_t i = 0; i < n; i++) {
+        struct put_job *j = &jobs[cj[i]];
+        if (item_status[j->item] == KVP_OK) {
+            ENG_COUNT(e, puts, 1);
+            ENG_COUNT(e, put_bytes, put_job_len(j));
+        }
     }
 out_free:
     free(ids);
     free(cst);
     free(cj);
-}
-
-/* An item failed after some of its objects were committed (a commit on
- * another server failed): remove them, leaving nothing behind. */
-static void put_rollback(struct kvp_engine *e, struct eng_server **held,
-                         struct put_job *jobs, uint32_t n_jobs,
-                         const int32_t *item_status)
-{
-    for (uint32_t i = 0; i < n_jobs; i++) {
-        struct put_job *j = &jobs[i];
-        if (!j->committed || item_status[j->item] == KVP_OK)
-            continue;
-        struct store_conn *c;
-        int32_t rst = KVP_ERR_DISCONNECTED,
-                st = eng_conn(e, held[j->server], &c);
-        if (st == KVP_OK)
-            st = store_remove(c, j->key, &rst);
-        if (st != KVP_OK || (rst != KVP_OK && rst != KVP_ERR_NOT_FOUND))
-            KVP_LOG_E(&e->log,
-                      "put: rollback: could not remove '%.128s' "
-                      "(%s)",
-                      j->key, kvp_op_status_str(st != KVP_OK ? st : rst));
-        j->committed = 0;
-    }
 }
 
 void xfer_put(struct kvp_engine *e, struct put_job *jobs, uint32_t n_jobs,
@@ -363,39 +437,43 @@ void xfer_put(struct kvp_engine *e, struct put_job *jobs, uint32_t n_jobs,
     if (n_jobs == 0)
         return;
     struct groups g = {0};
-    uint32_t *server = malloc((size_t)n_jobs * sizeof(uint32_t));
-    int32_t st = server == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
+    int32_t st = groups_make(e, n_jobs, &jobs[0].key, sizeof(jobs[0]), &g);
     for (uint32_t j = 0; st == KVP_OK && j < n_jobs; j++) {
-        jobs[j].server = server[j] = eng_server_of(e, jobs[j].key);
+        jobs[j].server = g.server[j];
         jobs[j].status = KVP_OK;
         jobs[j].allocated = jobs[j].committed = 0;
         jobs[j].iovs = NULL;
     }
-    if (st == KVP_OK)
-        st = groups_make(e, server, n_jobs, &g);
     if (st != KVP_OK) {
         for (uint32_t j = 0; j < n_jobs; j++)
             fail_item(item_status, jobs[j].item, st);
         goto out_free;
     }
+    struct cause_log cl = {0};
     eng_acquire_servers(e, g.used, g.held);
     for (uint32_t s = 0; s < e->n_servers; s++)
         if (g.start[s + 1] > g.start[s])
             put_alloc(e, g.held[s], jobs, g.order + g.start[s],
-                      g.start[s + 1] - g.start[s], item_status, flags);
+                      g.start[s + 1] - g.start[s], item_status, flags, &cl);
     for (uint32_t s = 0; s < e->n_servers; s++)
         if (g.start[s + 1] > g.start[s])
             put_write(e, g.held[s], jobs, g.order + g.start[s],
-                      g.start[s + 1] - g.start[s], item_status);
-    for (uint32_t s = 0; s < e->n_servers; s++)
-        if (g.start[s + 1] > g.start[s])
-            put_finish(e, g.held[s], jobs, g.order + g.start[s],
-                       g.start[s + 1] - g.start[s], item_status);
-    put_rollback(e, g.held, jobs, n_jobs, item_status);
+                      g.start[s + 1] - g.start[s], item_status, &cl);
+    for (uint32_t s = 0; s < e->n_servers; s++) {
+        if (g.start[s + 1] == g.start[s])
+            continue;
+        put_fail_groups(jobs, g.order + g.start[s],
+                        g.start[s + 1] - g.start[s], item_status);
+        put_finish(e, g.held[s], jobs, g.order + g.start[s],
+                   g.start[s + 1] - g.start[s], item_status, &cl);
+    }
     eng_release_servers(e, g.used, g.held);
+    for (uint32_t j = 0; j < n_jobs; j++)
+        if (jobs[j].status != KVP_OK && jobs[j].status != KVP_ERR_EXISTS)
+            ENG_COUNT(e, errors, 1);
+    cause_flush(e, &cl);
 out_free:
     groups_free(&g);
-    free(server);
 }
 
 /* ---- get ---------------------------------------------------------------- */
@@ -405,8 +483,32 @@ struct get_state {
     int posted;
 };
 
+/* Posts the reads of one found object: straight into dst, or scattered
+ * over the pieces in order (one read per piece, to consecutive remote
+ * addresses). Bytes past len are not touched. */
+static int32_t get_post(struct kvp_engine *e, struct kvp_xport_ep *ep,
+                        struct kvp_xport_rkey *rkey, struct get_job *j,
+                        uint64_t raddr, uint64_t len)
+{
+    if (j->iov == NULL)
+        return e->tops->read(ep, j->dst, len, j->mem, raddr, rkey);
+    uint64_t off = 0;
+    for (uint32_t i = 0; i < j->n_iov && off < len; i++) {
+        uint64_t n = j->iov[i].len < len - off ? j->iov[i].len : len - off;
+        if (n == 0)
+            continue;
+        int32_t st = e->tops->read(ep, j->iov[i].ptr, n, j->iov_mem[i],
+                                   raddr + off, rkey);
+        if (st != KVP_OK)
+            return st;
+        off += n;
+    }
+    return KVP_OK;
+}
+
 static void get_server(struct kvp_engine *e, struct eng_server *sv,
-                       struct get_job *jobs, const uint32_t *idx, uint32_t cnt)
+                       struct get_job *jobs, const uint32_t *idx, uint32_t cnt,
+                       struct cause_log *cl)
 {
     struct store_conn *c = NULL;
     struct store_lookup_item *it = calloc(cnt, sizeof(*it));
@@ -420,9 +522,8 @@ static void get_server(struct kvp_engine *e, struct eng_server *sv,
     if (st != KVP_OK) {
         for (uint32_t i = 0; i < cnt; i++) {
             jobs[idx[i]].result = st;
-            KVP_LOG_E(&e->log, "get: key '%.128s': lookup on %s:%u: %s",
-                      jobs[idx[i]].key, sv->addr.host, sv->addr.port,
-                      kvp_op_status_str(st));
+            cause_note(cl, KVP_LOG_ERROR, "get", "lookup",
+                       jobs[idx[i]].server, st, jobs[idx[i]].key);
         }
         free(it);
         return;
@@ -438,20 +539,18 @@ static void get_server(struct kvp_engine *e, struct eng_server *sv,
         struct get_job *j = &jobs[idx[i]];
         if (it[i].status != KVP_OK) {
             j->result = it[i].status;
-            if (it[i].status == KVP_ERR_NOT_FOUND)
-                KVP_LOG_D(&e->log, "get: key '%.128s' not found", j->key);
-            else
-                KVP_LOG_E(&e->log, "get: key '%.128s': %s", j->key,
-                          kvp_op_status_str(it[i].status));
+            cause_note(cl,
+                       it[i].status == KVP_ERR_NOT_FOUND ? KVP_LOG_DEBUG
+                                                         : KVP_LOG_ERROR,
+                       "get", "lookup", j->server, it[i].status, j->key);
             continue;
         }
         if (it[i].len > j->cap) {
-            /* checked before any byte moves: the buffer stays untouched */
-            KVP_LOG_E(&e->log,
-                      "get: key '%.128s' is %llu bytes, buffer "
-                      "cap %llu",
-                      j->key, (unsigned long long)it[i].len,
-                      (unsigned long long)j->cap);
+            /* checked before any byte moves: the buffer stays untouched
+             * (stat tells the size needed) */
+            cause_note(cl, KVP_LOG_ERROR, "get",
+                       "object larger than the buffer's cap", j->server,
+                       KVP_ERR_TOO_SMALL, j->key);
             j->result = KVP_ERR_TOO_SMALL;
             continue;
         }
@@ -468,20 +567,19 @@ static void get_server(struct kvp_engine *e, struct eng_server *sv,
             slen[n_staged++] = it[i].len;
             continue;
         }
-        int32_t wst =
-            e->tops->read(ep, j->dst, it[i].len, j->mem, it[i].raddr, rkey);
+        int32_t wst = get_post(e, ep, rkey, j, it[i].raddr, it[i].len);
         posted++;
         if (wst != KVP_OK) {
-            KVP_LOG_E(&e->log, "get: key '%.128s': read: %s", j->key,
-                      kvp_op_status_str(wst));
+            cause_note(cl, KVP_LOG_ERROR, "get", "read", j->server, wst,
+                       j->key);
             j->result = wst;
         }
     }
     if (posted > 0) {
         st = e->tops->flush(ep, e->cfg.timeout_ms);
         if (st != KVP_OK) {
-            KVP_LOG_E(&e->log, "get: flush from %s:%u: %s", sv->addr.host,
-                      sv->addr.port, kvp_op_status_str(st));
+            cause_note(cl, KVP_LOG_ERROR, "get", "flush", jobs[idx[0]].server,
+                       st, jobs[idx[0]].key);
             sv->reset = 1;
             for (uint32_t i = 0; i < cnt; i++)
                 if (it[i].status == KVP_OK && it[i].len > 0 &&
@@ -514,24 +612,133 @@ void xfer_get(struct kvp_engine *e, struct get_job *jobs, uint32_t n_jobs)
     if (n_jobs == 0)
         return;
     struct groups g = {0};
-    uint32_t *server = malloc((size_t)n_jobs * sizeof(uint32_t));
-    int32_t st = server == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
+    int32_t st = groups_make(e, n_jobs, &jobs[0].key, sizeof(jobs[0]), &g);
     for (uint32_t j = 0; st == KVP_OK && j < n_jobs; j++)
-        jobs[j].server = server[j] = eng_server_of(e, jobs[j].key);
-    if (st == KVP_OK)
-        st = groups_make(e, server, n_jobs, &g);
+        jobs[j].server = g.server[j];
     if (st != KVP_OK) {
         for (uint32_t j = 0; j < n_jobs; j++)
             jobs[j].result = st;
         goto out_free;
     }
+    struct cause_log cl = {0};
     eng_acquire_servers(e, g.used, g.held);
     for (uint32_t s = 0; s < e->n_servers; s++)
         if (g.start[s + 1] > g.start[s])
             get_server(e, g.held[s], jobs, g.order + g.start[s],
-                       g.start[s + 1] - g.start[s]);
+                       g.start[s + 1] - g.start[s], &cl);
     eng_release_servers(e, g.used, g.held);
+    for (uint32_t j = 0; j < n_jobs; j++) {
+        int64_t r = jobs[j].result;
+        if (r >= 0) {
+            ENG_COUNT(e, gets, 1);
+            ENG_COUNT(e, get_bytes, (uint64_t)r);
+            ENG_COUNT(e, get_hits, 1);
+        } else if (r == KVP_ERR_NOT_FOUND) {
+            ENG_COUNT(e, get_misses, 1);
+        } else {
+            ENG_COUNT(e, errors, 1);
+        }
+    }
+    cause_flush(e, &cl);
 out_free:
     groups_free(&g);
-    free(server);
+}
+
+/* ---- exists / remove ------------------------------------------------------ */
+
+struct meta_req {
+    uint32_t n;
+    const char **keys;
+    struct store_lookup_item *look; /* exists */
+    int32_t *st;                    /* remove */
+};
+
+static int32_t req_exists(struct store_conn *c, void *arg)
+{
+    struct meta_req *r = arg;
+    return store_lookup(c, r->n, r->look, STORE_LOOKUP_NO_LEASE);
+}
+
+static int32_t req_remove_many(struct store_conn *c, void *arg)
+{
+    struct meta_req *r = arg;
+    return store_remove_many(c, r->n, r->keys, r->st);
+}
+
+static void meta_server(struct kvp_engine *e, struct eng_server *sv,
+                        int remove, const char *const *keys,
+                        const uint32_t *idx, uint32_t cnt, int32_t *results,
+                        struct cause_log *cl)
+{
+    struct meta_req r = {.n = cnt};
+    r.keys = malloc((size_t)cnt * sizeof(*r.keys));
+    r.look = remove ? NULL : calloc(cnt, sizeof(*r.look));
+    r.st = remove ? calloc(cnt, sizeof(*r.st)) : NULL;
+    int32_t st = r.keys == NULL || (r.look == NULL && r.st == NULL)
+                     ? KVP_ERR_NO_MEMORY
+                     : KVP_OK;
+    struct store_conn *c;
+    for (uint32_t i = 0; st == KVP_OK && i < cnt; i++) {
+        r.keys[i] = keys[idx[i]];
+        if (!remove)
+            r.look[i].key = keys[idx[i]];
+    }
+    if (st == KVP_OK)
+        st = eng_request(e, sv, remove ? req_remove_many : req_exists, &r,
+                         &c);
+    const char *what = remove ? "batch_remove" : "batch_exists";
+    for (uint32_t i = 0; i < cnt; i++) {
+        int32_t x = st;
+        if (st == KVP_OK)
+            x = remove ? r.st[i] : r.look[i].status;
+        if (!remove && (x == KVP_OK || x == KVP_ERR_NOT_FOUND))
+            x = x == KVP_OK ? 1 : 0;
+        results[idx[i]] = x;
+        if (remove && x == KVP_OK)
+            ENG_COUNT(e, removes, 1);
+        if (x < 0 && x != KVP_ERR_NOT_FOUND) {
+            ENG_COUNT(e, errors, 1);
+            cause_note(cl, KVP_LOG_ERROR, what, "request",
+                       eng_server_of(e, keys[idx[i]]), x, keys[idx[i]]);
+        }
+    }
+    free(r.keys);
+    free(r.look);
+    free(r.st);
+}
+
+static void xfer_meta(struct kvp_engine *e, int remove, uint32_t n,
+                      const char *const *keys, int32_t *results)
+{
+    if (n == 0)
+        return;
+    struct groups g = {0};
+    int32_t st = groups_make(e, n, keys, sizeof(keys[0]), &g);
+    if (st != KVP_OK) {
+        for (uint32_t i = 0; i < n; i++)
+            results[i] = st;
+        goto out_free;
+    }
+    struct cause_log cl = {0};
+    eng_acquire_servers(e, g.used, g.held);
+    for (uint32_t s = 0; s < e->n_servers; s++)
+        if (g.start[s + 1] > g.start[s])
+            meta_server(e, g.held[s], remove, keys, g.order + g.start[s],
+                        g.start[s + 1] - g.start[s], results, &cl);
+    eng_release_servers(e, g.used, g.held);
+    cause_flush(e, &cl);
+out_free:
+    groups_free(&g);
+}
+
+void xfer_exists(struct kvp_engine *e, uint32_t n, const char *const *keys,
+                 int32_t *results)
+{
+    xfer_meta(e, 0, n, keys, results);
+}
+
+void xfer_remove(struct kvp_engine *e, uint32_t n, const char *const *keys,
+                 int32_t *results)
+{
+    xfer_meta(e, 1, n, keys, results);
 }

@@ -119,7 +119,9 @@ static const char *const type_names[PROTO_TYPE_MAX + 1] = {
     "ALLOC",   "ALLOC_R",  "COMMIT",   "COMMIT_R", "ABORT",
     "ABORT_R", "LOOKUP",   "LOOKUP_R", "RELEASE",  "RELEASE_R",
     "REMOVE",  "REMOVE_R", "STATS",    "STATS_R",  "RELEASE_NOREPLY",
-    "?",       "?",        "?",        "KEYS",     "KEYS_R",
+    [PROTO_REMOVE_PREFIX] = "REMOVE_PREFIX",
+    [PROTO_REMOVE_PREFIX_R] = "REMOVE_PREFIX_R",
+    [PROTO_KEYS] = "KEYS", [PROTO_KEYS_R] = "KEYS_R",
     [PROTO_SHM_ATTACH] = "SHM_ATTACH", [PROTO_SHM_ATTACH_R] = "SHM_ATTACH_R",
     [PROTO_SHM_SWITCH] = "SHM_SWITCH"};
 
@@ -242,9 +244,27 @@ static int decode_body(struct rd *r, struct proto_msg *m)
         if ((st = rd_items(r, m, 2 + 1 + 8)) != PROTO_OK)
             break;
         for (uint32_t i = 0; i < m->n && r->why == NULL; i++) {
-            rd_key(r, &m->items[i]);
-            m->items[i].len = rd_u64(r, "truncated item (length)");
+            struct proto_item *it = &m->items[i];
+            rd_key(r, it);
+            it->len = rd_u64(r, "truncated item (length)");
+            if (!(m->flags & PROTO_ALLOC_GROUPS))
+                continue;
+            it->group = rd_u32(r, "truncated item (group)");
+            it->base_len = rd_u16(r, "truncated item (base length)");
+            if (r->why == NULL && it->group != 0 &&
+                (it->base_len == 0 || it->base_len > it->key_len))
+                rd_fail(r, "group base length 0 or longer than the key");
         }
+        break;
+    case PROTO_REMOVE_PREFIX:
+        m->prefix_len = rd_u16(r, "REMOVE_PREFIX prefix length");
+        if (r->why == NULL && m->prefix_len > PROTO_KEY_MAX)
+            rd_fail(r, "prefix length > 1024");
+        m->prefix = rd_bytes(r, m->prefix_len, "REMOVE_PREFIX prefix");
+        break;
+    case PROTO_REMOVE_PREFIX_R:
+        m->status = (int32_t)rd_u32(r, "REMOVE_PREFIX_R status");
+        m->count = rd_u64(r, "REMOVE_PREFIX_R count");
         break;
     case PROTO_LOOKUP:
     case PROTO_REMOVE:
@@ -412,10 +432,26 @@ static int encode_body(const struct proto_msg *m, struct proto_buf *b)
             rc |= wr_le(b, m->flags, 4);
         rc |= wr_le(b, m->n, 4);
         for (uint32_t i = 0; i < m->n && rc == 0; i++) {
-            rc |= enc_key(b, &m->items[i]);
+            const struct proto_item *it = &m->items[i];
+            rc |= enc_key(b, it);
             if (m->type == PROTO_ALLOC)
-                rc |= wr_le(b, m->items[i].len, 8);
+                rc |= wr_le(b, it->len, 8);
+            if (m->type != PROTO_ALLOC || !(m->flags & PROTO_ALLOC_GROUPS))
+                continue;
+            if (it->group != 0 &&
+                (it->base_len == 0 || it->base_len > it->key_len))
+                return -1;
+            rc |= wr_le(b, it->group, 4) | wr_le(b, it->base_len, 2);
         }
+        break;
+    case PROTO_REMOVE_PREFIX:
+        if (m->prefix_len > PROTO_KEY_MAX ||
+            (m->prefix_len > 0 && m->prefix == NULL))
+            return -1;
+        rc = wr_le(b, m->prefix_len, 2) | wr_bytes(b, m->prefix, m->prefix_len);
+        break;
+    case PROTO_REMOVE_PREFIX_R:
+        rc = wr_le(b, (uint32_t)m->status, 4) | wr_le(b, m->count, 8);
         break;
     case PROTO_COMMIT:
     case PROTO_ABORT:

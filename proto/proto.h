@@ -27,6 +27,11 @@
 
 /* Request flags both ends agree on, bit for bit with the store's. */
 #define PROTO_ALLOC_OVERWRITE (UINT32_C(1) << 0) /* ALLOC: replace */
+/* ALLOC: items carry {group u32, base_len u16}: a run of consecutive items
+ * with the same non-zero group forms one TP group (committed, evicted,
+ * overwritten and removed as one); base_len is the length of the key
+ * prefix that is the group's base key. */
+#define PROTO_ALLOC_GROUPS (UINT32_C(1) << 1)
 #define PROTO_LOOKUP_NO_LEASE (UINT32_C(1) << 0) /* LOOKUP: stat/exists */
 
 /* Frame types: requests are odd, their replies the next even number. */
@@ -52,8 +57,11 @@
  * order with the connection's other frames and answers nothing, so a get
  * costs one round trip (LOOKUP) instead of two. */
 #define PROTO_RELEASE_NOREPLY 19
+/* Removes every key starting with a prefix; the reply counts them. */
+#define PROTO_REMOVE_PREFIX   21
+#define PROTO_REMOVE_PREFIX_R 22
 /* Key listing for operators (kvplug-admin keys): committed keys with a
- * prefix, at most `limit`. 20..22 are left for other additions. */
+ * prefix, at most `limit`. 20 is left unused (requests stay odd). */
 #define PROTO_KEYS      23
 #define PROTO_KEYS_R    24
 #define PROTO_KEYS_MORE (UINT32_C(1) << 0) /* KEYS_R flags: limit reached */
@@ -104,6 +112,8 @@ struct proto_item {
     uint64_t len;
     uint64_t addr;
     uint64_t id; /* alloc id or lease id */
+    uint32_t group;    /* ALLOC with PROTO_ALLOC_GROUPS: 0 = none */
+    uint16_t base_len; /* ALLOC with PROTO_ALLOC_GROUPS: base key bytes */
 };
 
 struct proto_msg {
@@ -124,9 +134,10 @@ struct proto_msg {
     uint32_t rkey_len;
     uint64_t pool_base; /* CONNECT_R */
     uint64_t pool_size;
-    const uint8_t *prefix; /* KEYS: 0..PROTO_KEY_MAX bytes */
+    const uint8_t *prefix; /* KEYS, REMOVE_PREFIX: 0..PROTO_KEY_MAX bytes */
     uint16_t prefix_len;
-    uint32_t limit; /* KEYS: 1..PROTO_MAX_ITEMS */
+    uint32_t limit;   /* KEYS: 1..PROTO_MAX_ITEMS */
+    uint64_t count;   /* REMOVE_PREFIX_R: keys removed */
     uint32_t n_stats; /* STATS_R */
     uint64_t stats[PROTO_STATS_MAX];
     uint32_t shm_pid; /* SHM_ATTACH_R: where the client opens the segment */

@@ -13,6 +13,8 @@
 #define OBJ_PENDING   0
 #define OBJ_COMMITTED 1
 #define OBJ_RETIRED   2 /* replaced or removed, waiting for its last lease */
+#define OBJ_READY     3 /* group member committed by its client, waiting
+                         * for the rest of its group */
 
 struct kvs_obj {
     uint64_t off, len;
@@ -24,6 +26,24 @@ struct kvs_obj {
     int in_list; /* on lru (COMMITTED, unleased) or retired list */
     struct index_entry *entry; /* NULL once RETIRED */
     struct kvs_obj *prev, *next;
+    struct kvs_group *group; /* TP group, NULL for a plain object */
+    uint32_t gidx;           /* index in group->m */
+};
+
+/* A TP group. While it is committed, only m[0] stands for it on the LRU
+ * list (the group is one object to eviction), and `leases` counts the
+ * leases on all members: the group is evictable when it is 0. */
+struct kvs_group {
+    struct kvs_group *prev, *next; /* kvs->groups */
+    uint64_t owner;
+    uint32_t flags;
+    int32_t status; /* KVP_OK, or why it can never commit */
+    int open;       /* members may still be added */
+    int committed;
+    uint32_t n, cap, n_ready, leases;
+    struct kvs_obj **m;
+    uint16_t base_len;
+    char base[]; /* base_len bytes + NUL */
 };
 
 struct obj_list {
@@ -38,6 +58,7 @@ struct kvs {
     struct lease_table leases;
     struct obj_list lru;     /* COMMITTED with no lease */
     struct obj_list retired; /* RETIRED, still leased */
+    struct kvs_group *groups; /* every group, open or committed */
     uint64_t base_addr;
     uint64_t next_alloc_id;
     struct kvs_stats st;
@@ -111,15 +132,158 @@ static void obj_drop_lease(void *obj, void *arg)
 {
     struct kvs *kvs = arg;
     struct kvs_obj *o = obj;
-    if (--o->leases > 0)
-        return;
+    o->leases--;
     if (o->state == OBJ_RETIRED) {
+        if (o->leases > 0)
+            return;
         list_unlink(&kvs->retired, o);
         kvs->st.retired--;
         obj_free(kvs, o);
-    } else {
-        list_push_front(&kvs->lru, o); /* just read: most recently used */
+        return;
     }
+    struct kvs_obj *node = o;
+    if (o->group != NULL) {
+        if (--o->group->leases > 0)
+            return;
+        node = o->group->m[0];
+    } else if (o->leases > 0) {
+        return;
+    }
+    list_push_front(&kvs->lru, node); /* just read: most recently used */
+}
+
+/* ---- TP groups --------------------------------------------------------- */
+
+static void group_free(struct kvs *kvs, struct kvs_group *g)
+{
+    if (g->prev != NULL)
+        g->prev->next = g->next;
+    else
+        kvs->groups = g->next;
+    if (g->next != NULL)
+        g->next->prev = g->prev;
+    free(g->m);
+    free(g);
+}
+
+/* The committed group whose base key is base: its members are base itself
+ * (tp_size <= 1) or "<base>_tp_0", ... */
+static struct kvs_group *group_of_base(struct kvs *kvs, const char *base,
+                                       uint16_t len)
+{
+    char k[INDEX_KEY_MAX + 8];
+    memcpy(k, base, len);
+    memcpy(k + len, "_tp_0", 5);
+    for (int i = 0; i < 2; i++) {
+        uint16_t kl = (uint16_t)(len + (i == 1 ? 5 : 0));
+        if (kl > INDEX_KEY_MAX)
+            break;
+        struct index_entry *e = index_find(&kvs->index, k, kl);
+        struct kvs_group *g = e != NULL && e->cur != NULL ? e->cur->group
+                                                          : NULL;
+        if (g != NULL && g->base_len == len && memcmp(g->base, base, len) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+/* Retires every member of a committed group (eviction, removal, overwrite
+ * of any member or of its base); returns how many. */
+static uint64_t group_retire(struct kvs *kvs, struct kvs_group *g)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < g->n; i++) {
+        struct kvs_obj *o = g->m[i];
+        struct index_entry *e = o->entry;
+        o->group = NULL;
+        if (e == NULL || e->cur != o)
+            continue;
+        e->cur = NULL;
+        obj_retire(kvs, o);
+        entry_maybe_drop(kvs, e);
+        n++;
+    }
+    group_free(kvs, g);
+    return n;
+}
+
+static void pending_done(struct kvs *kvs, struct kvs_obj *o)
+{
+    o->entry->n_pending--;
+    kvs->st.pending--;
+}
+
+/* Takes a pending or ready member out of its (uncommitted) group and frees
+ * it; frees the group when it was the last member of a closed group. */
+static void member_drop(struct kvs *kvs, struct kvs_obj *o)
+{
+    struct kvs_group *g = o->group;
+    g->m[o->gidx] = g->m[--g->n];
+    g->m[o->gidx]->gidx = o->gidx;
+    if (o->state == OBJ_READY)
+        g->n_ready--;
+    pending_done(kvs, o);
+    struct index_entry *e = o->entry;
+    obj_free(kvs, o);
+    entry_maybe_drop(kvs, e);
+    if (g->n == 0 && !g->open)
+        group_free(kvs, g);
+}
+
+/* The group can never commit: free its ready members now; its pending ones
+ * go at their commit or abort (which then report st). */
+static void group_break(struct kvs *kvs, struct kvs_group *g, int32_t st)
+{
+    if (g->status == KVP_OK)
+        g->status = st;
+    /* backwards: a swap-remove only moves an already visited member */
+    for (uint32_t i = g->n; i > 0; i--) {
+        struct kvs_obj *o = g->m[i - 1];
+        if (o->state != OBJ_READY)
+            continue;
+        int last = g->n == 1 && !g->open;
+        member_drop(kvs, o);
+        if (last)
+            return; /* g is freed */
+    }
+}
+
+/* Every member is ready: make the group visible as one, replacing the old
+ * group of its base and whatever was stored under its member keys. */
+static int32_t group_commit(struct kvs *kvs, struct kvs_group *g)
+{
+    if (!(g->flags & KVS_ALLOC_OVERWRITE)) {
+        int clash = group_of_base(kvs, g->base, g->base_len) != NULL;
+        for (uint32_t i = 0; i < g->n && !clash; i++)
+            clash = g->m[i]->entry->cur != NULL;
+        if (clash) {
+            group_break(kvs, g, KVP_ERR_EXISTS);
+            return KVP_ERR_EXISTS;
+        }
+    }
+    struct kvs_group *old = group_of_base(kvs, g->base, g->base_len);
+    if (old != NULL)
+        group_retire(kvs, old);
+    for (uint32_t i = 0; i < g->n; i++) {
+        struct index_entry *e = g->m[i]->entry;
+        struct kvs_obj *cur = e->cur;
+        if (cur != NULL && cur->group != NULL) {
+            group_retire(kvs, cur->group);
+        } else if (cur != NULL) {
+            e->cur = NULL;
+            obj_retire(kvs, cur);
+        }
+    }
+    for (uint32_t i = 0; i < g->n; i++) {
+        struct kvs_obj *o = g->m[i];
+        pending_done(kvs, o);
+        o->entry->cur = o;
+        o->state = OBJ_COMMITTED;
+        kvs->st.objects++;
+    }
+    g->committed = 1;
+    list_push_front(&kvs->lru, g->m[0]);
+    return KVP_OK;
 }
 
 static int evict_one(struct kvs *kvs)
@@ -127,6 +291,12 @@ static int evict_one(struct kvs *kvs)
     struct kvs_obj *o = kvs->lru.tail;
     if (o == NULL)
         return -1;
+    if (o->group != NULL) {
+        KVP_LOG_D(kvs->log, "store: evicting TP group '%s' (%u objects)",
+                  o->group->base, o->group->n);
+        kvs->st.evictions += group_retire(kvs, o->group);
+        return 0;
+    }
     struct index_entry *e = o->entry;
     KVP_LOG_D(kvs->log, "store: evicting key '%s' (%llu bytes)", e->key,
               (unsigned long long)o->len);
@@ -203,6 +373,16 @@ void kvs_destroy(struct kvs *kvs)
 {
     if (kvs == NULL)
         return;
+    /* Groups first, while their members are alive: a ready member is
+     * nowhere else (pending ones are in the pending map, committed ones in
+     * the index). */
+    while (kvs->groups != NULL) {
+        struct kvs_group *g = kvs->groups;
+        for (uint32_t i = 0; i < g->n; i++)
+            if (g->m[i]->state == OBJ_READY)
+                free(g->m[i]);
+        group_free(kvs, g);
+    }
     /* Objects are plain heap records now; the pool itself is not ours. */
     for (uint64_t b = 0; b < kvs->index.n_buckets; b++) {
         for (struct index_entry *e = kvs->index.buckets[b]; e != NULL;
@@ -219,6 +399,7 @@ void kvs_destroy(struct kvs *kvs)
         list_unlink(&kvs->retired, o);
         free(o);
     }
+
     lease_fini(&kvs->leases);
     idmap_fini(&kvs->pending);
     index_fini(&kvs->index);
@@ -292,6 +473,77 @@ int32_t kvs_alloc(struct kvs *kvs, uint64_t owner, const void *key,
     return st;
 }
 
+struct kvs_group *kvs_group_open(struct kvs *kvs, uint64_t owner,
+                                 const void *base, uint16_t base_len,
+                                 uint32_t flags)
+{
+    if (kvs == NULL || !key_ok(base, base_len))
+        return NULL;
+    struct kvs_group *g = calloc(1, sizeof(*g) + base_len + 1);
+    if (g == NULL)
+        return NULL;
+    memcpy(g->base, base, base_len);
+    g->base_len = base_len;
+    g->owner = owner;
+    g->flags = flags & KVS_ALLOC_OVERWRITE;
+    g->open = 1;
+    pthread_mutex_lock(&kvs->lock);
+    if (!(flags & KVS_ALLOC_OVERWRITE) &&
+        group_of_base(kvs, g->base, base_len) != NULL)
+        g->status = KVP_ERR_EXISTS; /* stored with another tp_size */
+    g->next = kvs->groups;
+    if (g->next != NULL)
+        g->next->prev = g;
+    kvs->groups = g;
+    pthread_mutex_unlock(&kvs->lock);
+    return g;
+}
+
+int32_t kvs_alloc_in(struct kvs *kvs, struct kvs_group *g, uint64_t owner,
+                     const void *key, uint16_t key_len, uint64_t len,
+                     uint32_t flags, uint64_t *raddr_p, uint64_t *id_p)
+{
+    if (g == NULL)
+        return kvs_alloc(kvs, owner, key, key_len, len, flags, raddr_p, id_p);
+    if (kvs == NULL || !key_ok(key, key_len) || raddr_p == NULL || id_p == NULL)
+        return KVP_ERR_INVALID;
+    pthread_mutex_lock(&kvs->lock);
+    int32_t st = g->status;
+    if (st == KVP_OK && g->n == g->cap) {
+        uint32_t cap = g->cap ? 2 * g->cap : 8;
+        struct kvs_obj **m = realloc(g->m, cap * sizeof(*m));
+        st = m != NULL ? KVP_OK : KVP_ERR_NO_MEMORY;
+        if (m != NULL) {
+            g->m = m;
+            g->cap = cap;
+        }
+    }
+    if (st == KVP_OK)
+        st = alloc_locked(kvs, owner, key, key_len, len,
+                          flags & KVS_ALLOC_OVERWRITE, raddr_p, id_p);
+    if (st == KVP_OK) {
+        struct kvs_obj *o = idmap_get(&kvs->pending, *id_p);
+        o->group = g;
+        o->gidx = g->n;
+        g->m[g->n++] = o;
+    } else {
+        group_break(kvs, g, st);
+    }
+    pthread_mutex_unlock(&kvs->lock);
+    return st;
+}
+
+void kvs_group_close(struct kvs *kvs, struct kvs_group *g)
+{
+    if (kvs == NULL || g == NULL)
+        return;
+    pthread_mutex_lock(&kvs->lock);
+    g->open = 0;
+    if (g->n == 0)
+        group_free(kvs, g);
+    pthread_mutex_unlock(&kvs->lock);
+}
+
 /* The pending alloc id of owner, removed from the pending map. */
 static struct kvs_obj *take_pending(struct kvs *kvs, uint64_t owner,
                                     uint64_t id)
@@ -300,9 +552,22 @@ static struct kvs_obj *take_pending(struct kvs *kvs, uint64_t owner,
     if (o == NULL || o->owner != owner)
         return NULL;
     idmap_del(&kvs->pending, id);
-    o->entry->n_pending--;
-    kvs->st.pending--;
     return o;
+}
+
+/* A member's client committed it: ready; the last one commits the group. */
+static int32_t member_ready(struct kvs *kvs, struct kvs_obj *o)
+{
+    struct kvs_group *g = o->group;
+    if (g->status != KVP_OK) {
+        int32_t st = g->status;
+        member_drop(kvs, o);
+        return st;
+    }
+    o->state = OBJ_READY;
+    if (++g->n_ready < g->n || g->open)
+        return KVP_OK;
+    return group_commit(kvs, g);
 }
 
 int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id)
@@ -316,14 +581,24 @@ int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id)
         st = KVP_ERR_NOT_FOUND;
         goto out;
     }
+    if (o->group != NULL) {
+        st = member_ready(kvs, o);
+        goto out;
+    }
     struct index_entry *e = o->entry;
     if (!(o->flags & KVS_ALLOC_OVERWRITE) && e->cur != NULL) {
         /* an overwrite committed this key first: a plain put must not
          * replace it */
+        pending_done(kvs, o);
         obj_free(kvs, o);
         st = KVP_ERR_EXISTS;
         goto out;
     }
+    /* an overwrite of a group member replaces the whole group (retired
+     * while this allocation still keeps the entry alive) */
+    if (e->cur != NULL && e->cur->group != NULL)
+        group_retire(kvs, e->cur->group);
+    pending_done(kvs, o);
     struct kvs_obj *old = e->cur;
     e->cur = o;
     o->state = OBJ_COMMITTED;
@@ -338,6 +613,12 @@ out:
 
 static void abort_obj(struct kvs *kvs, struct kvs_obj *o)
 {
+    if (o->group != NULL) {
+        group_break(kvs, o->group, KVP_ERR_NOT_FOUND);
+        member_drop(kvs, o);
+        return;
+    }
+    pending_done(kvs, o);
     struct index_entry *e = o->entry;
     obj_free(kvs, o);
     entry_maybe_drop(kvs, e);
@@ -378,10 +659,17 @@ int32_t kvs_lookup(struct kvs *kvs, uint64_t owner, const void *key,
             goto out;
         }
         o->leases++;
-        list_unlink(&kvs->lru, o); /* leased: not evictable */
-    } else if (o->in_list) {
-        list_unlink(&kvs->lru, o);
-        list_push_front(&kvs->lru, o);
+        /* leased: not evictable (a group: none of its members) */
+        if (o->group == NULL)
+            list_unlink(&kvs->lru, o);
+        else if (o->group->leases++ == 0)
+            list_unlink(&kvs->lru, o->group->m[0]);
+    } else {
+        struct kvs_obj *node = o->group != NULL ? o->group->m[0] : o;
+        if (node->in_list) {
+            list_unlink(&kvs->lru, node);
+            list_push_front(&kvs->lru, node);
+        }
     }
     *raddr_p = kvs->base_addr + o->off;
     *len_p = o->len;
@@ -415,11 +703,68 @@ int32_t kvs_remove(struct kvs *kvs, const void *key, uint16_t key_len)
         goto out;
     }
     struct kvs_obj *o = e->cur;
+    if (o->group != NULL) {
+        group_retire(kvs, o->group);
+        goto out;
+    }
     e->cur = NULL;
     obj_retire(kvs, o);
     entry_maybe_drop(kvs, e);
 out:
     pthread_mutex_unlock(&kvs->lock);
+    return st;
+}
+
+int32_t kvs_remove_prefix(struct kvs *kvs, const void *prefix,
+                          uint16_t prefix_len, uint64_t *removed_p)
+{
+    if (kvs == NULL || (prefix == NULL && prefix_len > 0) ||
+        prefix_len > INDEX_KEY_MAX)
+        return KVP_ERR_INVALID;
+    uint64_t removed = 0;
+    int32_t st = KVP_OK;
+    pthread_mutex_lock(&kvs->lock);
+    /* copy the keys first: removing a group member drops other entries */
+    uint64_t n = 0;
+    struct index_entry **keys =
+        malloc((kvs->index.count ? kvs->index.count : 1) * sizeof(*keys));
+    if (keys == NULL)
+        st = KVP_ERR_NO_MEMORY;
+    for (uint64_t b = 0; keys != NULL && b < kvs->index.n_buckets; b++) {
+        for (struct index_entry *e = kvs->index.buckets[b]; e != NULL;
+             e = e->next) {
+            if (e->cur == NULL || e->key_len < prefix_len ||
+                memcmp(e->key, prefix, prefix_len) != 0)
+                continue;
+            struct index_entry *k = malloc(sizeof(*k) + e->key_len + 1);
+            if (k == NULL) {
+                st = KVP_ERR_NO_MEMORY;
+                continue;
+            }
+            memcpy(k, e, sizeof(*k) + e->key_len + 1);
+            keys[n++] = k;
+        }
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        struct index_entry *e =
+            index_find(&kvs->index, keys[i]->key, keys[i]->key_len);
+        free(keys[i]);
+        if (e == NULL || e->cur == NULL)
+            continue; /* went with a group removed before */
+        if (e->cur->group != NULL) {
+            removed += group_retire(kvs, e->cur->group);
+            continue;
+        }
+        struct kvs_obj *o = e->cur;
+        e->cur = NULL;
+        obj_retire(kvs, o);
+        entry_maybe_drop(kvs, e);
+        removed++;
+    }
+    free(keys);
+    pthread_mutex_unlock(&kvs->lock);
+    if (removed_p != NULL)
+        *removed_p = removed;
     return st;
 }
 

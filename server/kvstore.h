@@ -38,6 +38,10 @@ struct kvs_stats {
     uint64_t lease_expiries;
 };
 
+/* A TP group in the making (DESIGN §3): the objects of one TP put, placed
+ * by their base key, committed, evicted, overwritten and removed as one. */
+struct kvs_group;
+
 int32_t kvs_create(const struct kvs_params *p, struct kvs **kvs_p);
 void kvs_destroy(struct kvs *kvs);
 
@@ -47,6 +51,21 @@ void kvs_destroy(struct kvs *kvs);
 int32_t kvs_alloc(struct kvs *kvs, uint64_t owner, const void *key,
                   uint16_t key_len, uint64_t len, uint32_t flags,
                   uint64_t *raddr_p, uint64_t *id_p);
+/* Opens a group for base key (1..1024 bytes); members are added with
+ * kvs_alloc_in() and the group closed with kvs_group_close() once the
+ * frame's members are allocated. A plain (non-overwrite) group of a base
+ * that already has a committed group fails every member with EXISTS. NULL:
+ * no memory. The group commits (becomes visible, replacing the base's old
+ * group and every object under its member keys) when its last member is
+ * committed; if any member's alloc fails or a member is aborted, no member
+ * ever becomes visible. */
+struct kvs_group *kvs_group_open(struct kvs *kvs, uint64_t owner,
+                                 const void *base, uint16_t base_len,
+                                 uint32_t flags);
+int32_t kvs_alloc_in(struct kvs *kvs, struct kvs_group *g, uint64_t owner,
+                     const void *key, uint16_t key_len, uint64_t len,
+                     uint32_t flags, uint64_t *raddr_p, uint64_t *id_p);
+void kvs_group_close(struct kvs *kvs, struct kvs_group *g);
 /* KVP_OK; KVP_ERR_NOT_FOUND (no such pending alloc of owner);
  * KVP_ERR_EXISTS (a plain alloc whose key got committed meanwhile by an
  * overwrite: the allocation is dropped). */
@@ -58,7 +77,12 @@ int32_t kvs_lookup(struct kvs *kvs, uint64_t owner, const void *key,
                    uint16_t key_len, uint32_t flags, uint64_t now_ns,
                    uint64_t *raddr_p, uint64_t *len_p, uint64_t *lease_p);
 int32_t kvs_release(struct kvs *kvs, uint64_t owner, uint64_t lease_id);
+/* Removing a member of a group removes the whole group. */
 int32_t kvs_remove(struct kvs *kvs, const void *key, uint16_t key_len);
+/* Removes every committed key starting with prefix (len 0: every key) and
+ * the rest of the groups they belong to; *removed_p = objects removed. */
+int32_t kvs_remove_prefix(struct kvs *kvs, const void *prefix,
+                          uint16_t prefix_len, uint64_t *removed_p);
 /* Drops leases that expired by now_ns; returns how many. */
 uint64_t kvs_expire(struct kvs *kvs, uint64_t now_ns);
 /* The owner's connection closed: abort its pending allocs, drop its leases. */

@@ -377,6 +377,38 @@ static int on_shm_switch(struct srv_conn *c, struct proto_msg *m)
     return 0;
 }
 
+/* ALLOC items; with PROTO_ALLOC_GROUPS a run of consecutive items with the
+ * same non-zero group number is one TP group (base key = the first
+ * base_len bytes of the run's first key). */
+static void do_alloc(struct srv_conn *c, struct proto_msg *m)
+{
+    struct kvs *kvs = c->srv->kvs;
+    uint32_t flags = m->flags & PROTO_ALLOC_OVERWRITE;
+    struct kvs_group *g = NULL;
+    int run_failed = 0; /* the group of this run could not be opened */
+    for (uint32_t i = 0; i < m->n; i++) {
+        struct proto_item *it = &m->items[i];
+        uint32_t gno = (m->flags & PROTO_ALLOC_GROUPS) ? it->group : 0;
+        int starts = i == 0 || gno == 0 || gno != m->items[i - 1].group;
+        if (starts) {
+            kvs_group_close(kvs, g);
+            g = NULL;
+            run_failed = 0;
+        }
+        it->addr = it->id = 0;
+        if (gno != 0 && starts)
+            g = kvs_group_open(kvs, c->id, it->key, it->base_len, flags);
+        if (gno != 0 && (g == NULL || run_failed)) {
+            run_failed = 1;
+            it->status = KVP_ERR_NO_MEMORY;
+            continue;
+        }
+        it->status = kvs_alloc_in(kvs, g, c->id, it->key, it->key_len,
+                                  it->len, flags, &it->addr, &it->id);
+    }
+    kvs_group_close(kvs, g);
+}
+
 /* Executes request m; fills its items in place and reply r. -1: protocol
  * violation (a frame that is not a request). */
 static int dispatch(struct srv_conn *c, struct proto_msg *m,
@@ -391,11 +423,6 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
     for (uint32_t i = 0; i < m->n; i++) {
         struct proto_item *it = &m->items[i];
         switch (m->type) {
-        case PROTO_ALLOC:
-            it->addr = it->id = 0;
-            it->status = kvs_alloc(kvs, c->id, it->key, it->key_len, it->len,
-                                   m->flags, &it->addr, &it->id);
-            break;
         case PROTO_COMMIT:
             it->status = kvs_commit(kvs, c->id, it->id);
             break;
@@ -420,6 +447,14 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
     }
     switch (m->type) {
     case PROTO_ALLOC:
+        do_alloc(c, m);
+        return 0;
+    case PROTO_REMOVE_PREFIX:
+        r->n = 0;
+        r->items = NULL;
+        r->status = kvs_remove_prefix(kvs, m->prefix, m->prefix_len,
+                                      &r->count);
+        return 0;
     case PROTO_COMMIT:
     case PROTO_ABORT:
     case PROTO_LOOKUP:

@@ -18,8 +18,10 @@ static size_t ops_size_for_minor(uint16_t minor)
 {
     switch (minor) {
     case 0:
-    default:
         return KVP_OPS_SIZE_V1_0;
+    case 1:
+    default:
+        return KVP_OPS_SIZE_V1_1;
     }
 }
 

@@ -21,6 +21,7 @@ struct conf_ctx;
 /* What a case needs before it can run; missing caps -> SKIP. */
 #define CONF_NEED_ENGINE (1u << 0) /* loaded plugin + engine + arena */
 #define CONF_NEED_OPS    (1u << 1) /* loaded plugin only (no engine) */
+#define CONF_NEED_V1_1   (1u << 2) /* negotiated ABI minor >= 1 (else SKIP) */
 
 struct conf_case {
     const char *group; /* "abi", "put", ... */
@@ -151,6 +152,7 @@ extern const struct conf_group conf_group_batch;
 extern const struct conf_group conf_group_tp_put;
 extern const struct conf_group conf_group_tp_get;
 extern const struct conf_group conf_group_concurrency;
+extern const struct conf_group conf_group_v1_1;
 
 #define CONF_GROUP(var, table)                                                 \
     const struct conf_group var = {table, sizeof(table) / sizeof(table[0])}

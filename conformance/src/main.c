@@ -47,7 +47,8 @@ static const struct conf_group *const static_before[] = {
     &conf_group_abi, &conf_group_registration, &conf_group_put, &conf_group_get,
     &conf_group_batch};
 static const struct conf_group *const static_after[] = {
-    &conf_group_tp_put, &conf_group_tp_get, &conf_group_concurrency};
+    &conf_group_tp_put, &conf_group_tp_get, &conf_group_concurrency,
+    &conf_group_v1_1};
 
 struct case_list {
     const struct conf_case **v;

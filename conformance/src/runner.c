@@ -43,7 +43,7 @@ const struct kvp_host_api conf_host_api = {
     do {                                                                       \
         if (!KVP_HAS_OP((ctx)->ops, field)) {                                  \
             conf_fail((ctx), "observed ops->" #field " missing or NULL, "      \
-                             "expected every v1.0 slot the caps promise");     \
+                             "expected every slot the caps and minor promise");\
             return -1;                                                         \
         }                                                                      \
     } while (0)
@@ -72,6 +72,18 @@ int conf_require_ops(struct conf_ctx *ctx, uint64_t caps)
         NEED_SLOT(ctx, batch_put_tensor_with_tp_from);
         NEED_SLOT(ctx, batch_get_tensor_with_tp_into);
     }
+    return 0;
+}
+
+/* Negotiated 1.1: every slot of 1.1 must be there. */
+int conf_require_ops_v1_1(struct conf_ctx *ctx)
+{
+    NEED_SLOT(ctx, batch_exists);
+    NEED_SLOT(ctx, batch_remove);
+    NEED_SLOT(ctx, batch_put_from_iov);
+    NEED_SLOT(ctx, batch_get_into_iov);
+    NEED_SLOT(ctx, remove_prefix);
+    NEED_SLOT(ctx, get_stats);
     return 0;
 }
 
@@ -112,6 +124,13 @@ static int case_setup(struct conf_ctx *ctx)
         return -1;
     }
     if (conf_require_ops(ctx, need) != 0)
+        return -1;
+    if ((ctx->tc->flags & CONF_NEED_V1_1) && ctx->plugin.abi_minor < 1) {
+        conf_skip(ctx, "plugin negotiated ABI 1.%u; the case needs 1.1",
+                  (unsigned)ctx->plugin.abi_minor);
+        return -1;
+    }
+    if ((ctx->tc->flags & CONF_NEED_V1_1) && conf_require_ops_v1_1(ctx) != 0)
         return -1;
     if (!(ctx->tc->flags & CONF_NEED_ENGINE))
         return 0;

@@ -24,5 +24,6 @@ extern const struct kvp_host_api conf_host_api;
 
 /* Fails the case unless the table has every slot the case may call. */
 int conf_require_ops(struct conf_ctx *ctx, uint64_t caps);
+int conf_require_ops_v1_1(struct conf_ctx *ctx);
 
 #endif /* CONF_RUNNER_H */

@@ -115,6 +115,31 @@ START_TEST(test_ops_table_complete)
 }
 END_TEST
 
+/* ABI 1.1: the six slots of DESIGN §2.1, for a 1.1 host; a 1.0 host
+ * negotiates minor 0 and gets the same table (it must not call them). */
+START_TEST(test_ops_table_v1_1)
+{
+    struct kvp_negotiate io = poisoned(KVP_ABI_MAJOR, 1);
+    ck_assert_int_eq(negotiate(&io), KVP_OK);
+    ck_assert_uint_eq(io.abi_minor, 1);
+    const struct kvp_ops *ops = io.ops;
+    ck_assert_uint_ge(ops->struct_size, KVP_OPS_SIZE_V1_1);
+    ck_assert_uint_ge(ops->abi_minor, 1);
+    ck_assert(KVP_HAS_OP(ops, batch_exists));
+    ck_assert(KVP_HAS_OP(ops, batch_remove));
+    ck_assert(KVP_HAS_OP(ops, batch_put_from_iov));
+    ck_assert(KVP_HAS_OP(ops, batch_get_into_iov));
+    ck_assert(KVP_HAS_OP(ops, remove_prefix));
+    ck_assert(KVP_HAS_OP(ops, get_stats));
+    struct kvp_negotiate old = poisoned(KVP_ABI_MAJOR, 0);
+    ck_assert_int_eq(negotiate(&old), KVP_OK);
+    ck_assert_uint_eq(old.abi_minor, 0);
+    ck_assert_uint_eq(old.plugin_abi_minor, KVP_ABI_MINOR);
+    ck_assert_ptr_eq(old.ops, ops);
+    ck_assert_uint_ge(old.ops->struct_size, KVP_OPS_SIZE_V1_0);
+}
+END_TEST
+
 /* Host newer and (for a future plugin) older: the lower minor wins. */
 START_TEST(test_minor_is_min)
 {
@@ -225,6 +250,7 @@ static Suite *negotiate_suite(void)
     } cases[] = {
         {"same_version", test_same_version},
         {"ops_table_complete", test_ops_table_complete},
+        {"ops_table_v1_1", test_ops_table_v1_1},
         {"minor_is_min", test_minor_is_min},
         {"wrong_major", test_wrong_major},
         {"struct_too_small", test_struct_too_small},

@@ -1,6 +1,6 @@
 /*
  * testdouble_plugin.c - TEST DOUBLE plugins for the loader's negative paths.
- * The real libkvplug.so is always ABI 1.0 with a correct table, so the cases
+ * The real libkvplug.so has a correct table of its minor, so the cases
  * "plugin newer than the host", "table too small", "no table" and "table of
  * another major" can only be produced by a deliberately wrong plugin. Each
  * libkvp_testdouble_<case>.so is this file built with one TD_* define.

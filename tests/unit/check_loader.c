@@ -63,6 +63,12 @@ static void setup(void)
 #endif
 }
 
+/* "host 1.M vs plugin 1.M" for this header's minor. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define SAME_VERSIONS                                                          \
+    "host 1." STR(KVP_ABI_MINOR) " vs plugin 1." STR(KVP_ABI_MINOR)
+
 #define ASSERT_HAS(hay, needle)                                                \
     ck_assert_msg(strstr((hay), (needle)) != NULL,                             \
                   "message \"%s\" lacks \"%s\"", (hay), (needle))
@@ -83,7 +89,6 @@ START_TEST(test_open_real_plugin)
     ck_assert_uint_eq(pl.abi_minor, KVP_ABI_MINOR);
     ck_assert_uint_ge(pl.ops->struct_size, KVP_OPS_SIZE_V1_0);
     ck_assert_str_eq(pl.ops->name, "kvplug");
-    ck_assert(KVP_HAS_OP(pl.ops, remove));
     ck_assert(pl.ops->caps & KVP_CAP_THREAD_SAFE);
     ASSERT_HAS(pl.ops->status_str(KVP_ERR_ABI_MISMATCH),
                "ABI major version mismatch");
@@ -263,7 +268,7 @@ START_TEST(test_ops_too_small)
                      KVP_ERR_ABI_MISMATCH);
     ASSERT_HAS(err, path);
     ASSERT_HAS(err, "ops table is");
-    ASSERT_HAS(err, "host 1.0 vs plugin 1.0");
+    ASSERT_HAS(err, SAME_VERSIONS);
 }
 END_TEST
 
@@ -289,7 +294,7 @@ START_TEST(test_ops_other_major)
     ck_assert_int_eq(kvp_loader_open(path, NULL, &pl, err, sizeof err),
                      KVP_ERR_ABI_MISMATCH);
     ASSERT_HAS(err, path);
-    ASSERT_HAS(err, "host 1.0 vs plugin 1.0");
+    ASSERT_HAS(err, SAME_VERSIONS);
     ASSERT_HAS(err, "ops table says major 2");
 }
 END_TEST
@@ -302,7 +307,50 @@ START_TEST(test_lying_minor)
     double_path("lieminor", path, sizeof path);
     ck_assert_int_eq(kvp_loader_open(path, NULL, &pl, err, sizeof err),
                      KVP_ERR_ABI_MISMATCH);
-    ASSERT_HAS(err, "negotiated minor 1");
+    char want[64];
+    snprintf(want, sizeof want, "negotiated minor %d", KVP_ABI_MINOR + 1);
+    ASSERT_HAS(err, want);
+}
+END_TEST
+
+/* A 1.0 plugin (table of exactly KVP_OPS_SIZE_V1_0, minor 0) under a 1.1
+ * host: loads at minor 0 and KVP_HAS_OP says the 1.1 slots are absent. */
+START_TEST(test_plugin_v1_0)
+{
+    char path[KVP_LOADER_PATH_MAX + 64];
+    struct kvp_plugin pl;
+    char err[1024];
+    double_path("v1_0", path, sizeof path);
+    ck_assert_int_eq(kvp_loader_open(path, NULL, &pl, err, sizeof err),
+                     KVP_OK);
+    ck_assert_uint_eq(pl.abi_minor, 0);
+    ck_assert_uint_eq(pl.ops->struct_size, KVP_OPS_SIZE_V1_0);
+    ck_assert(!KVP_HAS_OP(pl.ops, batch_exists));
+    ck_assert(!KVP_HAS_OP(pl.ops, get_stats));
+    kvp_loader_close(&pl);
+}
+END_TEST
+
+/* A 1.1 negotiation needs the whole 1.1 table: a plugin that claims 1.1
+ * with only the 1.0 slots is refused, naming the size it needs. */
+START_TEST(test_v1_1_claim_with_v1_0_table)
+{
+    char path[KVP_LOADER_PATH_MAX + 64];
+    struct kvp_plugin pl;
+    char err[1024];
+    double_path("v1_1_short", path, sizeof path);
+    ck_assert_int_eq(kvp_loader_open(path, NULL, &pl, err, sizeof err),
+                     KVP_ERR_ABI_MISMATCH);
+    char want[64];
+    snprintf(want, sizeof want, "needs at least %zu",
+             (size_t)KVP_OPS_SIZE_V1_1);
+    ASSERT_HAS(err, want);
+    /* a 1.0 host asks for less and gets it */
+    ck_assert_int_eq(kvp_loader_open_as(path, 1, 0, NULL, &pl, err,
+                                        sizeof err),
+                     KVP_OK);
+    ck_assert_uint_eq(pl.abi_minor, 0);
+    kvp_loader_close(&pl);
 }
 END_TEST
 
@@ -340,6 +388,8 @@ static Suite *loader_suite(void)
         {"null_ops", test_null_ops},
         {"ops_other_major", test_ops_other_major},
         {"lying_minor", test_lying_minor},
+        {"plugin_v1_0", test_plugin_v1_0},
+        {"v1_1_claim_with_v1_0_table", test_v1_1_claim_with_v1_0_table},
         {"failure_unloads", test_failure_unloads},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -351,6 +351,140 @@ START_TEST(destroy_with_everything_live)
 }
 END_TEST
 
+/* ---- TP groups ----------------------------------------------------------- */
+
+/* Allocates a group of base with n members "<base>_tp_<r>" of len bytes
+ * each for owner 1; ids[] get the alloc ids. */
+static void group_alloc(struct kvs *k, const char *base, int n, uint64_t len,
+                        uint32_t flags, uint64_t *ids, int32_t want)
+{
+    struct kvs_group *g =
+        kvs_group_open(k, 1, base, (uint16_t)strlen(base), flags);
+    ck_assert_ptr_nonnull(g);
+    for (int r = 0; r < n; r++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s_tp_%d", base, r);
+        uint64_t addr;
+        ck_assert_int_eq(kvs_alloc_in(k, g, 1, key, (uint16_t)strlen(key),
+                                      len, flags, &addr, &ids[r]),
+                         want);
+    }
+    kvs_group_close(k, g);
+}
+
+static int shards_stored(struct kvs *k, const char *base, int n)
+{
+    int got = 0;
+    for (int r = 0; r < n; r++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s_tp_%d", base, r);
+        got += look(k, key, KVS_LOOKUP_NO_LEASE, 0, NULL) == KVP_OK;
+    }
+    return got;
+}
+
+START_TEST(group_visible_only_whole)
+{
+    struct kvs *k = mk(1 << 20, 0);
+    uint64_t ids[4];
+    group_alloc(k, "g", 4, 100, 0, ids, KVP_OK);
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(kvs_commit(k, 1, ids[r]), KVP_OK);
+        ck_assert_int_eq(shards_stored(k, "g", 4), 0); /* not yet */
+    }
+    ck_assert_int_eq(kvs_commit(k, 1, ids[3]), KVP_OK);
+    ck_assert_int_eq(shards_stored(k, "g", 4), 4);
+    kvs_destroy(k);
+}
+END_TEST
+
+START_TEST(group_abort_drops_ready_members)
+{
+    struct kvs *k = mk(1 << 20, 0);
+    uint64_t ids[3];
+    group_alloc(k, "g", 3, 100, 0, ids, KVP_OK);
+    ck_assert_int_eq(kvs_commit(k, 1, ids[0]), KVP_OK);
+    ck_assert_int_eq(kvs_abort(k, 1, ids[1]), KVP_OK);
+    /* the rest can never become visible */
+    ck_assert_int_ne(kvs_commit(k, 1, ids[2]), KVP_OK);
+    ck_assert_int_eq(shards_stored(k, "g", 3), 0);
+    struct kvs_stats st;
+    kvs_stats(k, &st);
+    ck_assert_uint_eq(st.pending, 0);
+    ck_assert_uint_eq(st.used_bytes, 0);
+    kvs_destroy(k);
+}
+END_TEST
+
+START_TEST(group_overwrite_other_size)
+{
+    struct kvs *k = mk(1 << 20, 0);
+    uint64_t ids[4];
+    group_alloc(k, "g", 4, 100, 0, ids, KVP_OK);
+    for (int r = 0; r < 4; r++)
+        ck_assert_int_eq(kvs_commit(k, 1, ids[r]), KVP_OK);
+    /* plain: EXISTS from the base, though _tp_0.._tp_1 would be new keys
+     * for tp 8 too: checked at open */
+    group_alloc(k, "g", 2, 50, 0, ids, KVP_ERR_EXISTS);
+    ck_assert_int_eq(shards_stored(k, "g", 4), 4);
+    group_alloc(k, "g", 2, 50, KVS_ALLOC_OVERWRITE, ids, KVP_OK);
+    ck_assert_int_eq(kvs_commit(k, 1, ids[0]), KVP_OK);
+    ck_assert_int_eq(shards_stored(k, "g", 4), 4); /* old group still */
+    ck_assert_int_eq(kvs_commit(k, 1, ids[1]), KVP_OK);
+    ck_assert_int_eq(shards_stored(k, "g", 2), 2);
+    ck_assert_int_eq(shards_stored(k, "g", 4), 2); /* _tp_2, _tp_3 gone */
+    kvs_destroy(k);
+}
+END_TEST
+
+START_TEST(group_removed_and_evicted_whole)
+{
+    struct kvs *k = mk(4096, 0);
+    uint64_t ids[4];
+    group_alloc(k, "a", 4, 512, 0, ids, KVP_OK);
+    for (int r = 0; r < 4; r++)
+        ck_assert_int_eq(kvs_commit(k, 1, ids[r]), KVP_OK);
+    ck_assert_int_eq(kvs_remove(k, "a_tp_2", 6), KVP_OK);
+    ck_assert_int_eq(shards_stored(k, "a", 4), 0);
+    group_alloc(k, "b", 4, 512, 0, ids, KVP_OK);
+    for (int r = 0; r < 4; r++)
+        ck_assert_int_eq(kvs_commit(k, 1, ids[r]), KVP_OK);
+    /* c fits beside b: nothing evicted */
+    ck_assert_int_eq(look(k, "b_tp_3", KVS_LOOKUP_NO_LEASE, 0, NULL), KVP_OK);
+    put(k, "c", 1024, 0);
+    ck_assert_int_eq(shards_stored(k, "b", 4), 4);
+    /* d needs b's room: all four shards go, never some */
+    put(k, "d", 3000, 0);
+    ck_assert_int_eq(shards_stored(k, "b", 4), 0);
+    struct kvs_stats st;
+    kvs_stats(k, &st);
+    ck_assert_uint_ge(st.evictions, 4);
+    kvs_destroy(k);
+}
+END_TEST
+
+START_TEST(remove_prefix_counts_and_groups)
+{
+    struct kvs *k = mk(1 << 20, 0);
+    put(k, "x/1", 10, 0);
+    put(k, "x/2", 10, 0);
+    put(k, "y/1", 10, 0);
+    uint64_t ids[2], n = 0;
+    group_alloc(k, "x/t", 2, 10, 0, ids, KVP_OK);
+    for (int r = 0; r < 2; r++)
+        ck_assert_int_eq(kvs_commit(k, 1, ids[r]), KVP_OK);
+    ck_assert_int_eq(kvs_remove_prefix(k, "x/", 2, &n), KVP_OK);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_eq(look(k, "y/1", KVS_LOOKUP_NO_LEASE, 0, NULL), KVP_OK);
+    ck_assert_int_eq(kvs_remove_prefix(k, "", 0, &n), KVP_OK);
+    ck_assert_uint_eq(n, 1);
+    struct kvs_stats st;
+    kvs_stats(k, &st);
+    ck_assert_uint_eq(st.objects, 0);
+    kvs_destroy(k);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("server_kvstore");
@@ -371,6 +505,13 @@ int main(void)
     tcase_add_test(te, owner_gone_aborts_only_its_pending);
     tcase_add_test(te, destroy_with_everything_live);
     suite_add_tcase(s, te);
+    TCase *tg = tcase_create("tp_groups");
+    tcase_add_test(tg, group_visible_only_whole);
+    tcase_add_test(tg, group_abort_drops_ready_members);
+    tcase_add_test(tg, group_overwrite_other_size);
+    tcase_add_test(tg, group_removed_and_evicted_whole);
+    tcase_add_test(tg, remove_prefix_counts_and_groups);
+    suite_add_tcase(s, tg);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -145,6 +145,10 @@ run verbs.veth 300 verbs_transport_test -s rxe1 -c rxe2
 #    vectors and ABI checks are transport-independent and run on the host;
 #    under TCG the whole suite would take half an hour).
 CONF_GROUPS="registration/*,put/*,get/*,batch/*,tp-put/*,tp-get/*,concurrency/*"
+# ABI 1.1: gather/scatter (one SGE list per run of pieces), TP groups,
+# batches of any size
+CONF_GROUPS="$CONF_GROUPS,batch-exists/*,batch-remove/*,iov/*,remove-prefix/*"
+CONF_GROUPS="$CONF_GROUPS,stats/*,tp-group/*,any-size/*"
 VEC=$KVP/share/conformance/vectors
 CFG_LOOP="transport=verbs;device=rxe0;pool_size=64MiB"
 run conformance.verbs.embedded 1200 kvplug-conformance \
@@ -159,6 +163,7 @@ run integration.semantics.verbs 900 itest_semantics
 run_cases integration.tp.verbs 900 itest_tp round_trip_all_ranks \
     negative_split_dim all_or_nothing get_rank_and_mismatch put_validation \
     batch_tp
+run integration.abi11.verbs 900 itest_abi11
 ENVS=
 run demo.verbs.embedded 300 kvplug-demo --plugin "$KVPLUG_PLUGIN" \
     --config "$CFG_LOOP"

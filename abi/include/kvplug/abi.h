@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define KVP_ABI_MAJOR 1
-#define KVP_ABI_MINOR 0
+#define KVP_ABI_MINOR 1
 
 /* Name of the one exported entry symbol for ABI major 1. */
 #define KVP_NEGOTIATE_V1_SYMBOL "kvp_plugin_negotiate_v1"
@@ -108,6 +108,32 @@ struct kvp_put_opts {
 /* Limits of the contract. */
 #define KVP_KEY_MAX 1024 /* bytes, excluding the NUL */
 
+/* One piece of a gathered/scattered object. Fixed layout (16 bytes), never
+ * grows. ptr/len must lie inside one registered buffer (pieces of one object
+ * may lie in different registrations). Since 1.1. */
+struct kvp_iov {
+    void *ptr;
+    uint64_t len;
+};
+
+/* Growable counters of this engine (host sets struct_size; the plugin fills
+ * what it knows and leaves the rest untouched). Counted per object (a TP
+ * put of tp 4 is 4 puts); counters only grow. Since 1.1. */
+struct kvp_stats {
+    uint32_t struct_size; /* in: sizeof(struct kvp_stats) as the host knows */
+    uint32_t reserved;    /* out: 0 */
+    uint64_t puts;        /* objects stored */
+    uint64_t put_bytes;   /* their bytes (TP shards: header included) */
+    uint64_t gets;        /* objects read */
+    uint64_t get_bytes;
+    uint64_t get_hits;    /* get items that found their key */
+    uint64_t get_misses;  /* get items answered KVP_ERR_NOT_FOUND */
+    uint64_t errors;      /* items of any op that failed otherwise */
+    uint64_t reconnects;  /* connections re-opened after a loss */
+    uint64_t removes;     /* keys removed: one per remove/batch_remove
+                           * key, every object remove_prefix removed */
+};
+
 struct kvp_engine; /* opaque, plugin-owned */
 
 /*
@@ -115,7 +141,21 @@ struct kvp_engine; /* opaque, plugin-owned */
  * Every const char *key is a NUL-terminated string of 1..KVP_KEY_MAX bytes,
  * borrowed for the call. Every data pointer must lie, with its length, inside
  * one registered buffer (else KVP_ERR_NOT_REGISTERED) and is borrowed until
- * the call returns.
+ * the call returns: for a put that is [ptr, ptr+len), for a get the whole
+ * [ptr, ptr+cap) (even when the object is smaller).
+ *
+ * Batches (every batch_* slot): n may be any value up to UINT32_MAX that
+ * fits in memory (the plugin splits a batch into as many protocol frames as
+ * it needs); results[i] is always written, in input order; a bad item fails
+ * only itself; duplicate keys are processed in input order. The call
+ * returns KVP_OK when every item succeeded, KVP_PARTIAL (1, positive) when
+ * some failed, or a negative code when the call itself is ill-formed (NULL
+ * arrays) - then every results[i] holds that code.
+ *
+ * TP (tensor parallel): shards of one TP put form a TP group, stored and
+ * dropped as one (docs/semantics.md): at every moment either every rank's
+ * shard of a key is stored, from the same put, or none is. tp_size is at
+ * most KVP_TP_SIZE_MAX.
  */
 struct kvp_ops {
     uint32_t struct_size; /* bytes of this table the plugin provides */
@@ -165,9 +205,15 @@ struct kvp_ops {
                               const char *const *keys, void *const *ptrs,
                               const uint64_t *caps, int64_t *results);
 
-    /* ptr holds a FULL tensor object (docs/tensor-format.md). tp_size <= 1:
-     * stored unchanged under key; else shard r goes to "<key>_tp_<r>".
-     * tp_rank is ignored on put. All-or-nothing. */
+    /* ptr holds a FULL tensor object (docs/tensor-format.md): the 304-byte
+     * header, then the payload. tp_size <= 1: stored unchanged under key
+     * (split_dim and tp_rank ignored; a SHARD-layout input is refused with
+     * KVP_ERR_INVALID). Else shard r goes to "<key>_tp_<r>" with a SHARD
+     * header; split_dim may be negative (from the end, as in torch) and is
+     * stored normalised to [0, ndim) in the SHARD header's axis.
+     * tp_rank is ignored on put. All-or-nothing; an overwrite replaces the
+     * whole old group, whatever its tp_size. tp_size > KVP_TP_SIZE_MAX:
+     * KVP_ERR_INVALID. */
     int32_t (*put_tensor_with_tp_from)(struct kvp_engine *engine,
                                        const char *key, const void *ptr,
                                        uint64_t len, int32_t tp_rank,
@@ -179,7 +225,9 @@ struct kvp_ops {
         int32_t tp_size, int32_t split_dim, const struct kvp_put_opts *opts,
         int32_t *results);
     /* Reads this rank's shard (or key itself for tp_size <= 1). Returns its
-     * size or a negative status. */
+     * size - the 304-byte SHARD header included - or a negative status;
+     * cap must hold header + shard payload. The TP axis is found by its
+     * kind anywhere in the header's axes[]. */
     int64_t (*get_tensor_with_tp_into)(struct kvp_engine *engine,
                                        const char *key, void *ptr,
                                        uint64_t cap, int32_t tp_rank,
@@ -189,19 +237,70 @@ struct kvp_ops {
         void *const *ptrs, const uint64_t *caps, int32_t tp_rank,
         int32_t tp_size, int64_t *results);
 
-    /* 1 if key is stored, 0 if not, negative status on error. */
+    /* 1 if key is stored, 0 if not, negative status on error. Note: 1 has
+     * the value of KVP_PARTIAL; compare with 1 / test < 0, never with
+     * KVP_OK. A shard key "<key>_tp_<r>" answers for the whole group. */
     int32_t (*exists)(struct kvp_engine *engine, const char *key);
-    /* Object size (>= 0) or negative status. */
+    /* Object size (>= 0) or negative status. Of a shard key: that shard's
+     * object size, header included. */
     int64_t (*stat)(struct kvp_engine *engine, const char *key);
-    /* KVP_OK or KVP_ERR_NOT_FOUND (or another error). */
+    /* KVP_OK or KVP_ERR_NOT_FOUND (or another error). Removing a shard key
+     * removes every shard of its TP group. */
     int32_t (*remove)(struct kvp_engine *engine, const char *key);
     /* ---- end of ABI 1.0; append new slots below, with their minor ---- */
+
+    /* results[i] = 1 stored, 0 not stored (a pending, uncommitted put is
+     * not stored), < 0 error. Returns KVP_OK when no item errored,
+     * KVP_PARTIAL when some did, negative when the call is ill-formed.
+     * One request per server, not n round trips. Since 1.1. */
+    int32_t (*batch_exists)(struct kvp_engine *engine, uint32_t n,
+                            const char *const *keys, int32_t *results);
+    /* results[i] = KVP_OK, KVP_ERR_NOT_FOUND or an error; KVP_OK only if
+     * all OK (else KVP_PARTIAL). Since 1.1. */
+    int32_t (*batch_remove)(struct kvp_engine *engine, uint32_t n,
+                            const char *const *keys, int32_t *results);
+    /* Object i is the concatenation, in order, of iovs[i][0 ..
+     * iov_counts[i]) (0 pieces: an empty object). Zero-copy gather; same put
+     * rules as batch_put_from (EXISTS, overwrite, all-or-nothing per item,
+     * visible on return). Since 1.1. */
+    int32_t (*batch_put_from_iov)(struct kvp_engine *engine, uint32_t n,
+                                  const char *const *keys,
+                                  const struct kvp_iov *const *iovs,
+                                  const uint32_t *iov_counts,
+                                  const struct kvp_put_opts *opts,
+                                  int32_t *results);
+    /* Scatters object i over its pieces in order; results[i] = object
+     * size, or KVP_ERR_TOO_SMALL when the pieces' total is smaller (pieces
+     * untouched). Bytes of the pieces past the object size are untouched.
+     * Since 1.1. */
+    int32_t (*batch_get_into_iov)(struct kvp_engine *engine, uint32_t n,
+                                  const char *const *keys,
+                                  const struct kvp_iov *const *iovs,
+                                  const uint32_t *iov_counts,
+                                  int64_t *results);
+    /* Removes every stored key that starts with prefix ("" = every key) on
+     * every server this engine uses; memory under a lease is freed at its
+     * release. *removed_p (optional) = number of keys removed. Since 1.1. */
+    int32_t (*remove_prefix)(struct kvp_engine *engine, const char *prefix,
+                             uint64_t *removed_p);
+    /* Fills stats (struct_size set by the host, >= 8). Since 1.1. */
+    int32_t (*get_stats)(struct kvp_engine *engine, struct kvp_stats *stats);
+    /* ---- end of ABI 1.1; append new slots below, with their minor ---- */
 };
 
 /* Size of the table as of ABI 1.0 (a plugin claiming minor 0 provides at
  * least this many bytes). */
 #define KVP_OPS_SIZE_V1_0                                                     \
     (offsetof(struct kvp_ops, remove) + sizeof(((struct kvp_ops *)0)->remove))
+
+/* Size of the table as of ABI 1.1. */
+#define KVP_OPS_SIZE_V1_1                                                     \
+    (offsetof(struct kvp_ops, get_stats) +                                    \
+     sizeof(((struct kvp_ops *)0)->get_stats))
+
+/* Largest tp_size a TP put or get accepts (a TP group of one put travels
+ * in one protocol frame). Since 1.1 (1.0 plugins: no documented limit). */
+#define KVP_TP_SIZE_MAX 16384
 
 /* True if the table provides `field` (covered by struct_size, non-NULL). */
 #define KVP_HAS_OP(ops, field)                                                \
