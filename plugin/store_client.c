@@ -34,6 +34,8 @@ struct store_conn {
     struct kvp_xport_ep *ep;
     struct kvp_xport_rkey *rkey;
     uint64_t pool_base, pool_size;
+    uint32_t caps;        /* PROTO_SERVER_CAP_* from HELLO_R */
+    uint32_t caps_warned; /* the missing ones already logged */
     struct proto_buf in, out;
 };
 
@@ -407,6 +409,7 @@ int32_t store_conn_open(const struct store_conn_params *params,
     uint32_t srv_flags = 0;
     st = do_hello(c, c->tops != NULL ? c->tops->name : "", params->auth_token,
                   mac, &mac_len, &srv_flags);
+    c->caps = srv_flags & PROTO_SERVER_CAPS;
     if (st == KVP_ERR_NOT_SUPPORTED && c->tops != NULL)
         log_refused(params);
     else if (st == KVP_OK)
@@ -458,6 +461,39 @@ struct kvp_xport_ep *store_conn_ep(struct store_conn *conn)
 struct kvp_xport_rkey *store_conn_rkey(struct store_conn *conn)
 {
     return conn != NULL ? conn->rkey : NULL;
+}
+
+/* ---- capabilities -------------------------------------------------------- */
+
+static const char *cap_name(uint32_t cap)
+{
+    switch (cap) {
+    case PROTO_SERVER_CAP_GROUPS:
+        return "TP groups (ALLOC GROUPS)";
+    case PROTO_SERVER_CAP_REMOVE_PREFIX:
+        return "REMOVE_PREFIX";
+    default:
+        return "KEYS";
+    }
+}
+
+/* KVP_OK when the server said in HELLO_R that it understands cap; else
+ * KVP_ERR_NOT_SUPPORTED, logged once per connection and capability: an
+ * older server would close the connection on the frame. */
+static int32_t need_cap(struct store_conn *c, uint32_t cap, const char *op)
+{
+    if (c->caps & cap)
+        return KVP_OK;
+    if (!(c->caps_warned & cap)) {
+        c->caps_warned |= cap;
+        KVP_LOG_E(c->log,
+                  "store %s: %s refused (KVP_ERR_NOT_SUPPORTED): the server "
+                  "lacks the %s capability (a kvplug-server older than this "
+                  "plugin); upgrade kvplug-server on %s to this plugin's "
+                  "version",
+                  c->peer, op, cap_name(cap), c->peer);
+    }
+    return KVP_ERR_NOT_SUPPORTED;
 }
 
 /* ---- batched requests --------------------------------------------------- */
@@ -556,6 +592,20 @@ static int32_t alloc_frame(struct store_conn *conn, uint32_t n,
                      sizeof(items[0]), &k);
     if (st != KVP_OK)
         return st;
+    /* TP group members need the server's GROUPS capability: without it
+     * they fail alone and the rest of the frame goes as plain items */
+    uint32_t kept = 0;
+    for (uint32_t j = 0; j < k.n; j++) {
+        struct store_alloc_item *it = &items[k.map[j]];
+        if (it->group != 0 &&
+            need_cap(conn, PROTO_SERVER_CAP_GROUPS, "TP put") != KVP_OK) {
+            it->status = KVP_ERR_NOT_SUPPORTED;
+            continue;
+        }
+        k.wire[kept] = k.wire[j];
+        k.map[kept++] = k.map[j];
+    }
+    k.n = kept;
     for (uint32_t j = 0; j < k.n; j++) {
         const struct store_alloc_item *it = &items[k.map[j]];
         k.wire[j].len = it->len;
@@ -803,11 +853,15 @@ int32_t store_remove_prefix(struct store_conn *conn, const char *prefix,
     }
     if (!conn_up(conn))
         return KVP_ERR_DISCONNECTED;
+    int32_t st = need_cap(conn, PROTO_SERVER_CAP_REMOVE_PREFIX,
+                          "remove_prefix");
+    if (st != KVP_OK)
+        return st;
     struct proto_msg req = {.type = PROTO_REMOVE_PREFIX,
                             .prefix = (const uint8_t *)prefix,
                             .prefix_len = (uint16_t)len};
     struct proto_msg rep;
-    int32_t st = rpc(conn, &req, &rep);
+    st = rpc(conn, &req, &rep);
     if (st != KVP_OK)
         return st;
     st = rep.status;
@@ -850,12 +904,17 @@ int32_t store_keys(struct store_conn *conn, const char *prefix,
     if (conn == NULL || fn == NULL || limit == 0 ||
         limit > PROTO_MAX_ITEMS || plen > PROTO_KEY_MAX)
         return KVP_ERR_INVALID;
+    if (!conn_up(conn))
+        return KVP_ERR_DISCONNECTED;
+    int32_t st = need_cap(conn, PROTO_SERVER_CAP_KEYS, "keys");
+    if (st != KVP_OK)
+        return st;
     struct proto_msg req = {.type = PROTO_KEYS};
     req.prefix = (const uint8_t *)prefix;
     req.prefix_len = (uint16_t)plen;
     req.limit = limit;
     struct proto_msg rep;
-    int32_t st = rpc(conn, &req, &rep);
+    st = rpc(conn, &req, &rep);
     if (st != KVP_OK)
         return st;
     st = rep.status;

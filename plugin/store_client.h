@@ -138,6 +138,14 @@ typedef void (*store_key_fn)(void *user, const char *key, uint16_t key_len,
 int32_t store_keys(struct store_conn *conn, const char *prefix,
                    uint32_t limit, store_key_fn fn, void *user, int *more_p);
 
+/* Server capabilities (HELLO_R flags, docs/protocol.md): a server that
+ * does not offer one (an older kvplug-server) gets no frame that needs
+ * it. Then a TP group member of store_alloc gets status
+ * KVP_ERR_NOT_SUPPORTED (the frame's other items go as usual), and
+ * store_remove_prefix and store_keys return KVP_ERR_NOT_SUPPORTED; one
+ * error line per connection and capability says to upgrade the server.
+ * The connection stays usable. */
+
 /* How the frames travel: "tcp", "shm" (same-host rings), "local"
  * (in-process link) or "closed". For logs and tests. */
 const char *store_conn_carrier(const struct store_conn *conn);

@@ -75,6 +75,16 @@
 
 #define PROTO_SERVER_AUTH_REQUIRED (UINT32_C(1) << 0) /* HELLO_R flags */
 #define PROTO_SERVER_SHM_OFFERED   (UINT32_C(1) << 1) /* HELLO_R flags */
+/* Capability bits in HELLO_R flags (docs/protocol.md): what this server
+ * understands beyond the first release. A server older than these bits
+ * sends 0 there, so a client refuses the op itself (NOT_SUPPORTED)
+ * instead of sending a frame that would close the connection. */
+#define PROTO_SERVER_CAP_GROUPS    (UINT32_C(1) << 2) /* ALLOC GROUPS */
+#define PROTO_SERVER_CAP_REMOVE_PREFIX (UINT32_C(1) << 3) /* REMOVE_PREFIX */
+#define PROTO_SERVER_CAP_KEYS      (UINT32_C(1) << 4) /* KEYS */
+#define PROTO_SERVER_CAPS                                                  \
+    (PROTO_SERVER_CAP_GROUPS | PROTO_SERVER_CAP_REMOVE_PREFIX |            \
+     PROTO_SERVER_CAP_KEYS)
 #define PROTO_SHM_SWITCH_ATTACHED  (UINT32_C(1) << 0) /* SHM_SWITCH flags */
 #define PROTO_SHM_COOKIE_LEN       32
 

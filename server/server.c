@@ -102,6 +102,7 @@ struct kvp_server {
     struct srv_metrics metrics;
     uint32_t summary_ms;
     uint64_t next_summary_ns;
+    uint32_t caps; /* PROTO_SERVER_CAP_* offered (all but the withheld) */
 };
 
 /* ---- replies ----------------------------------------------------------- */
@@ -202,6 +203,7 @@ static int on_hello(struct srv_conn *c, struct proto_msg *m,
     }
     if (shm_chan_offerable(c->fd))
         r->flags |= PROTO_SERVER_SHM_OFFERED;
+    r->flags |= srv->caps;
     c->state = CONN_CONNECT;
     return 0;
 }
@@ -409,11 +411,25 @@ static void do_alloc(struct srv_conn *c, struct proto_msg *m)
     kvs_group_close(kvs, g);
 }
 
+/* The capability frame m needs (0: none). */
+static uint32_t frame_cap(const struct proto_msg *m)
+{
+    if (m->type == PROTO_ALLOC && (m->flags & PROTO_ALLOC_GROUPS))
+        return PROTO_SERVER_CAP_GROUPS;
+    if (m->type == PROTO_REMOVE_PREFIX)
+        return PROTO_SERVER_CAP_REMOVE_PREFIX;
+    return m->type == PROTO_KEYS ? PROTO_SERVER_CAP_KEYS : 0;
+}
+
 /* Executes request m; fills its items in place and reply r. -1: protocol
- * violation (a frame that is not a request). */
+ * violation (a frame that is not a request, or one that needs a
+ * capability this server withholds: what an older server does). */
 static int dispatch(struct srv_conn *c, struct proto_msg *m,
                     struct proto_msg *r)
 {
+    uint32_t cap = frame_cap(m);
+    if (cap != 0 && !(c->srv->caps & cap))
+        return -1;
     struct kvs *kvs = c->srv->kvs;
     uint64_t now = kvp_now_ns();
     r->type = (uint16_t)(m->type + 1);
@@ -942,6 +958,7 @@ static int32_t copy_params(struct kvp_server *srv,
     srv->lease_timeout_ms = p->lease_timeout_ms ? p->lease_timeout_ms
                                                 : KVS_DEFAULT_LEASE_TIMEOUT_MS;
     srv->summary_ms = p->summary_ms ? p->summary_ms : SRV_SUMMARY_MS;
+    srv->caps = PROTO_SERVER_CAPS & ~p->caps_withheld;
     srv->next_summary_ns = kvp_now_ns() + (uint64_t)srv->summary_ms * 1000000u;
     metrics_init(&srv->metrics);
     return KVP_OK;

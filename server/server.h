@@ -24,6 +24,11 @@ struct kvp_server_params {
     const char *auth_token;     /* NULL = no auth; copied */
     uint32_t lease_timeout_ms;  /* 0 = default (30000) */
     uint32_t summary_ms;        /* info summary line period; 0 = 60000 */
+    /* Test hook: PROTO_SERVER_CAP_* bits this server behaves as if it
+     * lacked (an older kvplug-server): not offered in HELLO_R, and a frame
+     * that needs one closes the connection as an old server's decoder
+     * does. 0 in production. */
+    uint32_t caps_withheld;
     struct kvp_logger log;
 };
 

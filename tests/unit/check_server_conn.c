@@ -30,12 +30,15 @@
 #define TMO 5000
 
 static int n_warnings;
+static int n_upgrade_lines; /* "upgrade kvplug-server" errors */
 
 static void quiet_log(void *user, int32_t level, const char *msg)
 {
     (void)user;
     if (level <= KVP_LOG_WARN)
         __atomic_add_fetch(&n_warnings, 1, __ATOMIC_RELAXED);
+    if (level == KVP_LOG_ERROR && strstr(msg, "upgrade kvplug-server"))
+        __atomic_add_fetch(&n_upgrade_lines, 1, __ATOMIC_RELAXED);
     if (getenv("KVP_TEST_VERBOSE") != NULL)
         fprintf(stderr, "[%d] %s\n", level, msg);
 }
@@ -46,10 +49,13 @@ static int carrier_local; /* set from _i by the loop tests: 0 TCP, 1 local
                            * link, 2 same-host rings */
 static const char *const carrier_name[] = {"tcp", "local", "shm"};
 
-static struct kvp_server *start(const char *transports, const char *token,
-                                uint64_t pool, uint32_t lease_ms)
+/* caps_withheld: the server's test hook, an older kvplug-server */
+static struct kvp_server *start_caps(const char *transports,
+                                     const char *token, uint64_t pool,
+                                     uint32_t lease_ms, uint32_t withheld)
 {
     struct kvp_server_params p = {0};
+    p.caps_withheld = withheld;
     p.listen_port = 0;
     p.pool_size = pool;
     p.transports = transports;
@@ -62,6 +68,12 @@ static struct kvp_server *start(const char *transports, const char *token,
     ck_assert_int_eq(kvp_server_start(&p, &srv), KVP_OK);
     ck_assert_uint_ne(kvp_server_port(srv), 0);
     return srv;
+}
+
+static struct kvp_server *start(const char *transports, const char *token,
+                                uint64_t pool, uint32_t lease_ms)
+{
+    return start_caps(transports, token, pool, lease_ms, 0);
 }
 
 /* The in-process carrier of srv, when the suite runs over it. */
@@ -317,8 +329,9 @@ static void send_frame(int fd, uint16_t type, const void *body, uint32_t len,
         send(fd, body, len, MSG_NOSIGNAL);
 }
 
-/* Raw handshake (no auth, control only); leaves fd ready for requests. */
-static void raw_handshake(int fd)
+/* Raw handshake (no auth, control only); leaves fd ready for requests.
+ * Returns HELLO_R's flags. */
+static uint32_t raw_handshake(int fd)
 {
     uint8_t hello[5] = {0, 0, 0, 0, 0};
     send_frame(fd, PROTO_HELLO, hello, sizeof(hello), PROTO_VERSION);
@@ -329,6 +342,9 @@ static void raw_handshake(int fd)
     uint8_t crep[PROTO_HDR_LEN + 28];
     ck_assert_int_eq(recv(fd, crep, sizeof(crep), MSG_WAITALL), sizeof(crep));
     ck_assert_int_eq(crep[PROTO_HDR_LEN], 0); /* status OK */
+    const uint8_t *f = rep + PROTO_HDR_LEN + 4;
+    return (uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 |
+           (uint32_t)f[3] << 24;
 }
 
 START_TEST(garbage_closes_only_that_connection)
@@ -386,6 +402,93 @@ START_TEST(garbage_closes_only_that_connection)
     ck_assert_int_eq(store_server_stats(good, &s), KVP_OK);
     ck_assert_uint_eq(s.objects, 2);
     store_conn_close(good);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* ---- capabilities (HELLO_R flags) -------------------------------------- */
+
+/* The hook is faithful: a server withholding REMOVE_PREFIX does not offer
+ * it and closes a connection that sends the frame anyway (as an old
+ * server does); a current server offers every capability. */
+START_TEST(server_offers_its_capabilities)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    int fd = raw_connect(srv);
+    ck_assert_uint_eq(raw_handshake(fd) & PROTO_SERVER_CAPS,
+                      PROTO_SERVER_CAPS);
+    close(fd);
+    kvp_server_stop(srv);
+
+    srv = start_caps("", NULL, 1 << 20, 0, PROTO_SERVER_CAP_REMOVE_PREFIX);
+    fd = raw_connect(srv);
+    ck_assert_uint_eq(raw_handshake(fd) & PROTO_SERVER_CAPS,
+                      PROTO_SERVER_CAP_GROUPS | PROTO_SERVER_CAP_KEYS);
+    uint8_t body[3] = {1, 0, 'p'}; /* REMOVE_PREFIX "p" */
+    send_frame(fd, PROTO_REMOVE_PREFIX, body, sizeof(body), PROTO_VERSION);
+    ck_assert(closed_by_server(fd));
+    close(fd);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+static void count_key(void *user, const char *key, uint16_t key_len,
+                      uint64_t len)
+{
+    (void)key, (void)key_len, (void)len;
+    (*(int *)user)++;
+}
+
+/* A server without a capability (the hook: an older kvplug-server) gets
+ * no frame that needs it: the client refuses the op with NOT_SUPPORTED,
+ * logs one line per capability, and the connection stays usable. */
+START_TEST(missing_capability_refused_by_client)
+{
+    carrier_local = _i;
+    struct kvp_server *srv =
+        start_caps("", NULL, 1 << 20, 0, PROTO_SERVER_CAPS);
+    struct store_conn *c = ctl(srv);
+    int lines0 = __atomic_load_n(&n_upgrade_lines, __ATOMIC_RELAXED);
+    ck_assert_int_eq(put1(c, "pfx/a", 64, 0), KVP_OK);
+
+    /* a TP group and a plain item in one batch: the group fails alone */
+    for (int round = 0; round < 2; round++) {
+        struct store_alloc_item it[3] = {
+            {.key = "tpk_tp_0", .len = 64, .group = 1, .base_len = 3},
+            {.key = "tpk_tp_1", .len = 64, .group = 1, .base_len = 3},
+            {.key = round ? "plain2" : "plain", .len = 32},
+        };
+        ck_assert_int_eq(store_alloc(c, 3, it, 0), KVP_OK);
+        ck_assert_int_eq(it[0].status, KVP_ERR_NOT_SUPPORTED);
+        ck_assert_int_eq(it[1].status, KVP_ERR_NOT_SUPPORTED);
+        ck_assert_int_eq(it[2].status, KVP_OK);
+        int32_t st = 99;
+        ck_assert_int_eq(store_commit(c, 1, &it[2].alloc_id, &st), KVP_OK);
+        ck_assert_int_eq(st, KVP_OK);
+
+        uint64_t removed = 77;
+        ck_assert_int_eq(store_remove_prefix(c, "pfx/", &removed),
+                         KVP_ERR_NOT_SUPPORTED);
+        ck_assert_uint_eq(removed, 77);
+        int seen = 0, more = 0;
+        ck_assert_int_eq(store_keys(c, "", 10, count_key, &seen, &more),
+                         KVP_ERR_NOT_SUPPORTED);
+        ck_assert_int_eq(seen, 0);
+    }
+    /* one line per capability, not per call */
+    ck_assert_int_eq(__atomic_load_n(&n_upgrade_lines, __ATOMIC_RELAXED) -
+                         lines0, 3);
+
+    /* nothing was sent that closed the connection */
+    ck_assert(store_conn_alive(c));
+    ck_assert_str_eq(store_conn_carrier(c), carrier_name[carrier_local]);
+    assert_stored(c, "pfx/a", 64);
+    assert_stored(c, "plain", 32);
+    struct store_server_stats s;
+    ck_assert_int_eq(store_server_stats(c, &s), KVP_OK);
+    ck_assert_uint_eq(s.objects, 3);
+    ck_assert_uint_eq(s.pending, 0);
+    store_conn_close(c);
     kvp_server_stop(srv);
 }
 END_TEST
@@ -956,6 +1059,8 @@ int main(void)
     tcase_add_loop_test(tp, concurrent_puts_one_wins, 0, 3);
     tcase_add_loop_test(tp, auth_challenge_response, 0, 3);
     tcase_add_test(tp, garbage_closes_only_that_connection);
+    tcase_add_test(tp, server_offers_its_capabilities);
+    tcase_add_loop_test(tp, missing_capability_refused_by_client, 0, 3);
     tcase_add_loop_test(tp, closed_connection_aborts_pending, 0, 3);
     tcase_add_test(tp, silent_server_times_out);
     tcase_add_loop_test(tp, server_gone_disconnects, 0, 3);
