@@ -5,6 +5,7 @@
  *   kvplug-admin [options] ping TARGET
  *   kvplug-admin [options] stats TARGET
  *   kvplug-admin [options] keys TARGET [--prefix P] [--limit N]
+ *   kvplug-admin [options] remove-prefix TARGET P
  *
  * TARGET is HOST:PORT[,HOST:PORT...] or etcd://HOST:PORT[/PREFIX] (every
  * member registered there). Exit 0 when every server answered, 1 when one
@@ -30,6 +31,8 @@ struct admin {
     const char *cmd;
     const char *target;
     const char *prefix;
+    const char *remove; /* remove-prefix's P */
+    uint64_t removed;   /* remove-prefix: total over the servers */
     uint32_t limit;
     char *token;
     uint32_t timeout_ms;
@@ -50,6 +53,10 @@ static void usage(FILE *f)
             "  keys TARGET [--prefix P] [--limit N]\n"
             "                                committed keys and their "
             "sizes (default limit 100)\n"
+            "  remove-prefix TARGET P        remove every key starting "
+            "with P (\"\" = all)\n"
+            "                                on each server; prints the "
+            "counts and the total\n"
             "TARGET: HOST:PORT[,HOST:PORT...] or etcd://HOST:PORT[/PREFIX] "
             "(every member)\n"
             "options:\n"
@@ -151,6 +158,14 @@ static int32_t on_server(struct admin *a, const struct kvp_disc_member *m)
         st = store_keys(c, a->prefix, a->limit, print_key, NULL, &more);
         if (st == KVP_OK && more)
             printf("# more keys than --limit %u\n", a->limit);
+    } else if (st == KVP_OK && strcmp(a->cmd, "remove-prefix") == 0) {
+        uint64_t removed = 0;
+        st = store_remove_prefix(c, a->remove, &removed);
+        if (st == KVP_OK) {
+            printf("%s:%u: removed %llu\n", m->host, m->port,
+                   (unsigned long long)removed);
+            a->removed += removed;
+        }
     } else if (st == KVP_OK) {
         st = store_server_stats(c, &s);
     }
@@ -214,6 +229,8 @@ static int parse_args(int argc, char **argv, struct admin *a)
             a->cmd = s;
         } else if (a->target == NULL) {
             a->target = s;
+        } else if (a->remove == NULL && strcmp(a->cmd, "remove-prefix") == 0) {
+            a->remove = s;
         } else {
             fprintf(stderr, "kvplug-admin: unexpected argument '%s'\n", s);
             return -1;
@@ -226,9 +243,21 @@ static int parse_args(int argc, char **argv, struct admin *a)
         return -1;
     }
     if (strcmp(a->cmd, "ping") != 0 && strcmp(a->cmd, "stats") != 0 &&
-        strcmp(a->cmd, "keys") != 0) {
+        strcmp(a->cmd, "keys") != 0 &&
+        strcmp(a->cmd, "remove-prefix") != 0) {
         fprintf(stderr, "kvplug-admin: unknown command '%s' (ping, stats, "
-                        "keys; see --help)\n", a->cmd);
+                        "keys, remove-prefix; see --help)\n", a->cmd);
+        return -1;
+    }
+    if (strcmp(a->cmd, "remove-prefix") == 0 && a->remove == NULL) {
+        fprintf(stderr, "kvplug-admin: remove-prefix needs the prefix P "
+                        "after TARGET (\"\" removes every key)\n");
+        return -1;
+    }
+    if (a->remove != NULL && strlen(a->remove) > 1024) {
+        fprintf(stderr, "kvplug-admin: remove-prefix: P is %zu bytes; a "
+                        "prefix is at most 1024 (a key's limit)\n",
+                strlen(a->remove));
         return -1;
     }
     if (token_file != NULL) {
@@ -256,6 +285,10 @@ int main(int argc, char **argv)
         for (uint32_t i = 0; i < a.n; i++)
             if (on_server(&a, &a.m[i]) != KVP_OK)
                 rc = 1;
+        if (strcmp(a.cmd, "remove-prefix") == 0)
+            printf("total: removed %llu%s\n", (unsigned long long)a.removed,
+                   rc ? " (a server failed: its keys are not counted)"
+                      : "");
     }
     free(a.m);
     if (a.token != NULL) {

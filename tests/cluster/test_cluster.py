@@ -115,6 +115,25 @@ def run(c):
     rc, out, err = c.admin("stats", s0["addr"])
     if rc != 0 or ("objects      %d " % n0) not in out or "MiB" not in out:
         raise Fail("admin stats: %s %s" % (out, err))
+    # remove a prefix on every member: keys of another prefix stay
+    tmp = ["tmp-%d" % i for i in range(N_KEYS)]
+    for k in tmp:
+        ans = c.ask(a, "put %s 64 1" % k)
+        if ans != "ok":
+            raise Fail("put %s: %s" % (k, ans))
+    rc, out, err = c.admin("remove-prefix",
+                           "etcd://%s/kvplug" % c.etcd_hostport, "tmp-")
+    counts = [int(l.rsplit(" ", 1)[1]) for l in out.splitlines()
+              if ": removed " in l and not l.startswith("total")]
+    if rc != 0 or len(counts) != 3 or sum(counts) != len(tmp) or \
+            ("total: removed %d" % len(tmp)) not in out:
+        raise Fail("admin remove-prefix tmp-: %s %s" % (out, err))
+    for s in srv:
+        left = c.keys_of(s["addr"])
+        if any(k.startswith("tmp-") for k in left) or \
+                left != on[s["addr"]]:
+            raise Fail("after remove-prefix tmp- %s holds %s, expected %s"
+                       % (s["addr"], left, on[s["addr"]]))
 
     # 5. kill -9 the server with the most keys
     victim = max(srv, key=lambda s: len(on[s["addr"]]))

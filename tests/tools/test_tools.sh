@@ -1,9 +1,9 @@
 #!/bin/sh
 # test_tools.sh BINDIR LIBDIR - kvplug-admin and kvplug-info as a user runs
 # them: --help on stdout with exit 0, every listed field, auth, keys with
-# --prefix/--limit against a real kvplug-server, modules that are missing
-# named with the paths tried, and libkvplug.so free of the etcd module's
-# libraries. Every wait is bounded. Prints "PASS tools".
+# --prefix/--limit and remove-prefix against a real kvplug-server,
+# modules that are missing named with the paths tried, and libkvplug.so
+# free of the etcd module's libraries. Every wait is bounded. Prints "PASS tools".
 set -u
 BIN=$1
 LIB=$2
@@ -38,6 +38,8 @@ for t in kvplug-admin kvplug-info; do
     has "$TMP/h.out" "usage: $t" "$t --help on stdout"
     [ -s "$TMP/h.err" ] && fail "$t --help wrote to stderr"
 done
+"$BIN/kvplug-admin" --help | grep -q "remove-prefix TARGET P" ||
+    fail "kvplug-admin --help lists remove-prefix"
 "$BIN/kvplug-admin" frobnicate 127.0.0.1:1 >/dev/null 2>"$TMP/e"
 [ $? -eq 2 ] || fail "unknown admin command must exit 2"
 has "$TMP/e" "unknown command 'frobnicate'" "admin names the bad command"
@@ -112,6 +114,22 @@ A stats "$ADDR,127.0.0.1:1" >"$TMP/two" 2>&1
 [ $? -eq 1 ] || fail "a dead member must make admin exit 1"
 has "$TMP/two" "127.0.0.1:1: KVP_ERR_DISCONNECTED" "the dead member by status name"
 has "$TMP/two" "objects      3 " "the live member is still shown"
+# remove-prefix: the counts per server and the total; the other prefix's
+# keys stay
+"$BIN/kvplug-admin" remove-prefix "$ADDR" >/dev/null 2>"$TMP/e"
+[ $? -eq 2 ] || fail "remove-prefix without P must exit 2"
+has "$TMP/e" "remove-prefix needs the prefix P" "remove-prefix names what is missing"
+A remove-prefix "$ADDR" k >"$TMP/rp" || { cat "$TMP/rp"; fail "remove-prefix"; }
+has "$TMP/rp" "^$ADDR: removed 2$" "remove-prefix k counts kA and kB"
+has "$TMP/rp" "^total: removed 2$" "remove-prefix prints the total"
+A keys "$ADDR" >"$TMP/keys2" || fail "keys after remove-prefix"
+grep -q "$(printf '\t')k[AB]$" "$TMP/keys2" && { cat "$TMP/keys2"; fail "k keys survived remove-prefix k"; }
+has "$TMP/keys2" "$(printf '\t')xC$" "remove-prefix k kept xC"
+A remove-prefix "$ADDR,127.0.0.1:1" k >"$TMP/rp2" 2>&1
+[ $? -eq 1 ] || { cat "$TMP/rp2"; fail "remove-prefix with a dead member must exit 1"; }
+has "$TMP/rp2" "^$ADDR: removed 0$" "a second remove-prefix k removes nothing"
+has "$TMP/rp2" "127.0.0.1:1: KVP_ERR_DISCONNECTED" "the dead member by status name"
+has "$TMP/rp2" "^total: removed 0 (a server failed" "the total says a server failed"
 # a refused transport says what the server offers and how to fix it
 kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
 start_server srv2 --pool-size 1MiB --transports none
