@@ -3,7 +3,8 @@
 # them: --help on stdout with exit 0, every listed field, auth, keys with
 # --prefix/--limit and remove-prefix against a real kvplug-server,
 # modules that are missing named with the paths tried, and libkvplug.so
-# free of the etcd module's libraries. Every wait is bounded. Prints "PASS tools".
+# free of the etcd module's libraries. Every wait is bounded. Prints
+# "PASS tools".
 set -u
 BIN=$1
 LIB=$2
