@@ -446,6 +446,11 @@ int store_conn_alive(const struct store_conn *conn)
     return conn != NULL && conn_up(conn);
 }
 
+const struct shidx *store_conn_index(const struct store_conn *conn)
+{
+    return conn != NULL && conn_up(conn) ? store_shm_index(conn->shm) : NULL;
+}
+
 const char *store_conn_carrier(const struct store_conn *conn)
 {
     if (conn == NULL || !conn_up(conn))
