@@ -289,6 +289,77 @@ START_TEST(reads_keep_objects_from_eviction)
 }
 END_TEST
 
+/* ---- TP groups (DESIGN §3) -------------------------------------------- */
+
+/* Members of base "T": T_tp_0, T_tp_1, each S bytes of pat. The first
+ * member is committed before *mid runs (may be NULL), the second after. */
+static void put_group(struct rig *r, uint8_t pat, uint32_t fl,
+                      void (*mid)(struct rig *r))
+{
+    struct kvs_group *g = kvs_group_open(r->kvs, 1, "T", 1, fl);
+    ck_assert_ptr_nonnull(g);
+    uint64_t raddr[2], id[2];
+    const char *key[2] = {"T_tp_0", "T_tp_1"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(kvs_alloc_in(r->kvs, g, 1, key[i], 6, S, fl,
+                                      &raddr[i], &id[i]),
+                         KVP_OK);
+        memset((void *)(uintptr_t)raddr[i], pat, S);
+    }
+    kvs_group_close(r->kvs, g);
+    ck_assert_int_eq(kvs_commit(r->kvs, 1, id[0]), KVP_OK);
+    if (mid != NULL)
+        mid(r);
+    ck_assert_int_eq(kvs_commit(r->kvs, 1, id[1]), KVP_OK);
+}
+
+static void neither_member_visible(struct rig *r)
+{
+    struct shidx_hit h;
+    ck_assert_int_eq(shidx_find(&r->ix, "T_tp_0", 6, &h), SHIDX_MISS);
+    ck_assert_int_eq(shidx_find(&r->ix, "T_tp_1", 6, &h), SHIDX_MISS);
+}
+
+START_TEST(group_visible_only_whole)
+{
+    struct rig r;
+    rig_init(&r, 4 * S);
+    put_group(&r, 0x44, 0, neither_member_visible);
+    struct shidx_hit h;
+    ck_assert_int_eq(shidx_find(&r.ix, "T_tp_0", 6, &h), SHIDX_HIT);
+    ck_assert_int_eq(shidx_find(&r.ix, "T_tp_1", 6, &h), SHIDX_HIT);
+    rig_fini(&r);
+}
+END_TEST
+
+/* Removing the other member removes the group; its blocks are reused. */
+static void remove_other_member_then_reuse(struct rig *r)
+{
+    ck_assert_int_eq(kvs_remove(r->kvs, "T_tp_1", 6), KVP_OK);
+    ck_assert_int_eq(put(r, "K2", 0xC3, 0), KVP_OK);
+    ck_assert_int_eq(put(r, "K3", 0xC3, 0), KVP_OK);
+}
+
+START_TEST(copy_during_group_removal_and_reuse)
+{
+    struct rig r;
+    rig_init(&r, 2 * S);
+    put_group(&r, 0x44, 0, NULL);
+    r.hook = remove_other_member_then_reuse;
+    int64_t n = get(&r, "T_tp_0", buf);
+    if (MUTANT) {
+        ck_assert_int_eq(n, S);
+        ck_assert_msg(torn(buf, 0x44, 0xC3), "the mutant must return torn");
+    } else {
+        ck_assert_int_eq(n, KVP_ERR_NOT_FOUND);
+        ck_assert_int_eq(r.retries, 1);
+    }
+    struct shidx_hit h;
+    ck_assert_int_eq(shidx_find(&r.ix, "T_tp_1", 6, &h), SHIDX_MISS);
+    rig_fini(&r);
+}
+END_TEST
+
 /* ---- threads ----------------------------------------------------------- */
 
 #define READS 4000
@@ -381,6 +452,8 @@ int main(void)
     tcase_add_test(tc, copy_during_overwrite_without_reuse);
     tcase_add_test(tc, pending_never_visible);
     tcase_add_test(tc, reads_keep_objects_from_eviction);
+    tcase_add_test(tc, group_visible_only_whole);
+    tcase_add_test(tc, copy_during_group_removal_and_reuse);
     tcase_add_test(tc, threads_never_return_torn);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
