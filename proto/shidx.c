@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "shm_ring.h"
 
 #define PAGE 4096u
 
@@ -148,15 +149,6 @@ int shidx_take_ref(struct shidx *ix, int64_t slot)
 
 #define FIND_TRIES 64
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 int shidx_find(const struct shidx *ix, const void *key, uint16_t key_len,
                struct shidx_hit *hit)
 {
@@ -194,7 +186,7 @@ int shidx_find(const struct shidx *ix, const void *key, uint16_t key_len,
         }
         if (!busy)
             return SHIDX_MISS;
-        cpu_relax();
+        shm_cpu_relax();
     }
     return SHIDX_BUSY;
 }
