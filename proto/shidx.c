@@ -119,7 +119,11 @@ int64_t shidx_publish(struct shidx *ix, int64_t slot, const void *key,
     __atomic_store_n(&s->raddr, raddr, __ATOMIC_RELAXED);
     __atomic_store_n(&s->len, len, __ATOMIC_RELAXED);
     __atomic_store_n(&s->key_len, key_len, __ATOMIC_RELAXED);
-    memcpy(s->key, key, key_len);
+    /* byte by byte, atomically: readers load these while they may change
+     * (their seq check discards what they saw then) */
+    for (uint16_t b = 0; b < key_len; b++)
+        __atomic_store_n(&s->key[b], ((const char *)key)[b],
+                         __ATOMIC_RELAXED);
     write_end(s);
     __atomic_store_n(&ix->ref[slot], 0, __ATOMIC_RELAXED);
     return slot;
