@@ -415,8 +415,17 @@ static void run_kvplug(const struct main_opts *m, struct kvp_ws *ws, FILE *csv)
         snprintf(variant, sizeof(variant), "server/%s", tr);
         bench_procs_run(&m->b, pl.ops, &host_api, variant, config, m->procs,
                         m->n_procs, csv);
-        snprintf(variant, sizeof(variant), "server-tcp/%s", tr);
+        /* the same rings with every get asking the server (LOOKUP), no
+         * shared index: the A/B of docs/performance.md's lookup-free
+         * gets */
+        snprintf(variant, sizeof(variant), "server-lookup/%s", tr);
         size_t cl = strlen(config);
+        snprintf(config + cl, sizeof(config) - cl, ";local_fastget=0");
+        run_engine(m, pl.ops, ws, variant, config, csv);
+        bench_procs_run(&m->b, pl.ops, &host_api, variant, config, m->procs,
+                        m->n_procs, csv);
+        config[cl] = '\0';
+        snprintf(variant, sizeof(variant), "server-tcp/%s", tr);
         snprintf(config + cl, sizeof(config) - cl, ";local_fastpath=0");
         run_engine(m, pl.ops, ws, variant, config, csv);
         bench_procs_run(&m->b, pl.ops, &host_api, variant, config, m->procs,

@@ -26,6 +26,7 @@ void cfg_defaults(struct kvp_config *cfg)
     cfg->log_level = KVP_LOG_WARN;
     cfg->lease_timeout_ms = CFG_DEFAULT_LEASE_TIMEOUT_MS;
     cfg->local_fastpath = 1;
+    cfg->local_fastget = 1;
 }
 
 /* servers=etcd://HOST:PORT[/PREFIX]: the members come from a registry
@@ -192,6 +193,11 @@ const struct kvp_opt cfg_table[] = {
      "0|1", "0 or 1 (also false/true, no/yes, off/on)",
      "control over shared-memory rings to a server on this host (default "
      "1; 0 = TCP)",
+     NULL},
+    {"local_fastget", KVP_OPT_BOOL, 0, CFG_AT(local_fastget), 0, 1, NULL,
+     "0|1", "0 or 1 (also false/true, no/yes, off/on)",
+     "on the same-host rings, gets read the server's shared index and need "
+     "no round trip (default 1; 0 = LOOKUP every get)",
      NULL},
 };
 const size_t cfg_table_len = sizeof(cfg_table) / sizeof(cfg_table[0]);

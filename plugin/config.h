@@ -42,6 +42,7 @@ struct kvp_config {
     int32_t log_level;         /* KVP_LOG_* */
     uint32_t lease_timeout_ms; /* embedded server */
     int32_t local_fastpath;    /* 1: same-host control rings when offered */
+    int32_t local_fastget;     /* 1: gets through the shared index there */
     /* Every key the core does not know, "key=value" in the order given:
      * the transport module's options (device, gid_index, ucx_tls, ...),
      * checked by the module when it is loaded (cfg_xport_load). */

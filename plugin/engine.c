@@ -183,14 +183,17 @@ void eng_log_stats(struct kvp_engine *e, int32_t level)
     kvp_logf(&e->log, level,
              "kvplug stats: bytes_written=%llu bytes_packed=%llu "
              "host_copy_bytes=%llu header_bytes=%llu bytes_read=%llu "
-             "ops_posted=%llu mapped_copies=%llu",
+             "ops_posted=%llu mapped_copies=%llu fastget_hits=%llu "
+             "fastget_retries=%llu",
              (unsigned long long)st.bytes_written,
              (unsigned long long)st.bytes_packed,
              (unsigned long long)atomic_load(&e->host_copy_bytes),
              (unsigned long long)atomic_load(&e->header_bytes),
              (unsigned long long)st.bytes_read,
              (unsigned long long)st.ops_posted,
-             (unsigned long long)st.mapped_copies);
+             (unsigned long long)st.mapped_copies,
+             (unsigned long long)atomic_load(&e->fastget_hits),
+             (unsigned long long)atomic_load(&e->fastget_retries));
 }
 
 /* Reads the shared secret (common/token.h). */
@@ -236,6 +239,7 @@ static int32_t start_embedded(struct kvp_engine *e)
     sp.auth_token = e->auth_token;
     sp.lease_timeout_ms = e->cfg.lease_timeout_ms;
     sp.log = e->log;
+    sp.shared_index_off = 1; /* its clients call it in-process */
     int32_t st = kvp_server_start(&sp, &e->embedded);
     if (st != KVP_OK) {
         KVP_LOG_E(&e->log,

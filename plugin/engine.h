@@ -77,6 +77,8 @@ struct kvp_engine {
     struct scratch scratch; /* registered slots for shard headers */
     struct stage_pool stage; /* bounce pairs for device buffers */
     atomic_uint_fast64_t host_copy_bytes; /* payload bytes memcpy'd by us */
+    atomic_uint_fast64_t fastget_hits;    /* gets served by fastget.c */
+    atomic_uint_fast64_t fastget_retries; /* its copies a check refused */
     atomic_uint_fast64_t header_bytes;    /* shard header bytes posted (from
                                            * the scratch area, not payload) */
     struct eng_counters cnt;

@@ -7,6 +7,7 @@
 #include "store_client.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,6 +445,20 @@ void store_conn_close(struct store_conn *conn)
 int store_conn_alive(const struct store_conn *conn)
 {
     return conn != NULL && conn_up(conn);
+}
+
+const struct shidx *store_conn_index(const struct store_conn *conn)
+{
+    if (conn == NULL || conn->fd < 0 || conn->shm == NULL)
+        return NULL;
+    /* On the rings nothing arrives on the socket: anything readable there
+     * means the server closed it (stopped, killed, restarted). Its old
+     * index would still answer from its old pool, so not once it is gone:
+     * the round trip then finds the connection dead. */
+    struct pollfd p = {conn->fd, POLLIN, 0};
+    if (poll(&p, 1, 0) != 0)
+        return NULL;
+    return store_shm_index(conn->shm);
 }
 
 const char *store_conn_carrier(const struct store_conn *conn)

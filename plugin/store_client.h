@@ -22,6 +22,7 @@
 #include "kvp_transport.h"
 #include "log.h"
 #include "proto.h"
+#include "shidx.h"
 
 struct store_conn;
 
@@ -149,6 +150,11 @@ int32_t store_keys(struct store_conn *conn, const char *prefix,
 /* How the frames travel: "tcp", "shm" (same-host rings), "local"
  * (in-process link) or "closed". For logs and tests. */
 const char *store_conn_carrier(const struct store_conn *conn);
+
+/* The server's shared index when this connection is on the same-host
+ * rings and mapped it (docs/protocol.md, "Gets without a round trip");
+ * NULL otherwise. Valid while conn is open. */
+const struct shidx *store_conn_index(const struct store_conn *conn);
 
 /* Control-only connections: params->tops and params->tctx both NULL open a
  * connection without a transport ep (store_conn_ep/rkey return NULL); for

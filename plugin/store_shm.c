@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -21,6 +22,9 @@
 struct store_shm {
     void *seg;
     size_t seg_len;
+    void *idx, *idx_ref; /* the shared index: read-only, and its ref bytes */
+    size_t idx_len, idx_ref_len;
+    struct shidx ix;
     struct shm_pipe req, rep;
     uint32_t spin_ns;
 };
@@ -30,6 +34,60 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Maps the shared index the ring segment names (docs/protocol.md, "Gets
+ * without a round trip"): its slots read-only, its reference bytes
+ * writable. Any failure leaves sh without one: gets take the round trip. */
+static void index_attach(struct store_shm *sh, uint32_t pid)
+{
+    const uint8_t *d = (const uint8_t *)sh->seg + SHIDX_DESC_OFF;
+    struct shidx_desc desc;
+    memcpy(&desc.fd, d, 4);
+    memcpy(&desc.slots, d + 4, 4);
+    memcpy(&desc.bytes, d + 8, 8);
+    memcpy(desc.cookie, d + 16, SHIDX_COOKIE_LEN);
+    if (desc.slots == 0 || desc.bytes > (UINT64_C(1) << 32) ||
+        desc.slots > (UINT32_C(1) << 22) ||
+        desc.bytes != shidx_seg_size(desc.slots))
+        return;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%u/fd/%u", pid, desc.fd);
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    struct stat st;
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size != desc.bytes) {
+        close(fd);
+        return;
+    }
+    size_t ref_len = shidx_slot_off(desc.slots) - shidx_ref_off();
+    void *m = mmap(NULL, desc.bytes, PROT_READ, MAP_SHARED | MAP_POPULATE,
+                   fd, 0);
+    void *r = mmap(NULL, ref_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                   (off_t)shidx_ref_off());
+    close(fd);
+    const char *why;
+    if (m != MAP_FAILED && r != MAP_FAILED &&
+        shidx_view(&sh->ix, m, desc.bytes, desc.cookie, r,
+                   (const uint8_t *)m + shidx_slot_off(desc.slots),
+                   &why) == 0) {
+        sh->idx = m;
+        sh->idx_len = desc.bytes;
+        sh->idx_ref = r;
+        sh->idx_ref_len = ref_len;
+        return;
+    }
+    if (m != MAP_FAILED)
+        munmap(m, desc.bytes);
+    if (r != MAP_FAILED)
+        munmap(r, ref_len);
+}
+
+const struct shidx *store_shm_index(const struct store_shm *sh)
+{
+    return sh != NULL && sh->idx != NULL ? &sh->ix : NULL;
 }
 
 int store_shm_attach(const struct proto_msg *rep, struct store_shm **sh_p,
@@ -72,6 +130,7 @@ int store_shm_attach(const struct proto_msg *rep, struct store_shm **sh_p,
         store_shm_close(sh);
         return -1;
     }
+    index_attach(sh, rep->shm_pid);
     const char *s = getenv("KVPLUG_SHM_SPIN_US");
     long us = s != NULL ? strtol(s, NULL, 10) : SHM_SPIN_US_DEFAULT;
     sh->spin_ns =
@@ -85,6 +144,10 @@ void store_shm_close(struct store_shm *sh)
     if (sh == NULL)
         return;
     shm_pipe_wake_all(&sh->req);
+    if (sh->idx != NULL) {
+        munmap(sh->idx, sh->idx_len);
+        munmap(sh->idx_ref, sh->idx_ref_len);
+    }
     munmap(sh->seg, sh->seg_len);
     free(sh);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "proto.h"
+#include "shidx.h"
 
 struct store_shm;
 
@@ -21,6 +22,10 @@ struct store_shm;
  * another user, a pid namespace, /proc not mounted. */
 int store_shm_attach(const struct proto_msg *rep, struct store_shm **sh_p,
                      const char **why);
+/* The server's shared index, mapped at attach when the server named one
+ * and it could be opened and checked; NULL otherwise (gets then take the
+ * round trip). Lives as long as sh. */
+const struct shidx *store_shm_index(const struct store_shm *sh);
 /* Wakes the server if it sleeps on the ring (close the socket first, so
  * it sees why), then unmaps. */
 void store_shm_close(struct store_shm *sh);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "fastget.h"
 #include "ops.h"
 #include "store_client.h"
 #include "units.h"
@@ -622,10 +623,14 @@ void xfer_get(struct kvp_engine *e, struct get_job *jobs, uint32_t n_jobs)
     }
     struct cause_log cl = {0};
     eng_acquire_servers(e, g.used, g.held);
-    for (uint32_t s = 0; s < e->n_servers; s++)
-        if (g.start[s + 1] > g.start[s])
-            get_server(e, g.held[s], jobs, g.order + g.start[s],
-                       g.start[s + 1] - g.start[s], &cl);
+    for (uint32_t s = 0; s < e->n_servers; s++) {
+        uint32_t *ord = g.order + g.start[s];
+        uint32_t n = g.start[s + 1] - g.start[s];
+        if (n > 0)
+            n = fastget_try(e, g.held[s], jobs, ord, n);
+        if (n > 0)
+            get_server(e, g.held[s], jobs, ord, n, &cl);
+    }
     eng_release_servers(e, g.used, g.held);
     for (uint32_t j = 0; j < n_jobs; j++) {
         int64_t r = jobs[j].result;

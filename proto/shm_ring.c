@@ -100,15 +100,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static void futex_wait(_Atomic uint32_t *word, uint32_t val, uint32_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -158,7 +149,7 @@ static int wait_level(struct shm_pipe *p, int reader, const struct shm_wait *w,
         budget = SPIN_PROBE_NS;
     uint64_t t0 = budget ? now_ns() : 0;
     for (unsigned i = 1; budget != 0; i++) {
-        cpu_relax();
+        shm_cpu_relax();
         if ((l = level(p, reader)) != 0) {
             uint64_t b2 = (uint64_t)p->spin_cur * 2 + SPIN_PROBE_NS;
             p->spin_cur = (uint32_t)(b2 < w->spin_ns ? b2 : w->spin_ns);

@@ -100,4 +100,14 @@ void shm_pipe_wake_all(struct shm_pipe *p);
 
 const char *shm_result_str(int r);
 
+/* One pause of a spin loop (the ring's waits, the shared index's reader). */
+static inline void shm_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif /* KVP_PROTO_SHM_RING_H */

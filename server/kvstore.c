@@ -28,6 +28,7 @@ struct kvs_obj {
     struct kvs_obj *prev, *next;
     struct kvs_group *group; /* TP group, NULL for a plain object */
     uint32_t gidx;           /* index in group->m */
+    int64_t slot; /* in the shared index, -1 when not published */
 };
 
 /* A TP group. While it is committed, only m[0] stands for it on the LRU
@@ -63,6 +64,7 @@ struct kvs {
     uint64_t next_alloc_id;
     struct kvs_stats st;
     const struct kvp_logger *log;
+    struct shidx *shidx; /* NULL: no shared index */
 };
 
 /* ---- object lists --------------------------------------------------- */
@@ -112,10 +114,53 @@ static void entry_maybe_drop(struct kvs *kvs, struct index_entry *e)
         index_remove(&kvs->index, e);
 }
 
+/* ---- the shared index (docs/protocol.md, "Gets without a round trip") */
+
+/* o became its key's visible object; old (may be NULL) was it before and
+ * still holds its slot: o takes the slot over in place, so the key never
+ * leaves the index and old's memory is no longer named there before it
+ * can be freed. */
+static void obj_publish(struct kvs *kvs, struct kvs_obj *o,
+                        struct kvs_obj *old)
+{
+    int64_t slot = old != NULL ? old->slot : -1;
+    if (old != NULL)
+        old->slot = -1;
+    if (kvs->shidx == NULL)
+        return;
+    struct index_entry *e = o->entry;
+    o->slot = shidx_publish(kvs->shidx, slot, e->key, e->key_len,
+                            kvs->base_addr + o->off, o->len);
+    if (o->slot < 0 && slot >= 0)
+        shidx_clear(kvs->shidx, slot);
+}
+
+/* Before o's memory may go back to the allocator: its slot moves on. */
+static void obj_unpublish(struct kvs *kvs, struct kvs_obj *o)
+{
+    if (o->slot >= 0 && kvs->shidx != NULL)
+        shidx_clear(kvs->shidx, o->slot);
+    o->slot = -1;
+}
+
+/* A reader copied o since the last look (its reference byte). */
+static int obj_referenced(struct kvs *kvs, struct kvs_obj *o)
+{
+    if (kvs->shidx == NULL)
+        return 0;
+    if (o->group == NULL)
+        return shidx_take_ref(kvs->shidx, o->slot);
+    int any = 0; /* a group is one object to the LRU: any member's read */
+    for (uint32_t i = 0; i < o->group->n; i++)
+        any |= shidx_take_ref(kvs->shidx, o->group->m[i]->slot);
+    return any;
+}
+
 /* o stopped being its key's current object (already unhooked from the
  * entry): free it now, or when its last lease goes. */
 static void obj_retire(struct kvs *kvs, struct kvs_obj *o)
 {
+    obj_unpublish(kvs, o);
     list_unlink(&kvs->lru, o);
     kvs->st.objects--;
     o->entry = NULL;
@@ -279,6 +324,9 @@ static int32_t group_commit(struct kvs *kvs, struct kvs_group *g)
         pending_done(kvs, o);
         o->entry->cur = o;
         o->state = OBJ_COMMITTED;
+        /* published only now, all members in this locked step: a member
+         * of an incomplete group is never in the shared index */
+        obj_publish(kvs, o, NULL);
         kvs->st.objects++;
     }
     g->committed = 1;
@@ -288,7 +336,15 @@ static int32_t group_commit(struct kvs *kvs, struct kvs_group *g)
 
 static int evict_one(struct kvs *kvs)
 {
-    struct kvs_obj *o = kvs->lru.tail;
+    /* second chance for objects read through the shared index (no lookup
+     * told the LRU of them): each at most once per eviction */
+    uint64_t budget = kvs->st.objects;
+    struct kvs_obj *o;
+    while ((o = kvs->lru.tail) != NULL && budget-- > 0 &&
+           obj_referenced(kvs, o)) {
+        list_unlink(&kvs->lru, o);
+        list_push_front(&kvs->lru, o);
+    }
     if (o == NULL)
         return -1;
     if (o->group != NULL) {
@@ -332,6 +388,7 @@ int32_t kvs_create(const struct kvs_params *p, struct kvs **kvs_p)
     kvs->base_addr = p->base_addr;
     kvs->next_alloc_id = 1;
     kvs->log = p->log;
+    kvs->shidx = p->shidx;
     int32_t st = KVP_ERR_NO_MEMORY;
     if (alloc_init(&kvs->alloc, p->size) != 0)
         goto err_free;
@@ -440,6 +497,7 @@ static int32_t alloc_locked(struct kvs *kvs, uint64_t owner, const void *key,
     o->state = OBJ_PENDING;
     o->flags = flags & KVS_ALLOC_OVERWRITE;
     o->entry = e;
+    o->slot = -1;
     if (idmap_put(&kvs->pending, o->id, o) != 0)
         goto err_obj;
     e->n_pending++;
@@ -602,6 +660,7 @@ int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id)
     struct kvs_obj *old = e->cur;
     e->cur = o;
     o->state = OBJ_COMMITTED;
+    obj_publish(kvs, o, old);
     list_push_front(&kvs->lru, o);
     kvs->st.objects++;
     if (old != NULL)

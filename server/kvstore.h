@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "shidx.h"
 
 #define KVS_ALLOC_OVERWRITE          (UINT32_C(1) << 0)
 #define KVS_LOOKUP_NO_LEASE          (UINT32_C(1) << 0)
@@ -26,6 +27,10 @@ struct kvs_params {
     uint64_t base_addr;           /* added to offsets to form remote addrs */
     uint32_t lease_timeout_ms;    /* 0 = KVS_DEFAULT_LEASE_TIMEOUT_MS */
     const struct kvp_logger *log; /* borrowed; may be NULL */
+    /* The shared index same-host clients read (proto/shidx.h), kept in
+     * step with every commit, overwrite, removal and eviction; borrowed;
+     * NULL = none. */
+    struct shidx *shidx;
 };
 
 struct kvs_stats {

@@ -30,6 +30,7 @@
 #include "units.h"
 #include "status_name.h"
 #include "shm_chan.h"
+#include "shm_index.h"
 
 /* The wire flags are the store's flags, bit for bit. */
 _Static_assert(PROTO_ALLOC_OVERWRITE == KVS_ALLOC_OVERWRITE,
@@ -86,6 +87,7 @@ struct kvp_server {
     size_t auth_len;
     uint32_t lease_timeout_ms;
     struct pool pool;
+    struct shm_index *shm_index; /* NULL: none */
     struct kvs *kvs;
     int listen_fd;
     uint16_t port;
@@ -354,7 +356,9 @@ static void on_shm_attach(struct srv_conn *c, struct proto_msg *r)
 {
     r->status = KVP_ERR_NOT_SUPPORTED;
     if (c->shm == NULL && shm_chan_offerable(c->fd))
-        r->status = shm_chan_create(&c->shm, r);
+        r->status = shm_chan_create(
+            &c->shm, r,
+            c->srv->shm_index != NULL ? &c->srv->shm_index->desc : NULL);
     if (r->status != KVP_OK)
         KVP_LOG_I(&c->srv->log,
                   "server: conn %llu (%s): no same-host rings (%s)",
@@ -997,11 +1001,16 @@ int32_t kvp_server_start(const struct kvp_server_params *params,
                      &srv->log);
     if (st != KVP_OK)
         goto err_params;
+    if (!params->shared_index_off &&
+        shm_index_create(&srv->shm_index, srv->pool.size) != KVP_OK)
+        KVP_LOG_W(&srv->log, "server: no shared index (no memory for its "
+                             "segment): same-host gets take a round trip");
     struct kvs_params kp = {
         .size = srv->pool.size,
         .base_addr = (uint64_t)(uintptr_t)srv->pool.base,
         .lease_timeout_ms = srv->lease_timeout_ms,
         .log = &srv->log,
+        .shidx = srv->shm_index != NULL ? &srv->shm_index->ix : NULL,
     };
     st = kvs_create(&kp, &srv->kvs);
     if (st != KVP_OK)
@@ -1043,6 +1052,7 @@ err_pipe:
 err_kvs:
     kvs_destroy(srv->kvs);
 err_pool:
+    shm_index_destroy(srv->shm_index);
     pool_destroy(&srv->pool);
 err_params:
     free_params(srv);
@@ -1068,6 +1078,7 @@ void kvp_server_stop(struct kvp_server *srv)
     close(srv->listen_fd);
     reap(srv, 1); /* every connection thread sees wake[0] and returns */
     kvs_destroy(srv->kvs);
+    shm_index_destroy(srv->shm_index);
     pool_destroy(&srv->pool);
     close(srv->wake[0]);
     close(srv->wake[1]);

@@ -30,6 +30,9 @@ struct kvp_server_params {
      * does. 0 in production. */
     uint32_t caps_withheld;
     struct kvp_logger log;
+    /* 1: no shared index for same-host clients' lookup-free gets (the
+     * embedded server: its clients call it in-process) */
+    int shared_index_off;
 };
 
 /* Starts listening and serving on threads of its own. *srv_p only on OK. */

@@ -52,7 +52,8 @@ int shm_chan_offerable(int fd)
     return 0;
 }
 
-int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r)
+int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r,
+                        const struct shidx_desc *idx)
 {
     struct shm_chan *ch = calloc(1, sizeof(*ch));
     if (ch == NULL)
@@ -73,6 +74,13 @@ int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r)
     if (ch->seg == MAP_FAILED)
         goto fail;
     shm_seg_init(ch->seg, cap, r->shm_cookie);
+    if (idx != NULL) {
+        uint8_t *d = (uint8_t *)ch->seg + SHIDX_DESC_OFF;
+        memcpy(d, &idx->fd, 4);
+        memcpy(d + 4, &idx->slots, 4);
+        memcpy(d + 8, &idx->bytes, 8);
+        memcpy(d + 16, idx->cookie, SHIDX_COOKIE_LEN);
+    }
     const char *why;
     if (shm_seg_attach(ch->seg, ch->seg_len, cap, r->shm_cookie, &ch->req,
                        &ch->rep, &why) != 0)

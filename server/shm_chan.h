@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "shidx.h"
 
 struct shm_chan;
 
@@ -24,7 +25,10 @@ int shm_chan_offerable(int fd);
 /* A fresh segment: memfd, sized, sealed against shrink/grow, mapped, its
  * header written with a random cookie. Fills the SHM_ATTACH_R fields of r
  * (pid, fd, pipe capacity, cookie). KVP_OK or a kvplug status. */
-int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r);
+/* idx (may be NULL): the shared index, named in the segment's header at
+ * SHIDX_DESC_OFF (proto/shidx.h) for the client to map. */
+int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r,
+                        const struct shidx_desc *idx);
 /* The client has its own mapping now: the server's fd can go. */
 void shm_chan_attached(struct shm_chan *ch);
 void shm_chan_destroy(struct shm_chan *ch);

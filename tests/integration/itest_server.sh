@@ -155,6 +155,41 @@ kill_server)
     [ "$ms" -le 5000 ] || fail "error took $ms ms with timeout_ms=1000"
     grep -Eq "next op -(7|8|9) " "$TMP/cli.out" || fail "next op must fail"
     ;;
+get_after_kill)
+    # A get served from the shared index (no round trip) must stop once
+    # the server is gone: the old index and pool are still mapped in the
+    # client, but the bytes of a dead server are not an answer.
+    start_server
+    CFG="servers=127.0.0.1:$PORT;timeout_ms=1000;log_level=info"
+    mkfifo "$TMP/in"
+    ITEST_VERBOSE=1 timeout 60 "$CLIENT" "$CFG" session - <"$TMP/in" \
+        >"$TMP/cli.out" \
+        2>"$TMP/cli.err" &
+    CLI=$!
+    exec 7>"$TMP/in"
+    answers() { # answers N: waits (bounded) for N answer lines after ready
+        i=0
+        while [ "$(grep -c -v ready "$TMP/cli.out")" -lt "$1" ]; do
+            i=$((i + 1))
+            [ $i -gt 600 ] && { cat "$TMP/cli.out" "$TMP/cli.err"; fail "no answer $1"; }
+            sleep 0.1
+        done
+    }
+    echo "put gk 65536 5" >&7; answers 1
+    echo "get gk 65536 5" >&7; answers 2
+    kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null; SRV_PID=""
+    echo "get gk 65536 5" >&7; answers 3
+    echo quit >&7
+    exec 7>&-
+    wait "$CLI"
+    cat "$TMP/cli.out"
+    [ "$(sed -n 2,3p "$TMP/cli.out" | tr '\n' ' ')" = "ok ok " ] ||
+        fail "put and get before the kill must succeed"
+    sed -n 4p "$TMP/cli.out" | grep -q '^err ' ||
+        fail "a get after the server died must fail, got: $(sed -n 4p "$TMP/cli.out")"
+    grep -q "fastget_hits=1 " "$TMP/cli.err" ||
+        fail "the first get did not go through the shared index: $(grep fastget "$TMP/cli.err")"
+    ;;
 reconnect)
     start_server
     CFG="servers=127.0.0.1:$PORT;timeout_ms=1000"

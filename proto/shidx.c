@@ -1,0 +1,216 @@
+/* shidx.c - the shared index's layout, writer and reader (see shidx.h and
+ * docs/protocol.md, "Gets without a round trip"). */
+#include "shidx.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "hash.h"
+#include "shm_ring.h"
+
+#define PAGE 4096u
+
+static size_t round_page(size_t n)
+{
+    return (n + PAGE - 1) / PAGE * PAGE;
+}
+
+uint32_t shidx_slots_for(uint64_t want)
+{
+    uint32_t n = 1024;
+    while (n < want && n < (UINT32_C(1) << 22))
+        n <<= 1;
+    return n;
+}
+
+size_t shidx_ref_off(void)
+{
+    return SHIDX_HDR_BYTES;
+}
+
+size_t shidx_slot_off(uint32_t slots)
+{
+    return SHIDX_HDR_BYTES + round_page(slots);
+}
+
+size_t shidx_seg_size(uint32_t slots)
+{
+    return shidx_slot_off(slots) + (size_t)slots * SHIDX_SLOT_BYTES;
+}
+
+void shidx_init(void *seg, uint32_t slots, uint64_t pool_bytes,
+                const uint8_t seed[SHIDX_SEED_LEN],
+                const uint8_t cookie[SHIDX_COOKIE_LEN])
+{
+    struct shidx_hdr *h = seg;
+    h->magic = SHIDX_MAGIC;
+    h->version = SHIDX_VERSION;
+    h->slots = slots;
+    h->pool_bytes = pool_bytes;
+    memcpy(h->seed, seed, SHIDX_SEED_LEN);
+    memcpy(h->cookie, cookie, SHIDX_COOKIE_LEN);
+}
+
+int shidx_view(struct shidx *ix, const void *hdr, size_t bytes,
+               const uint8_t cookie[SHIDX_COOKIE_LEN], void *ref,
+               const void *slots, const char **why)
+{
+    const struct shidx_hdr *h = hdr;
+    if (bytes < SHIDX_HDR_BYTES || h->magic != SHIDX_MAGIC ||
+        h->version != SHIDX_VERSION) {
+        *why = "the index segment has another magic or version";
+        return -1;
+    }
+    if (h->slots < 1024 || (h->slots & (h->slots - 1)) != 0 ||
+        shidx_seg_size(h->slots) != bytes) {
+        *why = "the index segment's slot count does not match its size";
+        return -1;
+    }
+    if (memcmp(h->cookie, cookie, SHIDX_COOKIE_LEN) != 0) {
+        *why = "the index segment's cookie does not match";
+        return -1;
+    }
+    ix->slot = (struct shidx_slot *)slots;
+    ix->ref = ref;
+    ix->mask = h->slots - 1;
+    memcpy(ix->seed, h->seed, SHIDX_SEED_LEN);
+    return 0;
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+static uint64_t key_hash(const struct shidx *ix, const void *key,
+                         uint16_t len)
+{
+    return kvp_hash_keyed(ix->seed, key, len);
+}
+
+static void write_begin(struct shidx_slot *s)
+{
+    uint64_t seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELAXED);
+    atomic_thread_fence(memory_order_release);
+}
+
+static void write_end(struct shidx_slot *s)
+{
+    uint64_t seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELEASE);
+}
+
+int64_t shidx_publish(struct shidx *ix, int64_t slot, const void *key,
+                      uint16_t key_len, uint64_t raddr, uint64_t len)
+{
+    if (key_len == 0 || key_len > SHIDX_KEY_MAX)
+        return -1;
+    uint64_t h = key_hash(ix, key, key_len);
+    if (slot < 0) {
+        for (uint32_t i = 0; i < SHIDX_WINDOW && slot < 0; i++) {
+            uint32_t j = (uint32_t)(h + i) & ix->mask;
+            if (ix->slot[j].key_len == 0)
+                slot = j;
+        }
+        if (slot < 0)
+            return -1;
+    }
+    struct shidx_slot *s = &ix->slot[slot];
+    write_begin(s);
+    __atomic_store_n(&s->hash, h, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->raddr, raddr, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->len, len, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->key_len, key_len, __ATOMIC_RELAXED);
+    /* byte by byte, atomically: readers load these while they may change
+     * (their seq check discards what they saw then) */
+    for (uint16_t b = 0; b < key_len; b++)
+        __atomic_store_n(&s->key[b], ((const char *)key)[b],
+                         __ATOMIC_RELAXED);
+    write_end(s);
+    __atomic_store_n(&ix->ref[slot], 0, __ATOMIC_RELAXED);
+    return slot;
+}
+
+void shidx_clear(struct shidx *ix, int64_t slot)
+{
+    if (slot < 0)
+        return;
+    struct shidx_slot *s = &ix->slot[slot];
+    write_begin(s);
+    __atomic_store_n(&s->key_len, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->hash, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->len, 0, __ATOMIC_RELAXED);
+    write_end(s);
+}
+
+int shidx_take_ref(struct shidx *ix, int64_t slot)
+{
+    if (slot < 0 || __atomic_load_n(&ix->ref[slot], __ATOMIC_RELAXED) == 0)
+        return 0;
+    __atomic_store_n(&ix->ref[slot], 0, __ATOMIC_RELAXED);
+    return 1;
+}
+
+/* ---- reader ------------------------------------------------------------ */
+
+#define FIND_TRIES 64
+
+int shidx_find(const struct shidx *ix, const void *key, uint16_t key_len,
+               struct shidx_hit *hit)
+{
+    if (key_len == 0 || key_len > SHIDX_KEY_MAX)
+        return SHIDX_MISS;
+    uint64_t h = key_hash(ix, key, key_len);
+    char k[SHIDX_KEY_MAX];
+    for (int t = 0; t < FIND_TRIES; t++) {
+        int busy = 0;
+        for (uint32_t i = 0; i < SHIDX_WINDOW; i++) {
+            uint32_t j = (uint32_t)(h + i) & ix->mask;
+            const struct shidx_slot *s = &ix->slot[j];
+            uint64_t s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+            if (s1 & 1) {
+                busy = 1;
+                continue;
+            }
+            uint64_t sh = __atomic_load_n(&s->hash, __ATOMIC_RELAXED);
+            uint16_t kl = __atomic_load_n(&s->key_len, __ATOMIC_RELAXED);
+            uint64_t ra = __atomic_load_n(&s->raddr, __ATOMIC_RELAXED);
+            uint64_t ln = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+            int cand = sh == h && kl == key_len;
+            if (cand)
+                for (uint16_t b = 0; b < kl; b++)
+                    k[b] = __atomic_load_n(&s->key[b], __ATOMIC_RELAXED);
+            atomic_thread_fence(memory_order_acquire);
+            if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != s1) {
+                busy = 1; /* torn: the server wrote it meanwhile */
+                continue;
+            }
+            if (!cand || memcmp(k, key, key_len) != 0)
+                continue;
+            *hit = (struct shidx_hit){j, s1, ra, ln};
+            return SHIDX_HIT;
+        }
+        if (!busy)
+            return SHIDX_MISS;
+        shm_cpu_relax();
+    }
+    return SHIDX_BUSY;
+}
+
+int shidx_still(const struct shidx *ix, const struct shidx_hit *hit)
+{
+#ifdef SHIDX_MUTANT_NO_VALIDATE
+    /* the mutant the race tests must catch (tests/unit/CMakeLists) */
+    (void)ix;
+    (void)hit;
+    return 1;
+#else
+    atomic_thread_fence(memory_order_acquire);
+    return __atomic_load_n(&ix->slot[hit->slot].seq, __ATOMIC_RELAXED) ==
+           hit->seq;
+#endif
+}
+
+void shidx_touch(const struct shidx *ix, uint32_t slot)
+{
+    if (__atomic_load_n(&ix->ref[slot], __ATOMIC_RELAXED) == 0)
+        __atomic_store_n(&ix->ref[slot], 1, __ATOMIC_RELAXED);
+}
