@@ -16,7 +16,7 @@ uint32_t fastget_try(struct kvp_engine *e, struct eng_server *sv,
     const struct shidx *ix = NULL;
     if (e->cfg.local_fastget && sv->conn != NULL)
         ix = store_conn_index(sv->conn);
-    if (ix == NULL)
+    if (ix == NULL || ix->me == NULL)
         return cnt;
     struct shidx_hit stack[FASTGET_STACK];
     struct shidx_hit *hit =
@@ -35,6 +35,9 @@ uint32_t fastget_try(struct kvp_engine *e, struct eng_server *sv,
     }
     memset(mark, 0, cnt);
     uint32_t posted = 0;
+    /* from here to shidx_read_end the server reuses no memory the index
+     * names: every copy is of the whole object found */
+    uint64_t ticket = shidx_read_begin(ix);
     for (uint32_t i = 0; i < cnt; i++) {
         struct get_job *j = &jobs[idx[i]];
         size_t kl = strlen(j->key);
@@ -63,12 +66,13 @@ uint32_t fastget_try(struct kvp_engine *e, struct eng_server *sv,
             if (mark[i] == 2)
                 mark[i] = 0;
     }
+    /* revoked (stalled past the lease timeout): only the copies whose
+     * slot did not move are whole */
+    int whole = shidx_read_end(ix, ticket);
     uint32_t rest = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         if (mark[i] == 2) {
-            /* the copy counts only if the slot did not move under it: no
-             * lease pinned the memory */
-            if (shidx_still(ix, &hit[i])) {
+            if (whole || shidx_still(ix, &hit[i])) {
                 jobs[idx[i]].result = (int64_t)hit[i].len;
                 shidx_touch(ix, hit[i].slot);
                 atomic_fetch_add(&e->fastget_hits, 1);

@@ -22,8 +22,8 @@
 struct store_shm {
     void *seg;
     size_t seg_len;
-    void *idx, *idx_ref; /* the shared index: read-only, and its ref bytes */
-    size_t idx_len, idx_ref_len;
+    void *idx, *idx_rw; /* the shared index: read-only, and its writable part */
+    size_t idx_len, idx_rw_len;
     struct shidx ix;
     struct shm_pipe req, rep;
     uint32_t spin_ns;
@@ -37,8 +37,8 @@ static uint64_t now_ms(void)
 }
 
 /* Maps the shared index the ring segment names (docs/protocol.md, "Gets
- * without a round trip"): its slots read-only, its reference bytes
- * writable. Any failure leaves sh without one: gets take the round trip. */
+ * without a round trip"): its header and slots read-only, its reader
+ * words and reference bytes writable. Any failure leaves sh without one: gets take the round trip. */
 static void index_attach(struct store_shm *sh, uint32_t pid)
 {
     const uint8_t *d = (const uint8_t *)sh->seg + SHIDX_DESC_OFF;
@@ -47,6 +47,10 @@ static void index_attach(struct store_shm *sh, uint32_t pid)
     memcpy(&desc.slots, d + 4, 4);
     memcpy(&desc.bytes, d + 8, 8);
     memcpy(desc.cookie, d + 16, SHIDX_COOKIE_LEN);
+    uint32_t reader;
+    memcpy(&reader, d + 16 + SHIDX_COOKIE_LEN, 4);
+    if (reader >= SHIDX_READERS)
+        return; /* the server had no reader word left for us */
     if (desc.slots == 0 || desc.bytes > (UINT64_C(1) << 32) ||
         desc.slots > (UINT32_C(1) << 22) ||
         desc.bytes != shidx_seg_size(desc.slots))
@@ -62,27 +66,28 @@ static void index_attach(struct store_shm *sh, uint32_t pid)
         close(fd);
         return;
     }
-    size_t ref_len = shidx_slot_off(desc.slots) - shidx_ref_off();
+    size_t rw_len = shidx_slot_off(desc.slots) - shidx_rw_off();
     void *m = mmap(NULL, desc.bytes, PROT_READ, MAP_SHARED | MAP_POPULATE,
                    fd, 0);
-    void *r = mmap(NULL, ref_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                   (off_t)shidx_ref_off());
+    void *r = mmap(NULL, rw_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                   (off_t)shidx_rw_off());
     close(fd);
     const char *why;
     if (m != MAP_FAILED && r != MAP_FAILED &&
         shidx_view(&sh->ix, m, desc.bytes, desc.cookie, r,
                    (const uint8_t *)m + shidx_slot_off(desc.slots),
                    &why) == 0) {
+        sh->ix.me = &sh->ix.reader[reader];
         sh->idx = m;
         sh->idx_len = desc.bytes;
-        sh->idx_ref = r;
-        sh->idx_ref_len = ref_len;
+        sh->idx_rw = r;
+        sh->idx_rw_len = rw_len;
         return;
     }
     if (m != MAP_FAILED)
         munmap(m, desc.bytes);
     if (r != MAP_FAILED)
-        munmap(r, ref_len);
+        munmap(r, rw_len);
 }
 
 const struct shidx *store_shm_index(const struct store_shm *sh)
@@ -146,7 +151,7 @@ void store_shm_close(struct store_shm *sh)
     shm_pipe_wake_all(&sh->req);
     if (sh->idx != NULL) {
         munmap(sh->idx, sh->idx_len);
-        munmap(sh->idx_ref, sh->idx_ref_len);
+        munmap(sh->idx_rw, sh->idx_rw_len);
     }
     munmap(sh->seg, sh->seg_len);
     free(sh);

@@ -23,14 +23,19 @@ uint32_t shidx_slots_for(uint64_t want)
     return n;
 }
 
-size_t shidx_ref_off(void)
+_Static_assert(sizeof(struct shidx_hdr) <= SHIDX_HDR_BYTES, "header page");
+_Static_assert(sizeof(struct shidx_reader) == SHIDX_READER_BYTES, "a line");
+
+#define READERS_BYTES ((size_t)SHIDX_READERS * SHIDX_READER_BYTES)
+
+size_t shidx_rw_off(void)
 {
     return SHIDX_HDR_BYTES;
 }
 
 size_t shidx_slot_off(uint32_t slots)
 {
-    return SHIDX_HDR_BYTES + round_page(slots);
+    return SHIDX_HDR_BYTES + READERS_BYTES + round_page(slots);
 }
 
 size_t shidx_seg_size(uint32_t slots)
@@ -49,10 +54,11 @@ void shidx_init(void *seg, uint32_t slots, uint64_t pool_bytes,
     h->pool_bytes = pool_bytes;
     memcpy(h->seed, seed, SHIDX_SEED_LEN);
     memcpy(h->cookie, cookie, SHIDX_COOKIE_LEN);
+    h->epoch = 1; /* a reader word of 0 means "not reading" */
 }
 
 int shidx_view(struct shidx *ix, const void *hdr, size_t bytes,
-               const uint8_t cookie[SHIDX_COOKIE_LEN], void *ref,
+               const uint8_t cookie[SHIDX_COOKIE_LEN], void *rw,
                const void *slots, const char **why)
 {
     const struct shidx_hdr *h = hdr;
@@ -71,8 +77,12 @@ int shidx_view(struct shidx *ix, const void *hdr, size_t bytes,
         return -1;
     }
     ix->slot = (struct shidx_slot *)slots;
-    ix->ref = ref;
+    ix->reader = rw;
+    ix->ref = (uint8_t *)rw + READERS_BYTES;
+    ix->epoch = (uint64_t *)&h->epoch; /* written only by the server */
     ix->mask = h->slots - 1;
+    ix->n_readers = 0;
+    ix->me = NULL;
     memcpy(ix->seed, h->seed, SHIDX_SEED_LEN);
     return 0;
 }
@@ -149,7 +159,75 @@ int shidx_take_ref(struct shidx *ix, int64_t slot)
     return 1;
 }
 
+/* ---- reclamation (the writer's side) -------------------------------------
+ * Both sides order their announcement against the other's with a seq_cst
+ * fence (Dekker): either the server's scan sees a reader's epoch, or the
+ * reader's lookup sees the slot the server cleared before its scan. */
+
+uint64_t shidx_retire_tag(struct shidx *ix)
+{
+    return __atomic_fetch_add(ix->epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+uint64_t shidx_oldest_read(const struct shidx *ix)
+{
+#ifdef SHIDX_MUTANT_NO_GRACE
+    /* the mutant the race tests must catch (tests/CMakeLists.txt) */
+    (void)ix;
+    return UINT64_MAX;
+#else
+    atomic_thread_fence(memory_order_seq_cst);
+    uint64_t oldest = UINT64_MAX;
+    uint32_t n = __atomic_load_n(&ix->n_readers, __ATOMIC_ACQUIRE);
+    for (uint32_t r = 0; r < n; r++) {
+        uint64_t e = __atomic_load_n(&ix->reader[r].epoch, __ATOMIC_RELAXED);
+        if (e != 0 && e < oldest)
+            oldest = e;
+    }
+    return oldest;
+#endif
+}
+
+uint32_t shidx_revoke(struct shidx *ix, uint64_t tag)
+{
+    uint32_t n = __atomic_load_n(&ix->n_readers, __ATOMIC_ACQUIRE), hit = 0;
+    for (uint32_t r = 0; r < n; r++) {
+        uint64_t e = __atomic_load_n(&ix->reader[r].epoch, __ATOMIC_RELAXED);
+        if (e != 0 && e <= tag) {
+            __atomic_fetch_add(&ix->reader[r].revoked, 1, __ATOMIC_SEQ_CST);
+            hit++;
+        }
+    }
+    return hit;
+}
+
+void shidx_reader_reset(struct shidx *ix, uint32_t r)
+{
+    if (r < SHIDX_READERS)
+        __atomic_store_n(&ix->reader[r].epoch, 0, __ATOMIC_RELEASE);
+}
+
 /* ---- reader ------------------------------------------------------------ */
+
+uint64_t shidx_read_begin(const struct shidx *ix)
+{
+    struct shidx_reader *me = ix->me;
+    uint64_t ticket = __atomic_load_n(&me->revoked, __ATOMIC_ACQUIRE);
+    uint64_t e = __atomic_load_n(ix->epoch, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&me->epoch, e, __ATOMIC_SEQ_CST);
+    atomic_thread_fence(memory_order_seq_cst);
+    return ticket;
+}
+
+int shidx_read_end(const struct shidx *ix, uint64_t ticket)
+{
+    struct shidx_reader *me = ix->me;
+    /* the copies (loads) are done before the revocation is looked at */
+    atomic_thread_fence(memory_order_acquire);
+    uint64_t now = __atomic_load_n(&me->revoked, __ATOMIC_RELAXED);
+    __atomic_store_n(&me->epoch, 0, __ATOMIC_RELEASE);
+    return now == ticket;
+}
 
 #define FIND_TRIES 64
 
@@ -197,16 +275,9 @@ int shidx_find(const struct shidx *ix, const void *key, uint16_t key_len,
 
 int shidx_still(const struct shidx *ix, const struct shidx_hit *hit)
 {
-#ifdef SHIDX_MUTANT_NO_VALIDATE
-    /* the mutant the race tests must catch (tests/unit/CMakeLists) */
-    (void)ix;
-    (void)hit;
-    return 1;
-#else
     atomic_thread_fence(memory_order_acquire);
     return __atomic_load_n(&ix->slot[hit->slot].seq, __ATOMIC_RELAXED) ==
            hit->seq;
-#endif
 }
 
 void shidx_touch(const struct shidx *ix, uint32_t slot)

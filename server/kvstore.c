@@ -6,9 +6,12 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clock.h"
+#include "grace.h"
 #include "idmap.h"
 #include "index.h"
 #include "lease.h"
+#include "shm_ring.h"
 
 #define OBJ_PENDING   0
 #define OBJ_COMMITTED 1
@@ -29,6 +32,8 @@ struct kvs_obj {
     struct kvs_group *group; /* TP group, NULL for a plain object */
     uint32_t gidx;           /* index in group->m */
     int64_t slot; /* in the shared index, -1 when not published */
+    int named;    /* the shared index named it once: its memory waits for
+                   * same-host readers before reuse (grace.h) */
 };
 
 /* A TP group. While it is committed, only m[0] stands for it on the LRU
@@ -65,6 +70,8 @@ struct kvs {
     struct kvs_stats st;
     const struct kvp_logger *log;
     struct shidx *shidx; /* NULL: no shared index */
+    struct grace grace;  /* freed memory same-host readers may still copy */
+    uint64_t grace_max_ns; /* the lease timeout: then readers are revoked */
 };
 
 /* ---- object lists --------------------------------------------------- */
@@ -99,11 +106,31 @@ static void list_push_front(struct obj_list *l, struct kvs_obj *o)
 
 /* ---- object lifetime ------------------------------------------------- */
 
+/* Gives back what no same-host reader can still be copying (max_wait_ns:
+ * grace_reclaim's); it stops counting as used. Returns 1 if any. */
+static int grace_give_back(struct kvs *kvs, uint64_t now_ns,
+                           uint64_t max_wait_ns)
+{
+    if (kvs->grace.n == 0)
+        return 0;
+    uint64_t freed = grace_reclaim(&kvs->grace, &kvs->alloc, kvs->shidx,
+                                   now_ns, max_wait_ns);
+    kvs->st.used_bytes -= freed;
+    return freed > 0;
+}
+
 static void obj_free(struct kvs *kvs, struct kvs_obj *o)
 {
     if (o->len > 0) {
-        alloc_put(&kvs->alloc, o->off, o->len);
-        kvs->st.used_bytes -= alloc_rounded(o->len);
+        /* memory the shared index named may be under a reader's copy */
+        if (o->named && kvs->shidx != NULL &&
+            grace_defer(&kvs->grace, o->off, o->len,
+                        shidx_retire_tag(kvs->shidx), kvp_now_ns()) == 0) {
+            grace_give_back(kvs, 0, 0);
+        } else {
+            alloc_put(&kvs->alloc, o->off, o->len);
+            kvs->st.used_bytes -= alloc_rounded(o->len);
+        }
     }
     free(o);
 }
@@ -131,6 +158,8 @@ static void obj_publish(struct kvs *kvs, struct kvs_obj *o,
     struct index_entry *e = o->entry;
     o->slot = shidx_publish(kvs->shidx, slot, e->key, e->key_len,
                             kvs->base_addr + o->off, o->len);
+    if (o->slot >= 0)
+        o->named = 1;
     if (o->slot < 0 && slot >= 0)
         shidx_clear(kvs->shidx, slot);
 }
@@ -363,12 +392,35 @@ static int evict_one(struct kvs *kvs)
     return 0;
 }
 
+/* Memory waits for a reader copying now (microseconds) rather than the
+ * store evicting more objects; a reader stalled longer does not hold an
+ * allocation up past this, per allocation. */
+#define GRACE_WAIT_NS 200000u
+
+/* 1 when waiting for same-host readers gave memory back. */
+static int grace_wait(struct kvs *kvs, uint64_t *deadline_ns)
+{
+    if (kvs->grace.n == 0)
+        return 0;
+    if (*deadline_ns == 0)
+        *deadline_ns = kvp_now_ns() + GRACE_WAIT_NS;
+    do {
+        if (grace_give_back(kvs, 0, 0))
+            return 1;
+        shm_cpu_relax();
+    } while (kvp_now_ns() < *deadline_ns);
+    return 0;
+}
+
 /* Space for len bytes, evicting least recently used objects as needed. */
 static int32_t take_space(struct kvs *kvs, uint64_t len, uint64_t *off_p)
 {
     if (len > kvs->alloc.size)
         return KVP_ERR_NO_SPACE;
+    uint64_t deadline_ns = 0;
     while (alloc_get(&kvs->alloc, len, off_p) != 0) {
+        if (grace_wait(kvs, &deadline_ns))
+            continue;
         if (evict_one(kvs) != 0)
             return KVP_ERR_NO_SPACE;
     }
@@ -389,6 +441,7 @@ int32_t kvs_create(const struct kvs_params *p, struct kvs **kvs_p)
     kvs->next_alloc_id = 1;
     kvs->log = p->log;
     kvs->shidx = p->shidx;
+    kvs->grace_max_ns = (uint64_t)lease_ms * 1000000u;
     int32_t st = KVP_ERR_NO_MEMORY;
     if (alloc_init(&kvs->alloc, p->size) != 0)
         goto err_free;
@@ -457,6 +510,7 @@ void kvs_destroy(struct kvs *kvs)
         free(o);
     }
 
+    grace_fini(&kvs->grace);
     lease_fini(&kvs->leases);
     idmap_fini(&kvs->pending);
     index_fini(&kvs->index);
@@ -842,6 +896,14 @@ uint64_t kvs_expire(struct kvs *kvs, uint64_t now_ns)
         n++;
     }
     kvs->st.lease_expiries += n;
+    uint64_t forced = kvs->grace.forced;
+    grace_give_back(kvs, now_ns, kvs->grace_max_ns);
+    if (kvs->grace.forced != forced)
+        KVP_LOG_W(kvs->log,
+                  "store: %llu freed range(s) waited past the lease timeout "
+                  "for a same-host reader; reused anyway (that reader's get "
+                  "falls back to a lookup)",
+                  (unsigned long long)(kvs->grace.forced - forced));
     pthread_mutex_unlock(&kvs->lock);
     return n;
 }

@@ -358,7 +358,7 @@ static void on_shm_attach(struct srv_conn *c, struct proto_msg *r)
     if (c->shm == NULL && shm_chan_offerable(c->fd))
         r->status = shm_chan_create(
             &c->shm, r,
-            c->srv->shm_index != NULL ? &c->srv->shm_index->desc : NULL);
+            c->srv->shm_index);
     if (r->status != KVP_OK)
         KVP_LOG_I(&c->srv->log,
                   "server: conn %llu (%s): no same-host rings (%s)",

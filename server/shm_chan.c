@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "kvplug/status.h"
+#include "shm_index.h"
 #include "shm_ring.h"
 
 _Static_assert(SHM_COOKIE_LEN == PROTO_NONCE_LEN &&
@@ -30,6 +31,8 @@ struct shm_chan {
     void *seg;
     size_t seg_len;
     struct shm_pipe req, rep;
+    struct shm_index *idx; /* NULL: none named */
+    uint32_t reader;       /* its reader word there */
 };
 
 /* Same host: the peer's address is the local address of the connection
@@ -53,7 +56,7 @@ int shm_chan_offerable(int fd)
 }
 
 int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r,
-                        const struct shidx_desc *idx)
+                        struct shm_index *idx)
 {
     struct shm_chan *ch = calloc(1, sizeof(*ch));
     if (ch == NULL)
@@ -75,11 +78,15 @@ int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r,
         goto fail;
     shm_seg_init(ch->seg, cap, r->shm_cookie);
     if (idx != NULL) {
+        ch->idx = idx;
+        ch->reader = shm_index_reader_take(idx);
+        const struct shidx_desc *dd = &idx->desc;
         uint8_t *d = (uint8_t *)ch->seg + SHIDX_DESC_OFF;
-        memcpy(d, &idx->fd, 4);
-        memcpy(d + 4, &idx->slots, 4);
-        memcpy(d + 8, &idx->bytes, 8);
-        memcpy(d + 16, idx->cookie, SHIDX_COOKIE_LEN);
+        memcpy(d, &dd->fd, 4);
+        memcpy(d + 4, &dd->slots, 4);
+        memcpy(d + 8, &dd->bytes, 8);
+        memcpy(d + 16, dd->cookie, SHIDX_COOKIE_LEN);
+        memcpy(d + 16 + SHIDX_COOKIE_LEN, &ch->reader, 4);
     }
     const char *why;
     if (shm_seg_attach(ch->seg, ch->seg_len, cap, r->shm_cookie, &ch->req,
@@ -110,6 +117,8 @@ void shm_chan_destroy(struct shm_chan *ch)
         munmap(ch->seg, ch->seg_len);
     if (ch->fd >= 0)
         close(ch->fd);
+    if (ch->idx != NULL)
+        shm_index_reader_give(ch->idx, ch->reader);
     free(ch);
 }
 

@@ -26,9 +26,11 @@ int shm_chan_offerable(int fd);
  * header written with a random cookie. Fills the SHM_ATTACH_R fields of r
  * (pid, fd, pipe capacity, cookie). KVP_OK or a kvplug status. */
 /* idx (may be NULL): the shared index, named in the segment's header at
- * SHIDX_DESC_OFF (proto/shidx.h) for the client to map. */
+ * SHIDX_DESC_OFF (proto/shidx.h) for the client to map, with a reader
+ * word of its own that shm_chan_destroy gives back. */
+struct shm_index;
 int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r,
-                        const struct shidx_desc *idx);
+                        struct shm_index *idx);
 /* The client has its own mapping now: the server's fd can go. */
 void shm_chan_attached(struct shm_chan *ch);
 void shm_chan_destroy(struct shm_chan *ch);

@@ -42,8 +42,9 @@ int32_t shm_index_create(struct shm_index **si_p, uint64_t pool_bytes)
     const char *why;
     uint8_t *b = si->seg;
     if (shidx_view(&si->ix, b, si->seg_len, si->desc.cookie,
-                   b + shidx_ref_off(), b + shidx_slot_off(slots), &why) != 0)
+                   b + shidx_rw_off(), b + shidx_slot_off(slots), &why) != 0)
         goto fail;
+    pthread_mutex_init(&si->readers_lock, NULL);
     si->desc.fd = (uint32_t)si->fd;
     si->desc.slots = slots;
     si->desc.bytes = si->seg_len;
@@ -63,4 +64,35 @@ void shm_index_destroy(struct shm_index *si)
     if (si->fd >= 0)
         close(si->fd);
     free(si);
+}
+
+uint32_t shm_index_reader_take(struct shm_index *si)
+{
+    uint32_t r = SHIDX_NO_READER;
+    pthread_mutex_lock(&si->readers_lock);
+    for (uint32_t i = 0; i < SHIDX_READERS && r == SHIDX_NO_READER; i++)
+        if (!si->reader_used[i])
+            r = i;
+    if (r != SHIDX_NO_READER) {
+        si->reader_used[r] = 1;
+        shidx_reader_reset(&si->ix, r);
+        if (r >= si->ix.n_readers)
+            __atomic_store_n(&si->ix.n_readers, r + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&si->readers_lock);
+    return r;
+}
+
+void shm_index_reader_give(struct shm_index *si, uint32_t r)
+{
+    if (si == NULL || r >= SHIDX_READERS)
+        return;
+    pthread_mutex_lock(&si->readers_lock);
+    shidx_reader_reset(&si->ix, r);
+    si->reader_used[r] = 0;
+    uint32_t n = si->ix.n_readers;
+    while (n > 0 && !si->reader_used[n - 1])
+        n--;
+    __atomic_store_n(&si->ix.n_readers, n, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&si->readers_lock);
 }

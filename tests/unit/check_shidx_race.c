@@ -1,19 +1,23 @@
 /* check_shidx_race.c - gets without a round trip (proto/shidx.c with the
  * store, server/kvstore.c, keeping it in step): a reader that copies an
- * object while it is overwritten, removed, or evicted, and its memory
- * reused by another object, never returns the torn bytes: the check after
- * the copy refuses them, and the retry returns the new object or, through
- * the store's lookup, NOT_FOUND. Reference bytes keep read objects from
+ * object while it is overwritten, removed, or evicted always copies the
+ * whole object it found - its memory is not reused until the reader's
+ * epoch ends (server/grace.c) - so it returns that object, never torn
+ * bytes, and never writes a buffer it then reports as TOO_SMALL or
+ * NOT_FOUND. A reader revoked past the lease timeout falls back to the
+ * per-slot check and the lookup. A reader word cleared (its connection
+ * gone) holds nothing back. Reference bytes keep read objects from
  * eviction. The pool is a heap block; "clients" write it byte by byte.
  *
  * The interleavings are forced, not hoped for: the reader's copy runs a
  * hook half-way that performs the racing operation, so each case is
  * deterministic. The same source is built a second time with
- * SHIDX_MUTANT_NO_VALIDATE (check_shidx_race_mutant, tests/CMakeLists.txt):
- * shidx_still() then skips the check, and every race case must see torn
- * bytes - the proof that these tests catch a skipped validation. A last
- * case races real threads (writer overwriting, removing and reusing
- * memory; readers checking every byte) for a fixed number of gets. */
+ * SHIDX_MUTANT_NO_GRACE (check_shidx_race_mutant, tests/CMakeLists.txt):
+ * the store then reuses memory regardless of readers, and every race case
+ * must see torn bytes - the proof that these tests catch a missing grace
+ * period. A last case races real threads (writer overwriting, removing
+ * and reusing memory; readers checking every byte) for a fixed number of
+ * gets. */
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,12 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "kvstore.h"
 #include "shidx.h"
 
 #define S (64u << 10) /* object size */
 
-#ifdef SHIDX_MUTANT_NO_VALIDATE
+#ifdef SHIDX_MUTANT_NO_GRACE
 #define MUTANT 1
 #else
 #define MUTANT 0
@@ -40,6 +45,7 @@ struct rig {
     /* the racing operation, run once half-way through the next copy */
     void (*hook)(struct rig *r);
     int retries;
+    int32_t hook_st; /* the status of the hook's last racing put */
 };
 
 static void rig_init(struct rig *r, uint64_t pool_bytes)
@@ -57,9 +63,11 @@ static void rig_init(struct rig *r, uint64_t pool_bytes)
     shidx_init(r->seg, slots, pool_bytes, seed, cookie);
     const char *why = NULL;
     uint8_t *b = r->seg;
-    ck_assert_int_eq(shidx_view(&r->ix, b, len, cookie, b + shidx_ref_off(),
+    ck_assert_int_eq(shidx_view(&r->ix, b, len, cookie, b + shidx_rw_off(),
                                 b + shidx_slot_off(slots), &why),
                      0);
+    r->ix.n_readers = 1; /* the server's scan covers reader word 0 */
+    r->ix.me = &r->ix.reader[0];
     struct kvs_params p = {.size = pool_bytes,
                            .base_addr = (uint64_t)(uintptr_t)r->pool,
                            .shidx = &r->ix};
@@ -110,16 +118,19 @@ static int32_t put(struct rig *r, const char *key, uint8_t pat, uint32_t fl)
     return kvs_commit(r->kvs, 1, id);
 }
 
-/* A get as plugin/fastget.c does it: find, copy, check; a miss asks the
- * store (LOOKUP with a lease, copy, release). Returns the size or a
- * status. */
+/* A get as plugin/fastget.c does it: announce, find, copy, end (and the
+ * slot check only when revoked); a miss asks the store (LOOKUP with a
+ * lease, copy, release). Returns the size or a status. */
 static int64_t get(struct rig *r, const char *key, uint8_t *dst)
 {
     uint16_t kl = (uint16_t)strlen(key);
     for (int t = 0; t < 4; t++) {
         struct shidx_hit h;
-        if (shidx_find(&r->ix, key, kl, &h) != SHIDX_HIT)
+        uint64_t ticket = shidx_read_begin(&r->ix);
+        if (shidx_find(&r->ix, key, kl, &h) != SHIDX_HIT) {
+            shidx_read_end(&r->ix, ticket);
             break;
+        }
         ck_assert_uint_le(h.len, S);
         const uint8_t *src = (const uint8_t *)(uintptr_t)h.raddr;
         size_t half = h.len / 2;
@@ -130,7 +141,8 @@ static int64_t get(struct rig *r, const char *key, uint8_t *dst)
             hook(r);
         }
         shidx_race_copy(dst + half, src + half, h.len - half);
-        if (shidx_still(&r->ix, &h)) {
+        int whole = shidx_read_end(&r->ix, ticket);
+        if (whole || shidx_still(&r->ix, &h)) {
             shidx_touch(&r->ix, h.slot);
             return (int64_t)h.len;
         }
@@ -163,25 +175,33 @@ static int torn(const uint8_t *b, uint8_t old, uint8_t reuse)
 
 static uint8_t buf[S];
 
-/* A get of a key that was gone (removed, evicted) by the end of a copy
- * whose block another object (0xC3) took half-way: the check refuses the
- * copy and the retry finds nothing; the mutant returns the torn bytes. */
-static void expect_refused(const struct rig *r, int64_t n, uint8_t old)
+/* A get whose object was overwritten, removed or evicted half-way
+ * through its copy and whose block another object (0xC3, the hook's last
+ * put) wanted: the reader's epoch kept the block from it (that put found
+ * no space), so the get returns the whole object it found (old: the
+ * value when it looked) at once; afterwards the block is free again.
+ * The mutant lets the put take the block and returns the torn bytes. */
+static void expect_whole_old(struct rig *r, int64_t n, uint8_t old)
 {
+    ck_assert_int_eq(n, S);
     if (MUTANT) {
-        ck_assert_int_eq(n, S);
+        ck_assert_int_eq(r->hook_st, KVP_OK);
         ck_assert_msg(torn(buf, old, 0xC3), "the mutant must return torn");
-    } else {
-        ck_assert_int_eq(n, KVP_ERR_NOT_FOUND);
-        ck_assert_int_eq(r->retries, 1);
+        return;
     }
+    ck_assert_int_eq(r->hook_st, KVP_ERR_NO_SPACE);
+    ck_assert_msg(all_are(buf, S, old), "not the whole object found");
+    ck_assert_int_eq(r->retries, 0);
+    /* the reader is done: the memory it held is given back */
+    ck_assert_int_eq(put(r, "K2", 0xC3, 0), KVP_OK);
 }
 
-/* overwrite: K gets a new object elsewhere, K's old block goes to K2 */
+/* overwrite: K gets a new object in the other block; K2 wants K's old
+ * block (the store evicts the new K first: two blocks, one held) */
 static void overwrite_then_reuse(struct rig *r)
 {
     ck_assert_int_eq(put(r, "K", 0xB2, KVS_ALLOC_OVERWRITE), KVP_OK);
-    ck_assert_int_eq(put(r, "K2", 0xC3, 0), KVP_OK);
+    r->hook_st = put(r, "K2", 0xC3, 0);
 }
 
 START_TEST(copy_during_overwrite_and_reuse)
@@ -192,13 +212,7 @@ START_TEST(copy_during_overwrite_and_reuse)
     r.hook = overwrite_then_reuse;
     memset(buf, 0, S);
     int64_t n = get(&r, "K", buf);
-    ck_assert_int_eq(n, S);
-    if (MUTANT) {
-        ck_assert_msg(torn(buf, 0xA1, 0xC3), "the mutant must return torn");
-    } else {
-        ck_assert_msg(all_are(buf, S, 0xB2), "not the new object");
-        ck_assert_int_eq(r.retries, 1);
-    }
+    expect_whole_old(&r, n, 0xA1);
     rig_fini(&r);
 }
 END_TEST
@@ -206,25 +220,25 @@ END_TEST
 static void remove_then_reuse(struct rig *r)
 {
     ck_assert_int_eq(kvs_remove(r->kvs, "K", 1), KVP_OK);
-    ck_assert_int_eq(put(r, "K2", 0xC3, 0), KVP_OK);
+    r->hook_st = put(r, "K2", 0xC3, 0);
 }
 
 START_TEST(copy_during_remove_and_reuse)
 {
     struct rig r;
-    rig_init(&r, 2 * S);
+    rig_init(&r, S); /* the pool holds one object */
     ck_assert_int_eq(put(&r, "K", 0xA1, 0), KVP_OK);
     r.hook = remove_then_reuse;
     int64_t n = get(&r, "K", buf);
-    expect_refused(&r, n, 0xA1);
+    expect_whole_old(&r, n, 0xA1);
     rig_fini(&r);
 }
 END_TEST
 
-/* the pool holds one object: K2 evicts K and takes its block */
+/* the pool holds one object: K2 evicts K and wants its block */
 static void evict_by_reuse(struct rig *r)
 {
-    ck_assert_int_eq(put(r, "K2", 0xC3, 0), KVP_OK);
+    r->hook_st = put(r, "K2", 0xC3, 0);
 }
 
 START_TEST(copy_during_eviction_and_reuse)
@@ -237,14 +251,13 @@ START_TEST(copy_during_eviction_and_reuse)
     struct kvs_stats st;
     kvs_stats(r.kvs, &st);
     ck_assert_uint_eq(st.evictions, 1);
-    expect_refused(&r, n, 0xA1);
+    expect_whole_old(&r, n, 0xA1);
     rig_fini(&r);
 }
 END_TEST
 
-/* An overwrite in place (same slot): the reader that copied the old
- * object whole before the overwrite may return it (it was the value when
- * it looked); one that straddles it retries. */
+/* An overwrite in place (same slot) without reuse: the reader returns the
+ * old object whole (the value when it looked), with no retry. */
 static void overwrite_only(struct rig *r)
 {
     ck_assert_int_eq(put(r, "K", 0xB2, KVS_ALLOC_OVERWRITE), KVP_OK);
@@ -258,11 +271,61 @@ START_TEST(copy_during_overwrite_without_reuse)
     r.hook = overwrite_only;
     int64_t n = get(&r, "K", buf);
     ck_assert_int_eq(n, S);
-    /* the old block is freed but not reused: either object is fine, a mix
-     * is not */
-    ck_assert(all_are(buf, S, 0xA1) || all_are(buf, S, 0xB2));
+    ck_assert(all_are(buf, S, 0xA1));
+    ck_assert_int_eq(r.retries, 0);
+    rig_fini(&r);
+}
+END_TEST
+
+/* A reader stalled past the lease timeout is revoked: the store gives its
+ * memory back anyway (here to K2), and the reader, told so by
+ * shidx_read_end, trusts only copies whose slot did not move: it refuses
+ * this one and the lookup says NOT_FOUND. The mutant never waited, so it
+ * never revokes and returns the torn bytes. */
+static void remove_expire_reuse(struct rig *r)
+{
+    ck_assert_int_eq(kvs_remove(r->kvs, "K", 1), KVP_OK);
+    uint64_t later = kvp_now_ns() + 2ull * KVS_DEFAULT_LEASE_TIMEOUT_MS *
+                                        1000000ull;
+    kvs_expire(r->kvs, later);
+    r->hook_st = put(r, "K2", 0xC3, 0);
+}
+
+START_TEST(revoked_reader_checks_its_copy)
+{
+    struct rig r;
+    rig_init(&r, S);
+    ck_assert_int_eq(put(&r, "K", 0xA1, 0), KVP_OK);
+    r.hook = remove_expire_reuse;
+    int64_t n = get(&r, "K", buf);
+    ck_assert_int_eq(r.hook_st, KVP_OK);
+    if (MUTANT) {
+        ck_assert_int_eq(n, S);
+        ck_assert_msg(torn(buf, 0xA1, 0xC3), "the mutant must return torn");
+    } else {
+        ck_assert_int_eq(n, KVP_ERR_NOT_FOUND);
+        ck_assert_int_eq(r.retries, 1);
+    }
+    rig_fini(&r);
+}
+END_TEST
+
+/* A reader word cleared by the server (its connection went away, e.g. a
+ * client killed with -9 mid-read) holds no memory back. */
+START_TEST(cleared_reader_holds_nothing)
+{
+    struct rig r;
+    rig_init(&r, S);
+    ck_assert_int_eq(put(&r, "K", 0xA1, 0), KVP_OK);
+    (void)shidx_read_begin(&r.ix); /* ... and never ends */
+    ck_assert_int_eq(kvs_remove(r.kvs, "K", 1), KVP_OK);
+    ck_assert_int_eq(put(&r, "K2", 0xC3, 0),
+                     MUTANT ? KVP_OK : KVP_ERR_NO_SPACE);
+    shidx_reader_reset(&r.ix, 0);
     if (!MUTANT)
-        ck_assert(all_are(buf, S, 0xB2));
+        ck_assert_int_eq(put(&r, "K2", 0xC3, 0), KVP_OK);
+    struct shidx_hit h;
+    ck_assert_int_eq(shidx_find(&r.ix, "K2", 2, &h), SHIDX_HIT);
     rig_fini(&r);
 }
 END_TEST
@@ -350,12 +413,11 @@ START_TEST(group_visible_only_whole)
 }
 END_TEST
 
-/* Removing the other member removes the group; its blocks are reused. */
+/* Removing the other member removes the group; its blocks are wanted. */
 static void remove_other_member_then_reuse(struct rig *r)
 {
     ck_assert_int_eq(kvs_remove(r->kvs, "T_tp_1", 6), KVP_OK);
-    ck_assert_int_eq(put(r, "K2", 0xC3, 0), KVP_OK);
-    ck_assert_int_eq(put(r, "K3", 0xC3, 0), KVP_OK);
+    r->hook_st = put(r, "K2", 0xC3, 0);
 }
 
 START_TEST(copy_during_group_removal_and_reuse)
@@ -365,7 +427,7 @@ START_TEST(copy_during_group_removal_and_reuse)
     put_group(&r, 0x44, 0, NULL);
     r.hook = remove_other_member_then_reuse;
     int64_t n = get(&r, "T_tp_0", buf);
-    expect_refused(&r, n, 0x44);
+    expect_whole_old(&r, n, 0x44);
     struct shidx_hit h;
     ck_assert_int_eq(shidx_find(&r.ix, "T_tp_1", 6, &h), SHIDX_MISS);
     rig_fini(&r);
@@ -403,21 +465,33 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+struct reader_arg {
+    struct race *x;
+    uint32_t word; /* its own reader word, as each connection has */
+};
+
 static void *reader_main(void *arg)
 {
-    struct race *x = arg;
+    struct reader_arg *ra = arg;
+    struct race *x = ra->x;
+    struct shidx ix = x->r.ix;
+    ix.me = &ix.reader[ra->word];
     uint8_t *b = malloc(S);
     ck_assert_ptr_nonnull(b);
     for (int i = 0; i < READS; i++) {
         struct shidx_hit h;
-        if (shidx_find(&x->r.ix, "K", 1, &h) != SHIDX_HIT)
+        uint64_t ticket = shidx_read_begin(&ix);
+        if (shidx_find(&ix, "K", 1, &h) != SHIDX_HIT) {
+            shidx_read_end(&ix, ticket);
             continue;
+        }
         if (h.len != S) {
+            shidx_read_end(&ix, ticket);
             atomic_fetch_add(&x->bad, 1);
             continue;
         }
         shidx_race_copy(b, (const void *)(uintptr_t)h.raddr, S);
-        if (!shidx_still(&x->r.ix, &h)) {
+        if (!shidx_read_end(&ix, ticket) && !shidx_still(&ix, &h)) {
             atomic_fetch_add(&x->retried, 1);
             continue;
         }
@@ -435,10 +509,13 @@ START_TEST(threads_never_return_torn)
     ck_assert_ptr_nonnull(x);
     rig_init(&x->r, 3 * S); /* K, one filler, one spare: constant reuse */
     put(&x->r, "K", 1, 0);
+    x->r.ix.n_readers = 2;
     pthread_t w, rd[2];
+    struct reader_arg ra[2] = {{x, 0}, {x, 1}};
     ck_assert_int_eq(pthread_create(&w, NULL, writer_main, x), 0);
     for (int i = 0; i < 2; i++)
-        ck_assert_int_eq(pthread_create(&rd[i], NULL, reader_main, x), 0);
+        ck_assert_int_eq(pthread_create(&rd[i], NULL, reader_main, &ra[i]),
+                         0);
     for (int i = 0; i < 2; i++)
         pthread_join(rd[i], NULL);
     atomic_store(&x->stop, 1);
@@ -449,6 +526,7 @@ START_TEST(threads_never_return_torn)
                 atomic_load(&x->bad));
     if (!MUTANT)
         ck_assert_int_eq(atomic_load(&x->bad), 0);
+    ck_assert_int_gt(atomic_load(&x->hits), 0);
     rig_fini(&x->r);
     free(x);
 }
@@ -462,6 +540,8 @@ int main(void)
     tcase_add_test(tc, copy_during_remove_and_reuse);
     tcase_add_test(tc, copy_during_eviction_and_reuse);
     tcase_add_test(tc, copy_during_overwrite_without_reuse);
+    tcase_add_test(tc, revoked_reader_checks_its_copy);
+    tcase_add_test(tc, cleared_reader_holds_nothing);
     tcase_add_test(tc, pending_never_visible);
     tcase_add_test(tc, reads_keep_objects_from_eviction);
     tcase_add_test(tc, group_visible_only_whole);
