@@ -27,6 +27,7 @@ void cfg_defaults(struct kvp_config *cfg)
     cfg->lease_timeout_ms = CFG_DEFAULT_LEASE_TIMEOUT_MS;
     cfg->local_fastpath = 1;
     cfg->local_fastget = 1;
+    cfg->local_arena = CFG_DEFAULT_LOCAL_ARENA;
 }
 
 /* servers=etcd://HOST:PORT[/PREFIX]: the members come from a registry
@@ -198,6 +199,12 @@ const struct kvp_opt cfg_table[] = {
      "0|1", "0 or 1 (also false/true, no/yes, off/on)",
      "on the same-host rings, gets read the server's shared index and need "
      "no round trip (default 1; 0 = LOOKUP every get)",
+     NULL},
+    {"local_arena", KVP_OPT_SIZE, 0, CFG_AT(local_arena), 0, 0, NULL, "BYTES",
+     "a size such as 4mib, or 0",
+     "on the same-host rings, puts fill an arena of this size the server "
+     "grants and commit with one round trip (default 4 MiB, at most 1/8 of "
+     "the server's pool; 0 = ALLOC and COMMIT every put)",
      NULL},
 };
 const size_t cfg_table_len = sizeof(cfg_table) / sizeof(cfg_table[0]);

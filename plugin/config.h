@@ -23,6 +23,7 @@
 #define CFG_NAME_MAX    32 /* a transport module's name */
 
 #define CFG_DEFAULT_POOL_SIZE        (UINT64_C(1) << 30)
+#define CFG_DEFAULT_LOCAL_ARENA      (UINT64_C(4) << 20)
 #define CFG_DEFAULT_TIMEOUT_MS       5000u
 #define CFG_DEFAULT_LEASE_TIMEOUT_MS 30000u
 
@@ -43,6 +44,7 @@ struct kvp_config {
     uint32_t lease_timeout_ms; /* embedded server */
     int32_t local_fastpath;    /* 1: same-host control rings when offered */
     int32_t local_fastget;     /* 1: gets through the shared index there */
+    uint64_t local_arena;      /* bytes of a put arena there; 0: none */
     /* Every key the core does not know, "key=value" in the order given:
      * the transport module's options (device, gid_index, ucx_tls, ...),
      * checked by the module when it is loaded (cfg_xport_load). */

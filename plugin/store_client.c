@@ -37,6 +37,9 @@ struct store_conn {
     uint64_t pool_base, pool_size;
     uint32_t caps;        /* PROTO_SERVER_CAP_* from HELLO_R */
     uint32_t caps_warned; /* the missing ones already logged */
+    /* the put arena (PUT_AT): [arena_addr, + arena_len), taken up to
+     * arena_cur; what the server said last, plus pieces taken since */
+    uint64_t arena_addr, arena_len, arena_cur;
     struct proto_buf in, out;
 };
 
@@ -447,18 +450,22 @@ int store_conn_alive(const struct store_conn *conn)
     return conn != NULL && conn_up(conn);
 }
 
-const struct shidx *store_conn_index(const struct store_conn *conn)
+/* On the rings nothing arrives on the socket: anything readable there
+ * means the server closed it (stopped, killed, restarted). Its old index
+ * and arena would still point into its old pool, so neither is used once
+ * it is gone: the round trip then finds the connection dead (and the
+ * engine reconnects). */
+static int rings_alive(const struct store_conn *conn)
 {
     if (conn == NULL || conn->fd < 0 || conn->shm == NULL)
-        return NULL;
-    /* On the rings nothing arrives on the socket: anything readable there
-     * means the server closed it (stopped, killed, restarted). Its old
-     * index would still answer from its old pool, so not once it is gone:
-     * the round trip then finds the connection dead. */
+        return 0;
     struct pollfd p = {conn->fd, POLLIN, 0};
-    if (poll(&p, 1, 0) != 0)
-        return NULL;
-    return store_shm_index(conn->shm);
+    return poll(&p, 1, 0) == 0;
+}
+
+const struct shidx *store_conn_index(const struct store_conn *conn)
+{
+    return rings_alive(conn) ? store_shm_index(conn->shm) : NULL;
 }
 
 const char *store_conn_carrier(const struct store_conn *conn)
@@ -773,6 +780,94 @@ int32_t store_abort(struct store_conn *conn, uint32_t n,
                     const uint64_t *alloc_ids)
 {
     return id_batch(conn, PROTO_ABORT, n, alloc_ids, NULL);
+}
+
+/* ---- the put arena (docs/protocol.md, "Puts with one round trip") ---- */
+
+uint64_t store_conn_pool_size(const struct store_conn *conn)
+{
+    return conn != NULL ? conn->pool_size : 0;
+}
+
+int store_arena_usable(const struct store_conn *conn)
+{
+    return (conn->caps & PROTO_SERVER_CAP_ARENA) && rings_alive(conn);
+}
+
+uint64_t store_arena_room(const struct store_conn *conn)
+{
+    return conn->arena_addr + conn->arena_len - conn->arena_cur;
+}
+
+uint64_t store_arena_piece(uint64_t len)
+{
+    uint64_t a = PROTO_ARENA_ALIGN;
+    return len > UINT64_MAX - (a - 1) ? UINT64_MAX : (len + a - 1) / a * a;
+}
+
+uint64_t store_arena_take(struct store_conn *conn, uint64_t len)
+{
+    uint64_t at = conn->arena_cur;
+    conn->arena_cur += store_arena_piece(len);
+    return at;
+}
+
+static const char *put_key(const void *arr, uint32_t i)
+{
+    return ((const struct store_put_item *)arr)[i].key;
+}
+
+static int32_t put_at_frame(struct store_conn *conn, uint32_t n,
+                            struct store_put_item *items, uint32_t flags,
+                            uint64_t want)
+{
+    struct keyed k = {0};
+    int32_t st = n == 0 ? KVP_OK
+                        : keyed_build(conn, n, put_key, items,
+                                      &items[0].status, sizeof(items[0]), &k);
+    if (st != KVP_OK)
+        return st;
+    for (uint32_t j = 0; j < k.n; j++) {
+        k.wire[j].len = items[k.map[j]].len;
+        k.wire[j].addr = items[k.map[j]].raddr;
+    }
+    struct proto_msg req = {.type = PROTO_PUT_AT,
+                            .flags = flags & PROTO_ALLOC_OVERWRITE,
+                            .want = want,
+                            .n = k.n,
+                            .items = k.wire};
+    struct proto_msg rep;
+    if ((k.n > 0 || want > 0) && (st = rpc(conn, &req, &rep)) == KVP_OK) {
+        for (uint32_t j = 0; j < k.n; j++)
+            items[k.map[j]].status =
+                rep.status != KVP_OK ? rep.status : rep.items[j].status;
+        if (rep.status == KVP_OK) {
+            /* the server's word on the arena: pieces it did not see (a
+             * put dropped before its PUT_AT) went back to its pool */
+            conn->arena_addr = rep.arena_addr;
+            conn->arena_len = rep.arena_len;
+            conn->arena_cur = rep.arena_cursor;
+        }
+        proto_msg_free(&rep);
+    }
+    keyed_free(&k);
+    return st;
+}
+
+int32_t store_put_at(struct store_conn *conn, uint32_t n,
+                     struct store_put_item *items, uint32_t flags,
+                     uint64_t want)
+{
+    int32_t st = batch_args(conn, n, items);
+    if (st == KVP_OK && n == 0)
+        return put_at_frame(conn, 0, NULL, flags, want);
+    for (uint32_t off = 0; st == KVP_OK && off < n;) {
+        uint32_t cnt = frame_count(n, off);
+        st = put_at_frame(conn, cnt, items + off, flags,
+                          off + cnt == n ? want : 0);
+        off += cnt;
+    }
+    return st;
 }
 
 /* RELEASE_NOREPLY: the server releases in order with this connection's

@@ -78,6 +78,34 @@ int32_t store_commit(struct store_conn *conn, uint32_t n,
 int32_t store_abort(struct store_conn *conn, uint32_t n,
                     const uint64_t *alloc_ids);
 
+/* ---- the put arena (docs/protocol.md, "Puts with one round trip"): a
+ * block of the server's pool this connection fills itself; a put is then
+ * its copy and one PUT_AT frame. */
+struct store_put_item {
+    const char *key; /* in */
+    uint64_t len;    /* in */
+    uint64_t raddr;  /* in: store_arena_take's piece */
+    int32_t status;  /* out: OK, EXISTS, INVALID (not an arena piece) */
+};
+/* The server's pool size (CONNECT_R). */
+uint64_t store_conn_pool_size(const struct store_conn *conn);
+/* 1 on the same-host rings to a server with the ARENA capability. */
+int store_arena_usable(const struct store_conn *conn);
+/* Bytes left to take (0: no arena yet). */
+uint64_t store_arena_room(const struct store_conn *conn);
+/* Arena bytes an object of len takes (rounded up to 64). */
+uint64_t store_arena_piece(uint64_t len);
+/* The next piece for an object of len bytes (room checked by the
+ * caller): where to write it. Pieces are committed in the order taken. */
+uint64_t store_arena_take(struct store_conn *conn, uint64_t len);
+/* PUT_AT: commits the items (flags: STORE_ALLOC_OVERWRITE) and, with
+ * want > 0, has the server replace the arena by one of about want bytes
+ * (its rest goes back to the pool). n 0 with want > 0: a refill alone.
+ * A piece taken and not sent is the server's again at the next PUT_AT. */
+int32_t store_put_at(struct store_conn *conn, uint32_t n,
+                     struct store_put_item *items, uint32_t flags,
+                     uint64_t want);
+
 #define STORE_LOOKUP_NO_LEASE PROTO_LOOKUP_NO_LEASE /* stat/exists */
 
 struct store_lookup_item {

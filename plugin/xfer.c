@@ -117,11 +117,54 @@ static void space_note(struct store_conn *c, char *buf, size_t cap)
              (unsigned long long)s.pending);
 }
 
+/* The arena a same-host connection asks for: local_arena, at most 1/8 of
+ * the server's pool (the server's own bound); 0: puts ALLOC. */
+static uint64_t arena_want(const struct kvp_engine *e, struct store_conn *c)
+{
+    if (e->cfg.local_arena == 0 || !store_arena_usable(c))
+        return 0;
+    uint64_t cap = store_conn_pool_size(c) / 8;
+    return e->cfg.local_arena < cap ? e->cfg.local_arena : cap;
+}
+
+/* Pieces of the connection's arena for every job (docs/protocol.md,
+ * "Puts with one round trip"), refilled first when they do not fit: 1
+ * when all jobs have one; 0 leaves them to ALLOC (TP groups, a batch
+ * larger than the arena, no arena). */
+static int put_arena_alloc(struct kvp_engine *e, struct eng_server *sv,
+                           struct put_job *jobs, const uint32_t *idx,
+                           uint32_t cnt, uint32_t flags)
+{
+    struct store_conn *c = sv->conn;
+    uint64_t want = c != NULL ? arena_want(e, c) : 0, total = 0;
+    if (want == 0 || (flags & ~STORE_ALLOC_OVERWRITE) != 0)
+        return 0;
+    for (uint32_t i = 0; i < cnt && total <= want; i++) {
+        if (jobs[idx[i]].group != 0)
+            return 0; /* one publication per group: the ALLOC path's */
+        total += store_arena_piece(put_job_len(&jobs[idx[i]]));
+    }
+    if (total > want / 2)
+        return 0; /* big objects: two round trips are noise next to them */
+    if (store_arena_room(c) < total &&
+        (store_put_at(c, 0, NULL, flags, want) != KVP_OK ||
+         store_arena_room(c) < total))
+        return 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        struct put_job *j = &jobs[idx[i]];
+        j->raddr = store_arena_take(c, put_job_len(j));
+        j->allocated = j->arena = 1;
+    }
+    return 1;
+}
+
 static void put_alloc(struct kvp_engine *e, struct eng_server *sv,
                       struct put_job *jobs, const uint32_t *idx, uint32_t cnt,
                       int32_t *item_status, uint32_t flags,
                       struct cause_log *cl)
 {
+    if (put_arena_alloc(e, sv, jobs, idx, cnt, flags))
+        return;
     struct store_conn *c;
     struct store_alloc_item *it = calloc(cnt, sizeof(*it));
     int32_t st = it == NULL ? KVP_ERR_NO_MEMORY : KVP_OK;
@@ -370,9 +413,60 @@ static void put_fail_groups(struct put_job *jobs, const uint32_t *idx,
     }
 }
 
+/* The outcome r of job j's commit (COMMIT or PUT_AT). */
+static void put_committed(struct put_job *j, int32_t r, int32_t *item_status,
+                          struct cause_log *cl)
+{
+    if (r == KVP_OK) {
+        j->committed = 1;
+        return;
+    }
+    cause_note(cl, r == KVP_ERR_EXISTS ? KVP_LOG_DEBUG : KVP_LOG_ERROR, "put",
+               "commit", j->server, r, j->key);
+    j->status = r;
+    fail_item(item_status, j->item, r);
+}
+
+/* Arena jobs: one PUT_AT of those written whole (a failed one is a piece
+ * the server takes back), refilling the arena ahead of need. Returns the
+ * jobs sent in cj[0..). */
+static uint32_t put_at_finish(struct kvp_engine *e, struct eng_server *sv,
+                              struct put_job *jobs, const uint32_t *idx,
+                              uint32_t cnt, int32_t *item_status,
+                              uint32_t flags, uint32_t *cj,
+                              struct cause_log *cl)
+{
+    struct store_put_item *it = calloc(cnt ? cnt : 1, sizeof(*it));
+    if (it == NULL) {
+        for (uint32_t i = 0; i < cnt; i++)
+            fail_item(item_status, jobs[idx[i]].item, KVP_ERR_NO_MEMORY);
+        return 0;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        struct put_job *j = &jobs[idx[i]];
+        if (item_status[j->item] != KVP_OK)
+            continue;
+        it[n] = (struct store_put_item){j->key, put_job_len(j), j->raddr, 0};
+        cj[n++] = idx[i];
+    }
+    uint64_t want = arena_want(e, sv->conn);
+    if (store_arena_room(sv->conn) >= want / 2)
+        want = 0; /* enough left: keep this arena */
+    int32_t st = n > 0 || want > 0
+                     ? store_put_at(sv->conn, n, it, flags, want)
+                     : KVP_OK;
+    for (uint32_t i = 0; i < n; i++)
+        put_committed(&jobs[cj[i]], st == KVP_OK ? it[i].status : st,
+                      item_status, cl);
+    free(it);
+    return n;
+}
+
 static void put_finish(struct kvp_engine *e, struct eng_server *sv,
                        struct put_job *jobs, const uint32_t *idx, uint32_t cnt,
-                       int32_t *item_status, struct cause_log *cl)
+                       int32_t *item_status, uint32_t flags,
+                       struct cause_log *cl)
 {
     if (sv->conn == NULL)
         return;
@@ -384,8 +478,12 @@ static void put_finish(struct kvp_engine *e, struct eng_server *sv,
             fail_item(item_status, jobs[idx[i]].item, KVP_ERR_NO_MEMORY);
         goto out_free; /* server reclaims pending allocations itself */
     }
-    /* abort every allocation of a failed item */
     uint32_t n = 0;
+    if (cnt > 0 && jobs[idx[0]].arena) {
+        n = put_at_finish(e, sv, jobs, idx, cnt, item_status, flags, cj, cl);
+        goto count;
+    }
+    /* abort every allocation of a failed item */
     for (uint32_t i = 0; i < cnt; i++) {
         struct put_job *j = &jobs[idx[i]];
         if (j->allocated && item_status[j->item] != KVP_OK)
@@ -405,19 +503,10 @@ static void put_finish(struct kvp_engine *e, struct eng_server *sv,
     if (n == 0)
         goto out_free;
     int32_t st = store_commit(sv->conn, n, ids, cst);
-    for (uint32_t i = 0; i < n; i++) {
-        struct put_job *j = &jobs[cj[i]];
-        int32_t r = st == KVP_OK ? cst[i] : st;
-        if (r == KVP_OK) {
-            j->committed = 1;
-            continue;
-        }
-        cause_note(cl,
-                   r == KVP_ERR_EXISTS ? KVP_LOG_DEBUG : KVP_LOG_ERROR,
-                   "put", "commit", j->server, r, j->key);
-        j->status = r;
-        fail_item(item_status, j->item, r);
-    }
+    for (uint32_t i = 0; i < n; i++)
+        put_committed(&jobs[cj[i]], st == KVP_OK ? cst[i] : st, item_status,
+                      cl);
+count:
     /* counted once every item's outcome is known (a group fails whole) */
     for (uint32_t i = 0; i < n; i++) {
         struct put_job *j = &jobs[cj[i]];
@@ -442,7 +531,7 @@ void xfer_put(struct kvp_engine *e, struct put_job *jobs, uint32_t n_jobs,
     for (uint32_t j = 0; st == KVP_OK && j < n_jobs; j++) {
         jobs[j].server = g.server[j];
         jobs[j].status = KVP_OK;
-        jobs[j].allocated = jobs[j].committed = 0;
+        jobs[j].allocated = jobs[j].committed = jobs[j].arena = 0;
         jobs[j].iovs = NULL;
     }
     if (st != KVP_OK) {
@@ -466,7 +555,7 @@ void xfer_put(struct kvp_engine *e, struct put_job *jobs, uint32_t n_jobs,
         put_fail_groups(jobs, g.order + g.start[s],
                         g.start[s + 1] - g.start[s], item_status);
         put_finish(e, g.held[s], jobs, g.order + g.start[s],
-                   g.start[s + 1] - g.start[s], item_status, &cl);
+                   g.start[s + 1] - g.start[s], item_status, flags, &cl);
     }
     eng_release_servers(e, g.used, g.held);
     for (uint32_t j = 0; j < n_jobs; j++)

@@ -45,7 +45,8 @@ struct put_job {
     int32_t status;
     uint64_t raddr;
     uint64_t alloc_id;
-    int allocated; /* ALLOC succeeded: commit or abort it */
+    int allocated; /* ALLOC succeeded (or an arena piece): commit or abort */
+    int arena;     /* raddr is a piece of the connection's arena: PUT_AT */
     int committed;
     struct kvp_xport_iov *iovs; /* posted iovs, alive until the flush */
 };

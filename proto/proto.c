@@ -123,7 +123,8 @@ static const char *const type_names[PROTO_TYPE_MAX + 1] = {
     [PROTO_REMOVE_PREFIX_R] = "REMOVE_PREFIX_R",
     [PROTO_KEYS] = "KEYS", [PROTO_KEYS_R] = "KEYS_R",
     [PROTO_SHM_ATTACH] = "SHM_ATTACH", [PROTO_SHM_ATTACH_R] = "SHM_ATTACH_R",
-    [PROTO_SHM_SWITCH] = "SHM_SWITCH"};
+    [PROTO_SHM_SWITCH] = "SHM_SWITCH",
+    [PROTO_PUT_AT] = "PUT_AT", [PROTO_PUT_AT_R] = "PUT_AT_R"};
 
 const char *proto_type_name(uint16_t type)
 {
@@ -326,6 +327,28 @@ static int decode_body(struct rd *r, struct proto_msg *m)
     case PROTO_SHM_SWITCH:
         m->flags = rd_u32(r, "SHM flags");
         break;
+    case PROTO_PUT_AT:
+        m->flags = rd_u32(r, "PUT_AT flags");
+        m->want = rd_u64(r, "PUT_AT want");
+        if ((st = rd_items(r, m, 2 + 1 + 8 + 8)) != PROTO_OK)
+            break;
+        for (uint32_t i = 0; i < m->n && r->why == NULL; i++) {
+            struct proto_item *it = &m->items[i];
+            rd_key(r, it);
+            it->len = rd_u64(r, "truncated item (length)");
+            it->addr = rd_u64(r, "truncated item (addr)");
+        }
+        break;
+    case PROTO_PUT_AT_R:
+        m->status = (int32_t)rd_u32(r, "PUT_AT_R status");
+        m->arena_addr = rd_u64(r, "PUT_AT_R arena addr");
+        m->arena_len = rd_u64(r, "PUT_AT_R arena length");
+        m->arena_cursor = rd_u64(r, "PUT_AT_R arena cursor");
+        if ((st = rd_items(r, m, 4)) != PROTO_OK)
+            break;
+        for (uint32_t i = 0; i < m->n; i++)
+            m->items[i].status = (int32_t)rd_u32(r, "truncated item");
+        break;
     case PROTO_SHM_ATTACH_R: {
         m->status = (int32_t)rd_u32(r, "SHM_ATTACH_R status");
         m->shm_pid = rd_u32(r, "SHM_ATTACH_R pid");
@@ -500,6 +523,19 @@ static int encode_body(const struct proto_msg *m, struct proto_buf *b)
     case PROTO_SHM_ATTACH:
     case PROTO_SHM_SWITCH:
         rc = wr_le(b, m->flags, 4);
+        break;
+    case PROTO_PUT_AT:
+        rc = wr_le(b, m->flags, 4) | wr_le(b, m->want, 8) | wr_le(b, m->n, 4);
+        for (uint32_t i = 0; i < m->n && rc == 0; i++)
+            rc |= enc_key(b, &m->items[i]) | wr_le(b, m->items[i].len, 8) |
+                  wr_le(b, m->items[i].addr, 8);
+        break;
+    case PROTO_PUT_AT_R:
+        rc = wr_le(b, (uint32_t)m->status, 4) | wr_le(b, m->arena_addr, 8) |
+             wr_le(b, m->arena_len, 8) | wr_le(b, m->arena_cursor, 8) |
+             wr_le(b, m->n, 4);
+        for (uint32_t i = 0; i < m->n && rc == 0; i++)
+            rc |= wr_le(b, (uint32_t)m->items[i].status, 4);
         break;
     case PROTO_SHM_ATTACH_R:
         rc = wr_le(b, (uint32_t)m->status, 4) | wr_le(b, m->shm_pid, 4) |

@@ -71,7 +71,13 @@
 #define PROTO_SHM_ATTACH   31
 #define PROTO_SHM_ATTACH_R 32
 #define PROTO_SHM_SWITCH   33
-#define PROTO_TYPE_MAX  33
+/* Puts from a per-connection arena (docs/protocol.md, "Puts with one
+ * round trip"): objects the client wrote into its arena are committed,
+ * and the arena refilled, by one frame; n = 0 asks for an arena only. */
+#define PROTO_ARENA_ALIGN 64 /* pieces start at multiples of it */
+#define PROTO_PUT_AT    35
+#define PROTO_PUT_AT_R  36
+#define PROTO_TYPE_MAX  36
 
 #define PROTO_SERVER_AUTH_REQUIRED (UINT32_C(1) << 0) /* HELLO_R flags */
 #define PROTO_SERVER_SHM_OFFERED   (UINT32_C(1) << 1) /* HELLO_R flags */
@@ -82,9 +88,10 @@
 #define PROTO_SERVER_CAP_GROUPS    (UINT32_C(1) << 2) /* ALLOC GROUPS */
 #define PROTO_SERVER_CAP_REMOVE_PREFIX (UINT32_C(1) << 3) /* REMOVE_PREFIX */
 #define PROTO_SERVER_CAP_KEYS      (UINT32_C(1) << 4) /* KEYS */
+#define PROTO_SERVER_CAP_ARENA     (UINT32_C(1) << 5) /* PUT_AT */
 #define PROTO_SERVER_CAPS                                                  \
     (PROTO_SERVER_CAP_GROUPS | PROTO_SERVER_CAP_REMOVE_PREFIX |            \
-     PROTO_SERVER_CAP_KEYS)
+     PROTO_SERVER_CAP_KEYS | PROTO_SERVER_CAP_ARENA)
 #define PROTO_SHM_SWITCH_ATTACHED  (UINT32_C(1) << 0) /* SHM_SWITCH flags */
 #define PROTO_SHM_COOKIE_LEN       32
 
@@ -154,6 +161,8 @@ struct proto_msg {
     uint32_t shm_fd;  /* (/proc/<pid>/fd/<fd>) and how it is laid out */
     uint32_t shm_pipe_cap;
     uint8_t shm_cookie[PROTO_SHM_COOKIE_LEN];
+    uint64_t want; /* PUT_AT: arena bytes wanted now (0: keep the arena) */
+    uint64_t arena_addr, arena_len, arena_cursor; /* PUT_AT_R: the arena */
 };
 
 /* Parses and checks a header: version, known type, body_len <= max_body.

@@ -524,21 +524,14 @@ static int key_ok(const void *key, uint16_t key_len)
     return key != NULL && key_len >= 1 && key_len <= INDEX_KEY_MAX;
 }
 
-static int32_t alloc_locked(struct kvs *kvs, uint64_t owner, const void *key,
-                            uint16_t key_len, uint64_t len, uint32_t flags,
-                            uint64_t *raddr_p, uint64_t *id_p)
+/* A pending object for key at [off, off + len) (space already taken).
+ * On failure the space is given back. */
+static int32_t pending_at(struct kvs *kvs, uint64_t owner, const void *key,
+                          uint16_t key_len, uint64_t off, uint64_t len,
+                          uint32_t flags, struct kvs_obj **o_p)
 {
-    struct index_entry *e = index_find(&kvs->index, key, key_len);
-    if (e != NULL && !(flags & KVS_ALLOC_OVERWRITE) &&
-        (e->cur != NULL || e->n_pending > 0))
-        return KVP_ERR_EXISTS;
-
-    uint64_t off;
-    int32_t st = take_space(kvs, len, &off);
-    if (st != KVP_OK)
-        return st;
     /* eviction may have dropped the entry (an overwrite of an idle key) */
-    e = index_find(&kvs->index, key, key_len);
+    struct index_entry *e = index_find(&kvs->index, key, key_len);
     if (e == NULL)
         e = index_insert(&kvs->index, key, key_len);
     struct kvs_obj *o = e != NULL ? calloc(1, sizeof(*o)) : NULL;
@@ -556,8 +549,7 @@ static int32_t alloc_locked(struct kvs *kvs, uint64_t owner, const void *key,
         goto err_obj;
     e->n_pending++;
     kvs->st.pending++;
-    *raddr_p = kvs->base_addr + off;
-    *id_p = o->id;
+    *o_p = o;
     return KVP_OK;
 
 err_obj:
@@ -570,6 +562,34 @@ err_space:
     if (e != NULL)
         entry_maybe_drop(kvs, e);
     return KVP_ERR_NO_MEMORY;
+}
+
+/* A plain (non-overwrite) put of a key that is committed or pending. */
+static int key_taken(struct kvs *kvs, const void *key, uint16_t key_len,
+                     uint32_t flags)
+{
+    struct index_entry *e = index_find(&kvs->index, key, key_len);
+    return e != NULL && !(flags & KVS_ALLOC_OVERWRITE) &&
+           (e->cur != NULL || e->n_pending > 0);
+}
+
+static int32_t alloc_locked(struct kvs *kvs, uint64_t owner, const void *key,
+                            uint16_t key_len, uint64_t len, uint32_t flags,
+                            uint64_t *raddr_p, uint64_t *id_p)
+{
+    if (key_taken(kvs, key, key_len, flags))
+        return KVP_ERR_EXISTS;
+    uint64_t off;
+    int32_t st = take_space(kvs, len, &off);
+    if (st != KVP_OK)
+        return st;
+    struct kvs_obj *o;
+    if ((st = pending_at(kvs, owner, key, key_len, off, len, flags, &o)) !=
+        KVP_OK)
+        return st;
+    *raddr_p = kvs->base_addr + off;
+    *id_p = o->id;
+    return KVP_OK;
 }
 
 int32_t kvs_alloc(struct kvs *kvs, uint64_t owner, const void *key,
@@ -682,29 +702,18 @@ static int32_t member_ready(struct kvs *kvs, struct kvs_obj *o)
     return group_commit(kvs, g);
 }
 
-int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id)
+/* Makes pending o (taken out of the pending map) its key's object. */
+static int32_t commit_locked(struct kvs *kvs, struct kvs_obj *o)
 {
-    if (kvs == NULL)
-        return KVP_ERR_INVALID;
-    int32_t st = KVP_OK;
-    pthread_mutex_lock(&kvs->lock);
-    struct kvs_obj *o = take_pending(kvs, owner, id);
-    if (o == NULL) {
-        st = KVP_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (o->group != NULL) {
-        st = member_ready(kvs, o);
-        goto out;
-    }
+    if (o->group != NULL)
+        return member_ready(kvs, o);
     struct index_entry *e = o->entry;
     if (!(o->flags & KVS_ALLOC_OVERWRITE) && e->cur != NULL) {
         /* an overwrite committed this key first: a plain put must not
          * replace it */
         pending_done(kvs, o);
         obj_free(kvs, o);
-        st = KVP_ERR_EXISTS;
-        goto out;
+        return KVP_ERR_EXISTS;
     }
     /* an overwrite of a group member replaces the whole group (retired
      * while this allocation still keeps the entry alive) */
@@ -719,7 +728,65 @@ int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id)
     kvs->st.objects++;
     if (old != NULL)
         obj_retire(kvs, old);
-out:
+    return KVP_OK;
+}
+
+int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id)
+{
+    if (kvs == NULL)
+        return KVP_ERR_INVALID;
+    pthread_mutex_lock(&kvs->lock);
+    struct kvs_obj *o = take_pending(kvs, owner, id);
+    int32_t st = o == NULL ? KVP_ERR_NOT_FOUND : commit_locked(kvs, o);
+    pthread_mutex_unlock(&kvs->lock);
+    return st;
+}
+
+/* ---- arenas (docs/protocol.md, "Puts with one round trip") ------------ */
+
+int32_t kvs_arena_take(struct kvs *kvs, uint64_t len, uint64_t *raddr_p)
+{
+    if (kvs == NULL || raddr_p == NULL || len == 0)
+        return KVP_ERR_INVALID;
+    uint64_t off;
+    pthread_mutex_lock(&kvs->lock);
+    int32_t st = take_space(kvs, len, &off);
+    pthread_mutex_unlock(&kvs->lock);
+    if (st == KVP_OK)
+        *raddr_p = kvs->base_addr + off;
+    return st;
+}
+
+void kvs_arena_give(struct kvs *kvs, uint64_t raddr, uint64_t len)
+{
+    if (kvs == NULL || len == 0)
+        return;
+    pthread_mutex_lock(&kvs->lock);
+    alloc_put(&kvs->alloc, raddr - kvs->base_addr, len);
+    kvs->st.used_bytes -= alloc_rounded(len);
+    pthread_mutex_unlock(&kvs->lock);
+}
+
+int32_t kvs_put_at(struct kvs *kvs, uint64_t owner, const void *key,
+                   uint16_t key_len, uint64_t raddr, uint64_t len,
+                   uint32_t flags)
+{
+    if (kvs == NULL || !key_ok(key, key_len)) {
+        kvs_arena_give(kvs, raddr, len);
+        return KVP_ERR_INVALID;
+    }
+    uint64_t off = raddr - kvs->base_addr;
+    pthread_mutex_lock(&kvs->lock);
+    int32_t st = KVP_ERR_EXISTS;
+    struct kvs_obj *o = NULL;
+    if (!key_taken(kvs, key, key_len, flags))
+        st = pending_at(kvs, owner, key, key_len, off, len, flags, &o);
+    else if (len > 0) {
+        alloc_put(&kvs->alloc, off, len); /* not stored: back to the pool */
+        kvs->st.used_bytes -= alloc_rounded(len);
+    }
+    if (st == KVP_OK)
+        st = commit_locked(kvs, take_pending(kvs, owner, o->id));
     pthread_mutex_unlock(&kvs->lock);
     return st;
 }

@@ -75,6 +75,21 @@ void kvs_group_close(struct kvs *kvs, struct kvs_group *g);
  * KVP_ERR_EXISTS (a plain alloc whose key got committed meanwhile by an
  * overwrite: the allocation is dropped). */
 int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id);
+
+/* Arenas (docs/protocol.md, "Puts with one round trip"): a connection's
+ * block of pool space that its client fills itself. kvs_arena_take takes
+ * len bytes (evicting as an ALLOC does); kvs_arena_give returns a piece
+ * of one (64-byte aligned, rounded length) never handed to kvs_put_at. */
+int32_t kvs_arena_take(struct kvs *kvs, uint64_t len, uint64_t *raddr_p);
+void kvs_arena_give(struct kvs *kvs, uint64_t raddr, uint64_t len);
+/* ALLOC + COMMIT in one step for an object its client already wrote at
+ * [raddr, raddr + len), a piece of its arena: the same rules (EXISTS,
+ * overwrite replaces atomically, a group member's overwrite replaces the
+ * group). The piece is the store's either way: on failure it goes back to
+ * the pool. */
+int32_t kvs_put_at(struct kvs *kvs, uint64_t owner, const void *key,
+                   uint16_t key_len, uint64_t raddr, uint64_t len,
+                   uint32_t flags);
 int32_t kvs_abort(struct kvs *kvs, uint64_t owner, uint64_t id);
 /* KVP_OK with (*raddr_p, *len_p, *lease_p: 0 with KVS_LOOKUP_NO_LEASE),
  * KVP_ERR_NOT_FOUND, KVP_ERR_NO_MEMORY. */

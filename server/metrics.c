@@ -22,7 +22,8 @@ static const struct {
     {PROTO_ALLOC, "alloc"},     {PROTO_COMMIT, "commit"},
     {PROTO_ABORT, "abort"},     {PROTO_LOOKUP, "lookup"},
     {PROTO_RELEASE, "release"}, {PROTO_REMOVE, "remove"},
-    {PROTO_STATS, "stats"},     {0, "keys"},
+    {PROTO_STATS, "stats"},     {PROTO_PUT_AT, "put_at"},
+    {0, "keys"},
 };
 
 static int op_index(uint16_t type)
@@ -61,8 +62,10 @@ void metrics_frame(struct srv_metrics *m, const struct proto_msg *req,
         int32_t st = req->items[i].status;
         int s = (st <= 0 && st > -MET_STATUSES) ? -st : MET_STATUSES - 1;
         atomic_fetch_add_explicit(&m->items[op][s], 1, rx);
-        /* bytes an item asked for (alloc) or found (lookup) */
-        if (req->type == PROTO_ALLOC || req->type == PROTO_LOOKUP)
+        /* bytes an item asked for (alloc), stored (put_at) or found
+         * (lookup) */
+        if (req->type == PROTO_ALLOC || req->type == PROTO_LOOKUP ||
+            req->type == PROTO_PUT_AT)
             atomic_fetch_add_explicit(&m->bytes[op][s], req->items[i].len,
                                       rx);
     }

@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MET_OPS      8  /* alloc commit abort lookup release remove stats keys */
+#define MET_OPS      9  /* alloc commit abort lookup release remove stats
+                            * put_at keys */
 #define MET_STATUSES 17 /* KVP_OK .. KVP_ERR_INTERNAL, by -status */
 #define MET_BUCKETS  12
 

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "alloc.h"
 #include "auth.h"
 #include "clock.h"
 #include "index.h"
@@ -77,6 +78,9 @@ struct srv_conn {
     void *reply_block; /* KEYS_R's key bytes, until the next frame */
     struct shm_chan *shm; /* same-host rings, once asked for */
     int shm_on;           /* frames come from the rings (after SHM_SWITCH) */
+    /* the connection's arena (PUT_AT): [arena_addr, + arena_len), filled
+     * by its client up to arena_cur; arena_len 0: none */
+    uint64_t arena_addr, arena_len, arena_cur;
     struct srv_conn *next;
 };
 
@@ -415,6 +419,84 @@ static void do_alloc(struct srv_conn *c, struct proto_msg *m)
     kvs_group_close(kvs, g);
 }
 
+/* ---- arenas (docs/protocol.md, "Puts with one round trip") ------------ */
+
+#define ARENA_MIN (64u << 10)
+_Static_assert(ALLOC_ALIGN == PROTO_ARENA_ALIGN, "the client rounds too");
+
+/* The unfilled rest of the arena goes back to the pool. */
+static void arena_drop(struct srv_conn *c)
+{
+    uint64_t end = c->arena_addr + c->arena_len;
+    if (c->arena_len > 0 && end > c->arena_cur)
+        kvs_arena_give(c->srv->kvs, c->arena_cur, end - c->arena_cur);
+    c->arena_addr = c->arena_len = c->arena_cur = 0;
+}
+
+/* A fresh arena of about want bytes (at most 1/8 of the pool) in place of
+ * the current one; none when the pool cannot give it. */
+static void arena_refill(struct srv_conn *c, uint64_t want)
+{
+    uint64_t cap = c->srv->pool.size / 8;
+    want = want < cap ? want : cap;
+    want &= ~(uint64_t)(ALLOC_ALIGN - 1);
+    arena_drop(c);
+    if (want < ARENA_MIN)
+        return;
+    uint64_t addr;
+    int32_t st = kvs_arena_take(c->srv->kvs, want, &addr);
+    if (st != KVP_OK) {
+        KVP_LOG_D(&c->srv->log, "server: conn %llu: no arena of %llu bytes: %s",
+                  (unsigned long long)c->id, (unsigned long long)want,
+                  kvp_status_name(st));
+        return;
+    }
+    c->arena_addr = c->arena_cur = addr;
+    c->arena_len = want;
+}
+
+/* PUT_AT: each item is the client's next piece of the arena (a gap before
+ * it - a put the client dropped - goes back to the pool); then a fresh
+ * arena when the client asks. The reply says where the arena stands. */
+static void do_put_at(struct srv_conn *c, struct proto_msg *m,
+                      struct proto_msg *r)
+{
+    uint32_t flags = m->flags & PROTO_ALLOC_OVERWRITE;
+    for (uint32_t i = 0; i < m->n; i++) {
+        struct proto_item *it = &m->items[i];
+        if (it->len == 0) { /* takes no space: no piece of anything */
+            it->status = kvs_put_at(c->srv->kvs, c->id, it->key, it->key_len,
+                                    (uint64_t)(uintptr_t)c->srv->pool.base,
+                                    0, flags);
+            continue;
+        }
+        uint64_t need = alloc_rounded(it->len);
+        uint64_t end = c->arena_addr + c->arena_len;
+        if (c->arena_len == 0 || it->addr < c->arena_cur || it->addr > end ||
+            (it->addr - c->arena_cur) % ALLOC_ALIGN != 0 ||
+            need > end - it->addr) {
+            KVP_LOG_W(&c->srv->log,
+                      "server: conn %llu: PUT_AT of '%.*s' (%llu bytes at "
+                      "0x%llx) is not the next piece of its arena; refused",
+                      (unsigned long long)c->id, (int)it->key_len, it->key,
+                      (unsigned long long)it->len,
+                      (unsigned long long)it->addr);
+            it->status = KVP_ERR_INVALID;
+            continue;
+        }
+        if (it->addr > c->arena_cur)
+            kvs_arena_give(c->srv->kvs, c->arena_cur, it->addr - c->arena_cur);
+        c->arena_cur = it->addr + need;
+        it->status = kvs_put_at(c->srv->kvs, c->id, it->key, it->key_len,
+                                it->addr, it->len, flags);
+    }
+    if (m->want > 0)
+        arena_refill(c, m->want);
+    r->arena_addr = c->arena_addr;
+    r->arena_len = c->arena_len;
+    r->arena_cursor = c->arena_cur;
+}
+
 /* The capability frame m needs (0: none). */
 static uint32_t frame_cap(const struct proto_msg *m)
 {
@@ -422,6 +504,8 @@ static uint32_t frame_cap(const struct proto_msg *m)
         return PROTO_SERVER_CAP_GROUPS;
     if (m->type == PROTO_REMOVE_PREFIX)
         return PROTO_SERVER_CAP_REMOVE_PREFIX;
+    if (m->type == PROTO_PUT_AT)
+        return PROTO_SERVER_CAP_ARENA;
     return m->type == PROTO_KEYS ? PROTO_SERVER_CAP_KEYS : 0;
 }
 
@@ -468,6 +552,9 @@ static int dispatch(struct srv_conn *c, struct proto_msg *m,
     switch (m->type) {
     case PROTO_ALLOC:
         do_alloc(c, m);
+        return 0;
+    case PROTO_PUT_AT:
+        do_put_at(c, m, r);
         return 0;
     case PROTO_REMOVE_PREFIX:
         r->n = 0;
@@ -601,6 +688,7 @@ static void *conn_main(void *arg)
     c->preauth = c->counted = 0;
     pthread_mutex_unlock(&srv->lock);
     kvs_owner_gone(c->srv->kvs, c->id);
+    arena_drop(c);
     if (c->ep != NULL)
         c->xport->ops->ep_destroy(c->ep);
     c->ep = NULL;
@@ -928,6 +1016,7 @@ void kvp_server_local_close(struct kvp_server_local *lc)
     struct srv_conn *c = &lc->c;
     struct kvp_server *srv = c->srv;
     kvs_owner_gone(srv->kvs, c->id);
+    arena_drop(c);
     if (c->ep != NULL)
         c->xport->ops->ep_destroy(c->ep);
     pthread_mutex_lock(&srv->lock);

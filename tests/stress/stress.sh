@@ -10,8 +10,10 @@
 #      wrong = 0, no errors, every call back within 5 x timeout_ms;
 #   3. KVP_KILL_ROUNDS (10) kill -9 rounds of the server under a batch
 #      hammer (the client's calls fail within the bound, never hang) and of
-#      a client holding leases/allocations (the other client is unaffected,
-#      the server drops the dead one's leases and pending allocations).
+#      a client holding leases/allocations and a put arena (the other
+#      client is unaffected, the server drops the dead one's leases and
+#      pending allocations, and once both are gone and every key removed
+#      the pool holds nothing: no arena is left behind).
 # Every wait is bounded; output of each process goes to its own file.
 set -u
 B=$(cd "${1:?usage: stress.sh BUILD_DIR}" && pwd)
@@ -150,6 +152,12 @@ for r in $(seq "$KILLS"); do
         sleep 0.1
     done
     [ $clean = 1 ] || bad "leases/allocations of a killed client stay: $("$STATS" 127.0.0.1 "$PORT")"
+    empty=0
+    for _ in $(seq 100); do # both arenas back once both connections end
+        "$STATS" 127.0.0.1 "$PORT" clear | grep -q " used 0$" && { empty=1; break; }
+        sleep 0.1
+    done
+    [ $empty = 1 ] || bad "pool space stays after both clients ended: $("$STATS" 127.0.0.1 "$PORT")"
     stop_srv
 done
 echo "stress: $KILLS kill -9 rounds of the server and of a client in" \

@@ -423,7 +423,7 @@ START_TEST(server_offers_its_capabilities)
     srv = start_caps("", NULL, 1 << 20, 0, PROTO_SERVER_CAP_REMOVE_PREFIX);
     fd = raw_connect(srv);
     ck_assert_uint_eq(raw_handshake(fd) & PROTO_SERVER_CAPS,
-                      PROTO_SERVER_CAP_GROUPS | PROTO_SERVER_CAP_KEYS);
+                      PROTO_SERVER_CAPS & ~PROTO_SERVER_CAP_REMOVE_PREFIX);
     uint8_t body[3] = {1, 0, 'p'}; /* REMOVE_PREFIX "p" */
     send_frame(fd, PROTO_REMOVE_PREFIX, body, sizeof(body), PROTO_VERSION);
     ck_assert(closed_by_server(fd));
@@ -836,6 +836,110 @@ START_TEST(shm_client_killed_aborts_pending)
 }
 END_TEST
 
+/* ---- puts from an arena (PUT_AT) ---------------------------------------- */
+
+/* Waits (bounded) until the server's pool holds exactly `used` bytes. */
+static int wait_used(struct store_conn *c, uint64_t used)
+{
+    struct store_server_stats s;
+    for (int i = 0; i < 500; i++) {
+        ck_assert_int_eq(store_server_stats(c, &s), KVP_OK);
+        if (s.used_bytes == used)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* One PUT_AT stores what the client wrote into its arena, under the
+ * store's rules; a piece that is not the next one is refused, a piece
+ * skipped goes back to the pool, and so does the arena's rest when the
+ * connection ends. */
+START_TEST(arena_puts_one_frame)
+{
+    struct kvp_server *srv = start("", NULL, 4 << 20, 0);
+    carrier_local = 2;
+    struct store_conn *c = ctl(srv), *watcher = ctl(srv);
+    ck_assert(store_arena_usable(c));
+    ck_assert_uint_eq(store_arena_room(c), 0);
+    ck_assert_int_eq(store_put_at(c, 0, NULL, 0, 256 << 10), KVP_OK);
+    ck_assert_uint_eq(store_arena_room(c), 256 << 10);
+    ck_assert(wait_used(watcher, 256 << 10));
+    struct store_put_item it[3] = {{"a", 100, 0, 99}, {"b", 1000, 0, 99}};
+    it[0].raddr = store_arena_take(c, 100);
+    it[1].raddr = store_arena_take(c, 1000);
+    ck_assert_uint_eq(it[1].raddr - it[0].raddr, 128); /* 64-rounded */
+    ck_assert_int_eq(store_put_at(c, 2, it, 0, 0), KVP_OK);
+    ck_assert_int_eq(it[0].status, KVP_OK);
+    ck_assert_int_eq(it[1].status, KVP_OK);
+    struct store_lookup_item l = {.key = "a"};
+    ck_assert_int_eq(store_lookup(watcher, 1, &l, STORE_LOOKUP_NO_LEASE),
+                     KVP_OK);
+    ck_assert_int_eq(l.status, KVP_OK);
+    ck_assert_uint_eq(l.raddr, it[0].raddr);
+    ck_assert_uint_eq(l.len, 100);
+    /* a plain put of a stored key: EXISTS; its piece goes back */
+    it[0] = (struct store_put_item){"a", 10, store_arena_take(c, 10), 99};
+    ck_assert_int_eq(store_put_at(c, 1, it, 0, 0), KVP_OK);
+    ck_assert_int_eq(it[0].status, KVP_ERR_EXISTS);
+    /* a piece before the server's cursor is not the next one */
+    it[0] = (struct store_put_item){"z", 10, l.raddr, 99};
+    ck_assert_int_eq(store_put_at(c, 1, it, 0, 0), KVP_OK);
+    ck_assert_int_eq(it[0].status, KVP_ERR_INVALID);
+    assert_stored(watcher, "a", 100); /* untouched */
+    /* a piece taken and never sent, then the next one: the gap is freed */
+    (void)store_arena_take(c, 5000);
+    it[0] = (struct store_put_item){"d", 64, store_arena_take(c, 64), 99};
+    ck_assert_int_eq(store_put_at(c, 1, it, 0, 0), KVP_OK);
+    ck_assert_int_eq(it[0].status, KVP_OK);
+    uint64_t objects = 128 + 1024 + 64;
+    ck_assert(wait_used(watcher, objects + store_arena_room(c)));
+    /* the connection ends: only the objects stay */
+    store_conn_close(c);
+    ck_assert(wait_used(watcher, objects));
+    assert_stored(watcher, "b", 1000);
+    assert_stored(watcher, "d", 64);
+    store_conn_close(watcher);
+    kvp_server_stop(srv);
+}
+END_TEST
+
+/* A client on the rings killed with -9 while it holds an arena: the
+ * server gives the whole arena back. */
+START_TEST(shm_client_killed_gives_arena_back)
+{
+    struct kvp_server *srv = start("", NULL, 4 << 20, 0);
+    carrier_local = 2;
+    struct store_conn *watcher = ctl(srv);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct store_conn *c = NULL;
+        int ok = open_ctl(srv, NULL, &c) == KVP_OK &&
+                 store_put_at(c, 0, NULL, 0, 512 << 10) == KVP_OK &&
+                 store_arena_room(c) == 512 << 10;
+        char b = ok ? 'y' : 'n';
+        if (write(ready[1], &b, 1) != 1)
+            _exit(2);
+        for (;;)
+            pause();
+    }
+    char b = 0;
+    ck_assert_int_eq(read(ready[0], &b, 1), 1);
+    ck_assert_int_eq(b, 'y');
+    ck_assert(wait_used(watcher, 512 << 10));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_assert(wait_used(watcher, 0));
+    close(ready[0]);
+    close(ready[1]);
+    store_conn_close(watcher);
+    kvp_server_stop(srv);
+}
+END_TEST
+
 /* ---- timeouts and disconnects -------------------------------------------- */
 
 START_TEST(silent_server_times_out)
@@ -1071,6 +1175,8 @@ int main(void)
     tcase_add_test(tp, shm_garbage_closes_only_that_connection);
     tcase_add_loop_test(tp, big_frames_stream_through_the_rings, 0, 3);
     tcase_add_test(tp, shm_client_killed_aborts_pending);
+    tcase_add_test(tp, arena_puts_one_frame);
+    tcase_add_test(tp, shm_client_killed_gives_arena_back);
     suite_add_tcase(s, tp);
     TCase *tu = tcase_create("ucx");
     tcase_set_timeout(tu, 60);

@@ -1,6 +1,7 @@
 /* check_server_kvstore.c - the store's semantics without the network:
  * visibility at commit, EXISTS/overwrite, abort, owners, leases, LRU
- * eviction (leased objects never evicted), lease expiry, remove. */
+ * eviction (leased objects never evicted), lease expiry, remove, puts
+ * from an arena (kvs_put_at). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,6 +486,76 @@ START_TEST(remove_prefix_counts_and_groups)
 }
 END_TEST
 
+/* ---- arenas (kvs_arena_take / kvs_put_at / kvs_arena_give) ----------- */
+
+static uint64_t used(struct kvs *k)
+{
+    struct kvs_stats st;
+    kvs_stats(k, &st);
+    return st.used_bytes;
+}
+
+/* A put from an arena follows ALLOC + COMMIT's rules: visible at once,
+ * EXISTS for a stored key (its piece goes back to the pool), overwrite
+ * replaces; the unused rest given back leaves only the objects in use. */
+START_TEST(arena_puts_follow_the_rules)
+{
+    struct kvs *k = mk(1 << 20, 0);
+    uint64_t a;
+    ck_assert_int_eq(kvs_arena_take(k, 4096, &a), KVP_OK);
+    ck_assert_uint_eq(used(k), 4096);
+    ck_assert_int_eq(kvs_put_at(k, 1, "x", 1, a, 100, 0), KVP_OK);
+    uint64_t ra, len, lease;
+    ck_assert_int_eq(kvs_lookup(k, 2, "x", 1, KVS_LOOKUP_NO_LEASE, 0, &ra,
+                                &len, &lease),
+                     KVP_OK);
+    ck_assert_uint_eq(ra, a);
+    ck_assert_uint_eq(len, 100);
+    /* a second plain put of x: EXISTS, and its piece is not kept */
+    ck_assert_int_eq(kvs_put_at(k, 1, "x", 1, a + 128, 64, 0),
+                     KVP_ERR_EXISTS);
+    /* an overwrite replaces x; the old object's piece is freed */
+    ck_assert_int_eq(kvs_put_at(k, 1, "x", 1, a + 192, 200,
+                                KVS_ALLOC_OVERWRITE),
+                     KVP_OK);
+    ck_assert_int_eq(kvs_lookup(k, 2, "x", 1, KVS_LOOKUP_NO_LEASE, 0, &ra,
+                                &len, &lease),
+                     KVP_OK);
+    ck_assert_uint_eq(ra, a + 192);
+    ck_assert_uint_eq(len, 200);
+    /* a pending ALLOC of y makes a plain put of y EXISTS too */
+    uint64_t ya, yid;
+    ck_assert_int_eq(kvs_alloc(k, 3, "y", 1, 10, 0, &ya, &yid), KVP_OK);
+    ck_assert_int_eq(kvs_put_at(k, 1, "y", 1, a + 448, 10, 0),
+                     KVP_ERR_EXISTS);
+    ck_assert_int_eq(kvs_abort(k, 3, yid), KVP_OK);
+    /* the rest of the arena back: only x (256 rounded bytes) is used */
+    kvs_arena_give(k, a + 512, 4096 - 512);
+    ck_assert_uint_eq(used(k), 256);
+    ck_assert_int_eq(kvs_remove(k, "x", 1), KVP_OK);
+    ck_assert_uint_eq(used(k), 0);
+    /* and all of it can be taken again: nothing leaked or double-freed */
+    ck_assert_int_eq(kvs_arena_take(k, 1 << 20, &a), KVP_OK);
+    kvs_destroy(k);
+}
+END_TEST
+
+/* An arena is taken like an allocation: the LRU makes room for it; a pool
+ * that cannot hold it says NO_SPACE. */
+START_TEST(arena_take_evicts_and_refuses)
+{
+    struct kvs *k = mk(8192, 0);
+    put(k, "old", 4096, 0);
+    uint64_t a;
+    ck_assert_int_eq(kvs_arena_take(k, 8192, &a), KVP_OK);
+    ck_assert_int_eq(look(k, "old", KVS_LOOKUP_NO_LEASE, 0, NULL),
+                     KVP_ERR_NOT_FOUND);
+    ck_assert_int_eq(kvs_arena_take(k, 64, &a), KVP_ERR_NO_SPACE);
+    ck_assert_int_eq(kvs_arena_take(k, 0, &a), KVP_ERR_INVALID);
+    kvs_destroy(k);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("server_kvstore");
@@ -511,6 +582,8 @@ int main(void)
     tcase_add_test(tg, group_overwrite_other_size);
     tcase_add_test(tg, group_removed_and_evicted_whole);
     tcase_add_test(tg, remove_prefix_counts_and_groups);
+    tcase_add_test(tg, arena_puts_follow_the_rules);
+    tcase_add_test(tg, arena_take_evicts_and_refuses);
     suite_add_tcase(s, tg);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
