@@ -415,12 +415,13 @@ static void run_kvplug(const struct main_opts *m, struct kvp_ws *ws, FILE *csv)
         snprintf(variant, sizeof(variant), "server/%s", tr);
         bench_procs_run(&m->b, pl.ops, &host_api, variant, config, m->procs,
                         m->n_procs, csv);
-        /* the same rings with every get asking the server (LOOKUP), no
-         * shared index: the A/B of docs/performance.md's lookup-free
-         * gets */
-        snprintf(variant, sizeof(variant), "server-lookup/%s", tr);
+        /* the same rings with both fast paths off - every get asks the
+         * server (LOOKUP), every put ALLOCs and COMMITs: the A/B of
+         * docs/performance.md's lookup-free gets and arena puts */
+        snprintf(variant, sizeof(variant), "server-rt/%s", tr);
         size_t cl = strlen(config);
-        snprintf(config + cl, sizeof(config) - cl, ";local_fastget=0");
+        snprintf(config + cl, sizeof(config) - cl,
+                 ";local_fastget=0;local_arena=0");
         run_engine(m, pl.ops, ws, variant, config, csv);
         bench_procs_run(&m->b, pl.ops, &host_api, variant, config, m->procs,
                         m->n_procs, csv);

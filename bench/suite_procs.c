@@ -86,6 +86,9 @@ static void procs_child(struct procs_shared *sh, int child, int nproc,
         }
     }
     sh->err[child] = err;
+    if (err != KVP_OK)
+        fprintf(stderr, "kvplug-bench: %s, process %d: %s\n", config, child,
+                ops->status_str(err));
     if (child == 0)
         for (int ph = 0; ph < 2; ph++) {
             sh->p50[ph] = bench_lat_quantile_us(&lat[ph], 0.5);

@@ -38,6 +38,7 @@ struct eng_server {
     struct store_conn *conn; /* NULL until connected, or after a loss */
     int reset;               /* close conn at unlock (transport failed) */
     int opened;              /* a connection was opened before */
+    uint32_t arena_skip;     /* puts left to ALLOC after a refused arena */
 };
 
 /* The counters get_stats reports (struct kvp_stats). */

@@ -819,7 +819,7 @@ static const char *put_key(const void *arr, uint32_t i)
 
 static int32_t put_at_frame(struct store_conn *conn, uint32_t n,
                             struct store_put_item *items, uint32_t flags,
-                            uint64_t want)
+                            uint64_t want, uint64_t need)
 {
     struct keyed k = {0};
     int32_t st = n == 0 ? KVP_OK
@@ -834,6 +834,7 @@ static int32_t put_at_frame(struct store_conn *conn, uint32_t n,
     struct proto_msg req = {.type = PROTO_PUT_AT,
                             .flags = flags & PROTO_ALLOC_OVERWRITE,
                             .want = want,
+                            .need = need,
                             .n = k.n,
                             .items = k.wire};
     struct proto_msg rep;
@@ -856,15 +857,16 @@ static int32_t put_at_frame(struct store_conn *conn, uint32_t n,
 
 int32_t store_put_at(struct store_conn *conn, uint32_t n,
                      struct store_put_item *items, uint32_t flags,
-                     uint64_t want)
+                     uint64_t want, uint64_t need)
 {
     int32_t st = batch_args(conn, n, items);
     if (st == KVP_OK && n == 0)
-        return put_at_frame(conn, 0, NULL, flags, want);
+        return put_at_frame(conn, 0, NULL, flags, want, need);
     for (uint32_t off = 0; st == KVP_OK && off < n;) {
         uint32_t cnt = frame_count(n, off);
-        st = put_at_frame(conn, cnt, items + off, flags,
-                          off + cnt == n ? want : 0);
+        int last = off + cnt == n;
+        st = put_at_frame(conn, cnt, items + off, flags, last ? want : 0,
+                          last ? need : 0);
         off += cnt;
     }
     return st;

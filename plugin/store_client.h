@@ -99,12 +99,13 @@ uint64_t store_arena_piece(uint64_t len);
  * caller): where to write it. Pieces are committed in the order taken. */
 uint64_t store_arena_take(struct store_conn *conn, uint64_t len);
 /* PUT_AT: commits the items (flags: STORE_ALLOC_OVERWRITE) and, with
- * want > 0, has the server replace the arena by one of about want bytes
- * (its rest goes back to the pool). n 0 with want > 0: a refill alone.
+ * want > 0, has the server replace the arena by one of up to want bytes
+ * of free space, at least need (its rest goes back to the pool; room 0
+ * after it: the server could not). n 0 with want > 0: a refill alone.
  * A piece taken and not sent is the server's again at the next PUT_AT. */
 int32_t store_put_at(struct store_conn *conn, uint32_t n,
                      struct store_put_item *items, uint32_t flags,
-                     uint64_t want);
+                     uint64_t want, uint64_t need);
 
 #define STORE_LOOKUP_NO_LEASE PROTO_LOOKUP_NO_LEASE /* stat/exists */
 

@@ -204,11 +204,9 @@ int32_t store_shm_recv(struct store_shm *sh, int tcp_fd, uint32_t timeout_ms,
                        const char **why)
 {
     struct shm_watch sw = {tcp_fd, now_ms() + timeout_ms};
-    /* the server was asleep when the request went out: it needs a
-     * scheduler wake-up (tens of us here) before it answers, and spinning
-     * meanwhile only keeps a vCPU from it */
-    uint32_t spin = sh->req.woke_peer ? 0 : sh->spin_ns;
-    struct shm_wait w = {spin, SHM_SLICE_MS, shm_check, &sw};
+    /* spins (the ring's adaptive budget) even when the request woke the
+     * server: see shm_chan_serve */
+    struct shm_wait w = {sh->spin_ns, SHM_SLICE_MS, shm_check, &sw};
     int r = shm_recv_frame(&sh->rep, PROTO_MAX_BODY, &w, h, body, why);
     if (r == SHM_CORRUPT)
         *why = shm_result_str(r);

@@ -117,39 +117,55 @@ static void space_note(struct store_conn *c, char *buf, size_t cap)
              (unsigned long long)s.pending);
 }
 
-/* The arena a same-host connection asks for: local_arena, at most 1/8 of
- * the server's pool (the server's own bound); 0: puts ALLOC. */
+/* The arena a connection asks for: local_arena, at most 1/8 of the
+ * server's pool (the server's own bound). */
 static uint64_t arena_want(const struct kvp_engine *e, struct store_conn *c)
 {
-    if (e->cfg.local_arena == 0 || !store_arena_usable(c))
-        return 0;
     uint64_t cap = store_conn_pool_size(c) / 8;
     return e->cfg.local_arena < cap ? e->cfg.local_arena : cap;
 }
 
+/* Calls that ALLOC after the server could not grant an arena (its pool
+ * is held by leases or pending puts), before it is asked again. */
+#define ARENA_BACKOFF_CALLS 64
+#define ARENA_MIN_BYTES     (64u << 10) /* the server's smallest arena */
+
 /* Pieces of the connection's arena for every job (docs/protocol.md,
  * "Puts with one round trip"), refilled first when they do not fit: 1
  * when all jobs have one; 0 leaves them to ALLOC (TP groups, a batch
- * larger than the arena, no arena). */
+ * larger than half an arena, a pool too small for one, no arena). */
 static int put_arena_alloc(struct kvp_engine *e, struct eng_server *sv,
                            struct put_job *jobs, const uint32_t *idx,
                            uint32_t cnt, uint32_t flags)
 {
     struct store_conn *c = sv->conn;
-    uint64_t want = c != NULL ? arena_want(e, c) : 0, total = 0;
-    if (want == 0 || (flags & ~STORE_ALLOC_OVERWRITE) != 0)
+    if (c == NULL || e->cfg.local_arena == 0 ||
+        (flags & ~STORE_ALLOC_OVERWRITE) != 0 || !store_arena_usable(c))
+        return 0;
+    if (sv->arena_skip > 0) {
+        sv->arena_skip--;
+        return 0;
+    }
+    uint64_t want = arena_want(e, c), total = 0;
+    if (want < ARENA_MIN_BYTES)
         return 0;
     for (uint32_t i = 0; i < cnt && total <= want; i++) {
         if (jobs[idx[i]].group != 0)
             return 0; /* one publication per group: the ALLOC path's */
-        total += store_arena_piece(put_job_len(&jobs[idx[i]]));
+        uint64_t piece = store_arena_piece(put_job_len(&jobs[idx[i]]));
+        if (piece > want)
+            return 0;
+        total += piece;
     }
     if (total > want / 2)
         return 0; /* big objects: two round trips are noise next to them */
+    /* the server grants at least total or nothing */
     if (store_arena_room(c) < total &&
-        (store_put_at(c, 0, NULL, flags, want) != KVP_OK ||
-         store_arena_room(c) < total))
+        (store_put_at(c, 0, NULL, flags, want, total) != KVP_OK ||
+         store_arena_room(c) < total)) {
+        sv->arena_skip = ARENA_BACKOFF_CALLS;
         return 0;
+    }
     for (uint32_t i = 0; i < cnt; i++) {
         struct put_job *j = &jobs[idx[i]];
         j->raddr = store_arena_take(c, put_job_len(j));
@@ -428,8 +444,10 @@ static void put_committed(struct put_job *j, int32_t r, int32_t *item_status,
 }
 
 /* Arena jobs: one PUT_AT of those written whole (a failed one is a piece
- * the server takes back), refilling the arena ahead of need. Returns the
- * jobs sent in cj[0..). */
+ * the server takes back), refilling the arena ahead of need: when a call
+ * like this one would not fit in what is left (so the rest given back is
+ * small, and the pool does not fill with arena tails). Returns the jobs
+ * sent in cj[0..). */
 static uint32_t put_at_finish(struct kvp_engine *e, struct eng_server *sv,
                               struct put_job *jobs, const uint32_t *idx,
                               uint32_t cnt, int32_t *item_status,
@@ -443,18 +461,20 @@ static uint32_t put_at_finish(struct kvp_engine *e, struct eng_server *sv,
         return 0;
     }
     uint32_t n = 0;
+    uint64_t total = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         struct put_job *j = &jobs[idx[i]];
+        total += store_arena_piece(put_job_len(j));
         if (item_status[j->item] != KVP_OK)
             continue;
         it[n] = (struct store_put_item){j->key, put_job_len(j), j->raddr, 0};
         cj[n++] = idx[i];
     }
     uint64_t want = arena_want(e, sv->conn);
-    if (store_arena_room(sv->conn) >= want / 2)
-        want = 0; /* enough left: keep this arena */
+    if (store_arena_room(sv->conn) >= total)
+        want = 0; /* the next such call fits: keep this arena */
     int32_t st = n > 0 || want > 0
-                     ? store_put_at(sv->conn, n, it, flags, want)
+                     ? store_put_at(sv->conn, n, it, flags, want, total)
                      : KVP_OK;
     for (uint32_t i = 0; i < n; i++)
         put_committed(&jobs[cj[i]], st == KVP_OK ? it[i].status : st,

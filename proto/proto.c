@@ -330,6 +330,7 @@ static int decode_body(struct rd *r, struct proto_msg *m)
     case PROTO_PUT_AT:
         m->flags = rd_u32(r, "PUT_AT flags");
         m->want = rd_u64(r, "PUT_AT want");
+        m->need = rd_u64(r, "PUT_AT need");
         if ((st = rd_items(r, m, 2 + 1 + 8 + 8)) != PROTO_OK)
             break;
         for (uint32_t i = 0; i < m->n && r->why == NULL; i++) {
@@ -525,7 +526,8 @@ static int encode_body(const struct proto_msg *m, struct proto_buf *b)
         rc = wr_le(b, m->flags, 4);
         break;
     case PROTO_PUT_AT:
-        rc = wr_le(b, m->flags, 4) | wr_le(b, m->want, 8) | wr_le(b, m->n, 4);
+        rc = wr_le(b, m->flags, 4) | wr_le(b, m->want, 8) |
+             wr_le(b, m->need, 8) | wr_le(b, m->n, 4);
         for (uint32_t i = 0; i < m->n && rc == 0; i++)
             rc |= enc_key(b, &m->items[i]) | wr_le(b, m->items[i].len, 8) |
                   wr_le(b, m->items[i].addr, 8);

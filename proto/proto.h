@@ -162,6 +162,7 @@ struct proto_msg {
     uint32_t shm_pipe_cap;
     uint8_t shm_cookie[PROTO_SHM_COOKIE_LEN];
     uint64_t want; /* PUT_AT: arena bytes wanted now (0: keep the arena) */
+    uint64_t need; /* PUT_AT: the least arena the client can use */
     uint64_t arena_addr, arena_len, arena_cursor; /* PUT_AT_R: the arena */
 };
 

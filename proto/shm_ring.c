@@ -184,18 +184,17 @@ done:
     return SHM_OK;
 }
 
-/* After moving a position: wake the peer if it sleeps on the other word.
- * 1 when it did (a syscall, and the peer will take a while to run). */
-static int wake_peer(struct shm_pipe *p, int reader)
+/* After moving a position: wake the peer if it sleeps on the other word
+ * (a syscall only then). */
+static void wake_peer(struct shm_pipe *p, int reader)
 {
     _Atomic uint32_t *flag =
         reader ? &p->ctl->writer_sleeps : &p->ctl->reader_sleeps;
     _Atomic uint32_t *seq = reader ? &p->ctl->room_seq : &p->ctl->data_seq;
     if (atomic_load(flag) == 0)
-        return 0;
+        return;
     atomic_fetch_add(seq, 1);
     futex_wake(seq);
-    return 1;
 }
 
 void shm_pipe_wake_all(struct shm_pipe *p)
@@ -214,8 +213,6 @@ void shm_pipe_wake_all(struct shm_pipe *p)
 static int pipe_move(struct shm_pipe *p, uint8_t *buf, size_t len,
                      const struct shm_wait *w, int reader)
 {
-    if (!reader)
-        p->woke_peer = 0;
     while (len > 0) {
         uint64_t lvl;
         int r = wait_level(p, reader, w, &lvl);
@@ -231,9 +228,7 @@ static int pipe_move(struct shm_pipe *p, uint8_t *buf, size_t len,
         p->pos += n;
         /* seq_cst: pairs with the peer's sleeper flag (see wait_level) */
         atomic_store(reader ? &p->ctl->head : &p->ctl->tail, p->pos);
-        int woke = wake_peer(p, reader);
-        if (!reader)
-            p->woke_peer |= woke;
+        wake_peer(p, reader);
         buf += n;
         len -= n;
     }

@@ -39,7 +39,7 @@
 #define SHM_PIPE_DEFAULT (UINT32_C(1) << 18) /* 256 KiB per direction */
 /* Most a side spins before it sleeps; KVPLUG_SHM_SPIN_US overrides it
  * (0..100000; both sides read it at connect). */
-#define SHM_SPIN_US_DEFAULT 20
+#define SHM_SPIN_US_DEFAULT 100
 
 /* Results (not kvplug status codes). */
 #define SHM_OK        0
@@ -66,7 +66,6 @@ struct shm_pipe {
     uint64_t pos;      /* this side's position (head or tail), kept privately */
     uint32_t spin_cur; /* adaptive spin budget, ns (see wait_level) */
     uint32_t probe;    /* waits since the budget fell to 0 */
-    int woke_peer;     /* the last write had to wake a sleeping reader */
 };
 
 /* The segment: header page, then the request pipe's data (client ->

@@ -744,16 +744,25 @@ int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id)
 
 /* ---- arenas (docs/protocol.md, "Puts with one round trip") ------------ */
 
-int32_t kvs_arena_take(struct kvs *kvs, uint64_t len, uint64_t *raddr_p)
+int32_t kvs_arena_take(struct kvs *kvs, uint64_t min, uint64_t max,
+                       uint64_t *raddr_p, uint64_t *len_p)
 {
-    if (kvs == NULL || raddr_p == NULL || len == 0)
+    if (kvs == NULL || raddr_p == NULL || len_p == NULL || min == 0 ||
+        max < min)
         return KVP_ERR_INVALID;
     uint64_t off;
     pthread_mutex_lock(&kvs->lock);
+    grace_give_back(kvs, 0, 0);
+    /* free space first, as much as fits up to max: an arena never evicts
+     * objects to be bigger than min (in a full pool it is about one put) */
+    uint64_t len = alloc_largest_free(&kvs->alloc) & ~(uint64_t)(ALLOC_ALIGN - 1);
+    len = len >= max ? max : len >= min ? len : min;
     int32_t st = take_space(kvs, len, &off);
     pthread_mutex_unlock(&kvs->lock);
-    if (st == KVP_OK)
+    if (st == KVP_OK) {
         *raddr_p = kvs->base_addr + off;
+        *len_p = len;
+    }
     return st;
 }
 

@@ -433,26 +433,28 @@ static void arena_drop(struct srv_conn *c)
     c->arena_addr = c->arena_len = c->arena_cur = 0;
 }
 
-/* A fresh arena of about want bytes (at most 1/8 of the pool) in place of
- * the current one; none when the pool cannot give it. */
-static void arena_refill(struct srv_conn *c, uint64_t want)
+/* A fresh arena in place of the current one: up to want bytes (at most
+ * 1/8 of the pool) of free space, at least need (at least ARENA_MIN);
+ * none when the pool cannot give that. */
+static void arena_refill(struct srv_conn *c, uint64_t want, uint64_t need)
 {
     uint64_t cap = c->srv->pool.size / 8;
-    want = want < cap ? want : cap;
-    want &= ~(uint64_t)(ALLOC_ALIGN - 1);
+    want = (want < cap ? want : cap) & ~(uint64_t)(ALLOC_ALIGN - 1);
+    need = need > ARENA_MIN ? alloc_rounded(need) : ARENA_MIN;
     arena_drop(c);
-    if (want < ARENA_MIN)
+    if (need > want)
         return;
-    uint64_t addr;
-    int32_t st = kvs_arena_take(c->srv->kvs, want, &addr);
+    uint64_t addr, len;
+    int32_t st = kvs_arena_take(c->srv->kvs, need, want, &addr, &len);
     if (st != KVP_OK) {
-        KVP_LOG_D(&c->srv->log, "server: conn %llu: no arena of %llu bytes: %s",
-                  (unsigned long long)c->id, (unsigned long long)want,
-                  kvp_status_name(st));
+        KVP_LOG_D(&c->srv->log,
+                  "server: conn %llu: no arena of %llu..%llu bytes: %s",
+                  (unsigned long long)c->id, (unsigned long long)need,
+                  (unsigned long long)want, kvp_status_name(st));
         return;
     }
     c->arena_addr = c->arena_cur = addr;
-    c->arena_len = want;
+    c->arena_len = len;
 }
 
 /* PUT_AT: each item is the client's next piece of the arena (a gap before
@@ -491,7 +493,7 @@ static void do_put_at(struct srv_conn *c, struct proto_msg *m,
                                 it->addr, it->len, flags);
     }
     if (m->want > 0)
-        arena_refill(c, m->want);
+        arena_refill(c, m->want, m->need);
     r->arena_addr = c->arena_addr;
     r->arena_len = c->arena_len;
     r->arena_cursor = c->arena_cur;

@@ -160,13 +160,13 @@ void shm_chan_serve(struct shm_chan *ch, int tcp_fd, atomic_int *stopping,
     struct proto_buf frame = {0}, reply = {0};
     const char *why = NULL;
     int r;
-    uint32_t spin = w.spin_ns;
     for (;;) {
         uint8_t hdr[PROTO_HDR_LEN];
         struct proto_hdr h;
-        /* spin for the next request only if the client was running when
-         * the reply went out (it did not have to be woken) */
-        w.spin_ns = ch->rep.woke_peer ? 0 : spin;
+        /* spins for the next request (the ring's adaptive budget) even
+         * when the reply had to wake the client: skipping the spin then
+         * locked both sides into sleeping on a quiet machine, each request
+         * paying two wake-ups (docs/performance.md, "Spinning") */
         if ((r = shm_pipe_read(&ch->req, hdr, sizeof(hdr), &w)) != SHM_OK)
             break;
         if (proto_hdr_parse(hdr, PROTO_MAX_BODY, &h, &why) != PROTO_OK) {

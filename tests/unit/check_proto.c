@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvplug/status.h"
 #include "proto.h"
 
 /* Encodes m, parses + decodes the frame from an exact-size copy. */
@@ -172,6 +173,43 @@ START_TEST(roundtrip_batches)
     ck_assert_uint_eq(o.flags, PROTO_KEYS_MORE);
     ck_assert_mem_eq(o.items[1].key, "bb", 2);
     ck_assert_uint_eq(o.items[1].len, UINT64_MAX);
+    proto_msg_free(&o);
+    free(body);
+    /* PUT_AT: pieces with their addresses and a refill; the reply says
+     * where the arena stands */
+    struct proto_item pit[2] = {
+        {.key = (const uint8_t *)"a", .key_len = 1, .len = 100, .addr = 64},
+        {.key = (const uint8_t *)"bb", .key_len = 2, .len = 0,
+         .addr = UINT64_MAX}};
+    struct proto_msg pq = {.type = PROTO_PUT_AT,
+                           .flags = PROTO_ALLOC_OVERWRITE,
+                           .want = 4 << 20,
+                           .need = 65536,
+                           .n = 2,
+                           .items = pit};
+    ck_assert_int_eq(roundtrip(&pq, &o, &body), PROTO_OK);
+    ck_assert_uint_eq(o.flags, PROTO_ALLOC_OVERWRITE);
+    ck_assert_uint_eq(o.want, 4 << 20);
+    ck_assert_uint_eq(o.need, 65536);
+    ck_assert_uint_eq(o.n, 2);
+    ck_assert_mem_eq(o.items[1].key, "bb", 2);
+    ck_assert_uint_eq(o.items[0].len, 100);
+    ck_assert_uint_eq(o.items[0].addr, 64);
+    ck_assert_uint_eq(o.items[1].addr, UINT64_MAX);
+    proto_msg_free(&o);
+    free(body);
+    pit[0].status = KVP_ERR_EXISTS;
+    struct proto_msg pr = {.type = PROTO_PUT_AT_R,
+                           .arena_addr = 1 << 20,
+                           .arena_len = 4 << 20,
+                           .arena_cursor = (1 << 20) + 128,
+                           .n = 2,
+                           .items = pit};
+    ck_assert_int_eq(roundtrip(&pr, &o, &body), PROTO_OK);
+    ck_assert_uint_eq(o.arena_addr, 1 << 20);
+    ck_assert_uint_eq(o.arena_len, 4 << 20);
+    ck_assert_uint_eq(o.arena_cursor, (1 << 20) + 128);
+    ck_assert_int_eq(o.items[0].status, KVP_ERR_EXISTS);
     proto_msg_free(&o);
     free(body);
 }
@@ -384,6 +422,9 @@ START_TEST(every_truncation_of_valid_frames)
         {.type = PROTO_STATS_R, .n_stats = 4},
         {.type = PROTO_KEYS, .prefix = blob, .prefix_len = 3, .limit = 1},
         {.type = PROTO_KEYS_R, .n = 2, .items = it},
+        {.type = PROTO_PUT_AT, .want = 1, .n = 2, .items = it},
+        {.type = PROTO_PUT_AT, .want = 1},
+        {.type = PROTO_PUT_AT_R, .arena_len = 4, .n = 2, .items = it},
     };
     for (size_t k = 0; k < sizeof(msgs) / sizeof(msgs[0]); k++) {
         struct proto_buf b = {0};

@@ -862,14 +862,14 @@ START_TEST(arena_puts_one_frame)
     struct store_conn *c = ctl(srv), *watcher = ctl(srv);
     ck_assert(store_arena_usable(c));
     ck_assert_uint_eq(store_arena_room(c), 0);
-    ck_assert_int_eq(store_put_at(c, 0, NULL, 0, 256 << 10), KVP_OK);
+    ck_assert_int_eq(store_put_at(c, 0, NULL, 0, 256 << 10, 1), KVP_OK);
     ck_assert_uint_eq(store_arena_room(c), 256 << 10);
     ck_assert(wait_used(watcher, 256 << 10));
     struct store_put_item it[3] = {{"a", 100, 0, 99}, {"b", 1000, 0, 99}};
     it[0].raddr = store_arena_take(c, 100);
     it[1].raddr = store_arena_take(c, 1000);
     ck_assert_uint_eq(it[1].raddr - it[0].raddr, 128); /* 64-rounded */
-    ck_assert_int_eq(store_put_at(c, 2, it, 0, 0), KVP_OK);
+    ck_assert_int_eq(store_put_at(c, 2, it, 0, 0, 0), KVP_OK);
     ck_assert_int_eq(it[0].status, KVP_OK);
     ck_assert_int_eq(it[1].status, KVP_OK);
     struct store_lookup_item l = {.key = "a"};
@@ -880,17 +880,17 @@ START_TEST(arena_puts_one_frame)
     ck_assert_uint_eq(l.len, 100);
     /* a plain put of a stored key: EXISTS; its piece goes back */
     it[0] = (struct store_put_item){"a", 10, store_arena_take(c, 10), 99};
-    ck_assert_int_eq(store_put_at(c, 1, it, 0, 0), KVP_OK);
+    ck_assert_int_eq(store_put_at(c, 1, it, 0, 0, 0), KVP_OK);
     ck_assert_int_eq(it[0].status, KVP_ERR_EXISTS);
     /* a piece before the server's cursor is not the next one */
     it[0] = (struct store_put_item){"z", 10, l.raddr, 99};
-    ck_assert_int_eq(store_put_at(c, 1, it, 0, 0), KVP_OK);
+    ck_assert_int_eq(store_put_at(c, 1, it, 0, 0, 0), KVP_OK);
     ck_assert_int_eq(it[0].status, KVP_ERR_INVALID);
     assert_stored(watcher, "a", 100); /* untouched */
     /* a piece taken and never sent, then the next one: the gap is freed */
     (void)store_arena_take(c, 5000);
     it[0] = (struct store_put_item){"d", 64, store_arena_take(c, 64), 99};
-    ck_assert_int_eq(store_put_at(c, 1, it, 0, 0), KVP_OK);
+    ck_assert_int_eq(store_put_at(c, 1, it, 0, 0, 0), KVP_OK);
     ck_assert_int_eq(it[0].status, KVP_OK);
     uint64_t objects = 128 + 1024 + 64;
     ck_assert(wait_used(watcher, objects + store_arena_room(c)));
@@ -918,7 +918,7 @@ START_TEST(shm_client_killed_gives_arena_back)
     if (pid == 0) {
         struct store_conn *c = NULL;
         int ok = open_ctl(srv, NULL, &c) == KVP_OK &&
-                 store_put_at(c, 0, NULL, 0, 512 << 10) == KVP_OK &&
+                 store_put_at(c, 0, NULL, 0, 512 << 10, 1) == KVP_OK &&
                  store_arena_room(c) == 512 << 10;
         char b = ok ? 'y' : 'n';
         if (write(ready[1], &b, 1) != 1)

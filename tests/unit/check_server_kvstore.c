@@ -501,11 +501,12 @@ static uint64_t used(struct kvs *k)
 START_TEST(arena_puts_follow_the_rules)
 {
     struct kvs *k = mk(1 << 20, 0);
-    uint64_t a;
-    ck_assert_int_eq(kvs_arena_take(k, 4096, &a), KVP_OK);
+    uint64_t a, len;
+    ck_assert_int_eq(kvs_arena_take(k, 64, 4096, &a, &len), KVP_OK);
+    ck_assert_uint_eq(len, 4096);
     ck_assert_uint_eq(used(k), 4096);
     ck_assert_int_eq(kvs_put_at(k, 1, "x", 1, a, 100, 0), KVP_OK);
-    uint64_t ra, len, lease;
+    uint64_t ra, lease;
     ck_assert_int_eq(kvs_lookup(k, 2, "x", 1, KVS_LOOKUP_NO_LEASE, 0, &ra,
                                 &len, &lease),
                      KVP_OK);
@@ -535,23 +536,35 @@ START_TEST(arena_puts_follow_the_rules)
     ck_assert_int_eq(kvs_remove(k, "x", 1), KVP_OK);
     ck_assert_uint_eq(used(k), 0);
     /* and all of it can be taken again: nothing leaked or double-freed */
-    ck_assert_int_eq(kvs_arena_take(k, 1 << 20, &a), KVP_OK);
+    ck_assert_int_eq(kvs_arena_take(k, 1 << 20, 1 << 20, &a, &len), KVP_OK);
     kvs_destroy(k);
 }
 END_TEST
 
-/* An arena is taken like an allocation: the LRU makes room for it; a pool
- * that cannot hold it says NO_SPACE. */
-START_TEST(arena_take_evicts_and_refuses)
+/* An arena takes free space first, up to max: no object is evicted while
+ * a block of at least min is free; only when none is does the LRU make
+ * room, for min bytes; a pool that cannot hold min says NO_SPACE. */
+START_TEST(arena_take_prefers_free_space)
 {
-    struct kvs *k = mk(8192, 0);
-    put(k, "old", 4096, 0);
-    uint64_t a;
-    ck_assert_int_eq(kvs_arena_take(k, 8192, &a), KVP_OK);
-    ck_assert_int_eq(look(k, "old", KVS_LOOKUP_NO_LEASE, 0, NULL),
+    struct kvs *k = mk(16384, 0);
+    put(k, "a", 4096, 0);
+    put(k, "b", 4096, 0);
+    uint64_t a, len;
+    /* 8 KiB free: the arena gets them, not the 12 KiB asked for */
+    ck_assert_int_eq(kvs_arena_take(k, 1024, 12288, &a, &len), KVP_OK);
+    ck_assert_uint_eq(len, 8192);
+    ck_assert_int_eq(look(k, "a", KVS_LOOKUP_NO_LEASE, 0, NULL), KVP_OK);
+    ck_assert_int_eq(look(k, "b", KVS_LOOKUP_NO_LEASE, 0, NULL), KVP_OK);
+    /* nothing free: the oldest object makes room for min, no more */
+    ck_assert_int_eq(kvs_arena_take(k, 4096, 12288, &a, &len), KVP_OK);
+    ck_assert_uint_eq(len, 4096);
+    ck_assert_int_eq(look(k, "a", KVS_LOOKUP_NO_LEASE, 0, NULL),
                      KVP_ERR_NOT_FOUND);
-    ck_assert_int_eq(kvs_arena_take(k, 64, &a), KVP_ERR_NO_SPACE);
-    ck_assert_int_eq(kvs_arena_take(k, 0, &a), KVP_ERR_INVALID);
+    ck_assert_int_eq(look(k, "b", KVS_LOOKUP_NO_LEASE, 0, NULL), KVP_OK);
+    ck_assert_int_eq(kvs_arena_take(k, 32768, 32768, &a, &len),
+                     KVP_ERR_NO_SPACE);
+    ck_assert_int_eq(kvs_arena_take(k, 0, 64, &a, &len), KVP_ERR_INVALID);
+    ck_assert_int_eq(kvs_arena_take(k, 128, 64, &a, &len), KVP_ERR_INVALID);
     kvs_destroy(k);
 }
 END_TEST
@@ -583,7 +596,7 @@ int main(void)
     tcase_add_test(tg, group_removed_and_evicted_whole);
     tcase_add_test(tg, remove_prefix_counts_and_groups);
     tcase_add_test(tg, arena_puts_follow_the_rules);
-    tcase_add_test(tg, arena_take_evicts_and_refuses);
+    tcase_add_test(tg, arena_take_prefers_free_space);
     suite_add_tcase(s, tg);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
