@@ -3,7 +3,8 @@
 # separate kvplug-server process on this host: starts SERVER on
 # 127.0.0.1:0 (bounded wait for its "listening on" line), exports
 # KVP_SERVER_CONFIG="servers=127.0.0.1:PORT;CONFIG" (and ITEST_CONFIG, the
-# itests' engine config, the same), runs CMD, stops the server. CARRIER
+# itests' engine config, the same; ITEST_POOL_BYTES, the server's pool
+# size), runs CMD, stops the server. CARRIER
 # says how the clients' control frames must have travelled, checked in the
 # server's log: "rings" (every connection moved onto the same-host rings),
 # "tcp" (none did) or "any". Exit 77 (ctest SKIP) when SERVER does not
@@ -17,7 +18,8 @@ if [ ! -x "$server" ]; then
 fi
 config=${config//\\;/;} # ctest keeps the backslash of a CMake "\\;"
 log=$(mktemp)
-"$server" --listen 127.0.0.1:0 --pool-size 256MiB --transports ucx \
+pool_bytes=$((256 << 20))
+"$server" --listen 127.0.0.1:0 --pool-size "$pool_bytes" --transports ucx \
     --log-level info >"$log" 2>&1 &
 pid=$!
 cleanup() {
@@ -38,6 +40,7 @@ done
 echo "# kvplug-server pid $pid on 127.0.0.1:$port, expecting carrier $carrier"
 export KVP_SERVER_CONFIG="servers=127.0.0.1:$port;$config"
 export ITEST_CONFIG=$KVP_SERVER_CONFIG
+export ITEST_POOL_BYTES=$pool_bytes
 "$@"
 rc=$?
 if ! kill -0 "$pid" 2>/dev/null; then
