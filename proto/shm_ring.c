@@ -12,7 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SPIN_PROBE_NS 1000u /* a probing spin, and the adaptive step */
+#define SPIN_PROBE_MIN_NS 1000u /* the shortest probing spin */
+/* A wait this long was the peer idle, not descheduled: the next wait
+ * spins its whole budget again (a scheduler slice is a few ms). */
+#define SPIN_IDLE_NS 10000000u
 
 /* One direction's shared state. Each side also keeps its own position
  * privately (it never trusts the copy the peer can write). */
@@ -136,23 +139,30 @@ static int wait_level(struct shm_pipe *p, int reader, const struct shm_wait *w,
     if (l != 0)
         goto done;
     /* Adaptive spin (pause only, no syscall): a wait that the spin
-     * satisfied doubles this side's budget (up to w->spin_ns), one that
-     * had to sleep halves it, down to nothing; at nothing every 32nd wait
-     * probes with SPIN_PROBE_NS. Where both sides run on cores of their
-     * own the answer comes within the spin; on a loaded machine the peer
-     * is descheduled, a spin only keeps a vCPU from it (measured: a
-     * failed spin cost 3 us of p50 at 64 KiB, docs/performance.md), and
-     * the budget falls away. The clock is read every 8 pauses (a pause is
-     * ~40 ns on recent x86). */
+     * satisfied restores this side's whole budget (w->spin_ns: the peer
+     * runs), one that had to sleep halves it, down to nothing; at nothing
+     * every 32nd wait probes with a quarter of the budget - long enough
+     * to catch a peer that answers within a copy of a page (~10 us), or
+     * a side that lost its budget once would never spin again. Where
+     * both sides run on cores of their own the answer comes within the
+     * spin; on a loaded machine the peer is descheduled, a spin only
+     * keeps a vCPU from it (measured: a failed spin cost 3 us of p50 at
+     * 64 KiB, docs/performance.md), and the budget falls away. But a wait
+     * that lasted longer than
+     * SPIN_IDLE_NS found the peer idle (a client between bursts, a server
+     * while the client's gets need no round trip), not descheduled: the
+     * budget comes back whole, or an idle spell would leave both sides
+     * sleeping - and paying a wake-up each - for good. The clock is read
+     * every 8 pauses (a pause is ~40 ns on recent x86). */
     uint32_t budget = p->spin_cur < w->spin_ns ? p->spin_cur : w->spin_ns;
     if (budget == 0 && w->spin_ns != 0 && (++p->probe & 31) == 0)
-        budget = SPIN_PROBE_NS;
-    uint64_t t0 = budget ? now_ns() : 0;
+        budget = w->spin_ns / 4 > SPIN_PROBE_MIN_NS ? w->spin_ns / 4
+                                                    : SPIN_PROBE_MIN_NS;
+    uint64_t t0 = now_ns();
     for (unsigned i = 1; budget != 0; i++) {
         shm_cpu_relax();
         if ((l = level(p, reader)) != 0) {
-            uint64_t b2 = (uint64_t)p->spin_cur * 2 + SPIN_PROBE_NS;
-            p->spin_cur = (uint32_t)(b2 < w->spin_ns ? b2 : w->spin_ns);
+            p->spin_cur = w->spin_ns;
             goto done;
         }
         if ((i & 7) == 0 && now_ns() - t0 >= budget)
@@ -177,6 +187,8 @@ static int wait_level(struct shm_pipe *p, int reader, const struct shm_wait *w,
         if (l != 0 || (l = level(p, reader)) != 0)
             break;
     }
+    if (now_ns() - t0 > SPIN_IDLE_NS)
+        p->spin_cur = w->spin_ns;
 done:
     if (l < 0)
         return SHM_CORRUPT;
