@@ -39,7 +39,7 @@
 #define SHM_PIPE_DEFAULT (UINT32_C(1) << 18) /* 256 KiB per direction */
 /* Most a side spins before it sleeps; KVPLUG_SHM_SPIN_US overrides it
  * (0..100000; both sides read it at connect). */
-#define SHM_SPIN_US_DEFAULT 100
+#define SHM_SPIN_US_DEFAULT 250
 
 /* Results (not kvplug status codes). */
 #define SHM_OK        0

@@ -753,11 +753,19 @@ int32_t kvs_arena_take(struct kvs *kvs, uint64_t min, uint64_t max,
     uint64_t off;
     pthread_mutex_lock(&kvs->lock);
     grace_give_back(kvs, 0, 0);
-    /* free space first, as much as fits up to max: an arena never evicts
-     * objects to be bigger than min (in a full pool it is about one put) */
-    uint64_t len = alloc_largest_free(&kvs->alloc) & ~(uint64_t)(ALLOC_ALIGN - 1);
-    len = len >= max ? max : len >= min ? len : min;
-    int32_t st = take_space(kvs, len, &off);
+    /* free space first: max bytes where an ALLOC of max would go (first
+     * fit: the memory puts used last, warm), else the largest free block
+     * if it holds min; an arena never evicts objects to be bigger than
+     * min (in a full pool it is about one put) */
+    int32_t st = KVP_OK;
+    uint64_t len = max;
+    if (alloc_get(&kvs->alloc, max, &off) == 0) {
+        kvs->st.used_bytes += alloc_rounded(max);
+    } else {
+        len = alloc_largest_free(&kvs->alloc) & ~(uint64_t)(ALLOC_ALIGN - 1);
+        len = len >= min ? len : min;
+        st = take_space(kvs, len, &off);
+    }
     pthread_mutex_unlock(&kvs->lock);
     if (st == KVP_OK) {
         *raddr_p = kvs->base_addr + off;

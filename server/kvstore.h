@@ -78,9 +78,10 @@ int32_t kvs_commit(struct kvs *kvs, uint64_t owner, uint64_t id);
 
 /* Arenas (docs/protocol.md, "Puts with one round trip"): a connection's
  * block of pool space that its client fills itself. kvs_arena_take takes
- * the largest free block up to max bytes, or min bytes evicting as an
- * ALLOC does (so a full pool never loses more objects to an arena than to
- * a put of min bytes); *len_p says how much. kvs_arena_give returns a
+ * max bytes of free space where an ALLOC would (first fit), else the
+ * largest free block if it holds min, else min bytes evicting as an ALLOC
+ * does (so a full pool never loses more objects to an arena than to a put
+ * of min bytes); *len_p says how much. kvs_arena_give returns a
  * piece of one (64-byte aligned, rounded length) never handed to
  * kvs_put_at. */
 int32_t kvs_arena_take(struct kvs *kvs, uint64_t min, uint64_t max,
