@@ -795,14 +795,12 @@ START_TEST(big_frames_stream_through_the_rings)
 }
 END_TEST
 
-/* A client on the rings killed with -9 while it holds an allocation: its
- * socket closes, the server ends the connection and aborts the pending
- * allocation, so the key is free again. */
-START_TEST(shm_client_killed_aborts_pending)
+/* Forks a client on the rings that runs hold(c) (which says whether it
+ * holds what it should), reports it and waits to be killed with -9.
+ * Returns its pid once it reported success. */
+static pid_t fork_holder(struct kvp_server *srv,
+                         int (*hold)(struct store_conn *c))
 {
-    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
-    carrier_local = 2;
-    struct store_conn *watcher = ctl(srv);
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
     pid_t pid = fork();
@@ -810,9 +808,7 @@ START_TEST(shm_client_killed_aborts_pending)
     if (pid == 0) {
         struct store_conn *c = NULL;
         int ok = open_ctl(srv, NULL, &c) == KVP_OK &&
-                 strcmp(store_conn_carrier(c), "shm") == 0;
-        struct store_alloc_item it = {.key = "held", .len = 1000};
-        ok = ok && store_alloc(c, 1, &it, 0) == KVP_OK && it.status == KVP_OK;
+                 strcmp(store_conn_carrier(c), "shm") == 0 && hold(c);
         char b = ok ? 'y' : 'n';
         if (write(ready[1], &b, 1) != 1)
             _exit(2);
@@ -821,7 +817,27 @@ START_TEST(shm_client_killed_aborts_pending)
     }
     char b = 0;
     ck_assert_int_eq(read(ready[0], &b, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
     ck_assert_int_eq(b, 'y');
+    return pid;
+}
+
+static int hold_allocation(struct store_conn *c)
+{
+    struct store_alloc_item it = {.key = "held", .len = 1000};
+    return store_alloc(c, 1, &it, 0) == KVP_OK && it.status == KVP_OK;
+}
+
+/* A client on the rings killed with -9 while it holds an allocation: its
+ * socket closes, the server ends the connection and aborts the pending
+ * allocation, so the key is free again. */
+START_TEST(shm_client_killed_aborts_pending)
+{
+    struct kvp_server *srv = start("", NULL, 1 << 20, 0);
+    carrier_local = 2;
+    struct store_conn *watcher = ctl(srv);
+    pid_t pid = fork_holder(srv, hold_allocation);
     struct store_alloc_item other = {.key = "held", .len = 1};
     ck_assert_int_eq(store_alloc(watcher, 1, &other, 0), KVP_OK);
     ck_assert_int_eq(other.status, KVP_ERR_EXISTS); /* pending counts */
@@ -829,8 +845,6 @@ START_TEST(shm_client_killed_aborts_pending)
     waitpid(pid, NULL, 0);
     ck_assert(wait_pending_zero(watcher));
     ck_assert_int_eq(put1(watcher, "held", 3, 0), KVP_OK);
-    close(ready[0]);
-    close(ready[1]);
     store_conn_close(watcher);
     kvp_server_stop(srv);
 }
@@ -904,6 +918,12 @@ START_TEST(arena_puts_one_frame)
 }
 END_TEST
 
+static int hold_arena(struct store_conn *c)
+{
+    return store_put_at(c, 0, NULL, 0, 512 << 10, 1) == KVP_OK &&
+           store_arena_room(c) == 512 << 10;
+}
+
 /* A client on the rings killed with -9 while it holds an arena: the
  * server gives the whole arena back. */
 START_TEST(shm_client_killed_gives_arena_back)
@@ -911,30 +931,11 @@ START_TEST(shm_client_killed_gives_arena_back)
     struct kvp_server *srv = start("", NULL, 4 << 20, 0);
     carrier_local = 2;
     struct store_conn *watcher = ctl(srv);
-    int ready[2];
-    ck_assert_int_eq(pipe(ready), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        struct store_conn *c = NULL;
-        int ok = open_ctl(srv, NULL, &c) == KVP_OK &&
-                 store_put_at(c, 0, NULL, 0, 512 << 10, 1) == KVP_OK &&
-                 store_arena_room(c) == 512 << 10;
-        char b = ok ? 'y' : 'n';
-        if (write(ready[1], &b, 1) != 1)
-            _exit(2);
-        for (;;)
-            pause();
-    }
-    char b = 0;
-    ck_assert_int_eq(read(ready[0], &b, 1), 1);
-    ck_assert_int_eq(b, 'y');
+    pid_t pid = fork_holder(srv, hold_arena);
     ck_assert(wait_used(watcher, 512 << 10));
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     ck_assert(wait_used(watcher, 0));
-    close(ready[0]);
-    close(ready[1]);
     store_conn_close(watcher);
     kvp_server_stop(srv);
 }
