@@ -27,7 +27,7 @@ uint32_t fastget_try(struct kvp_engine *e, struct eng_server *sv,
     struct kvp_xport_rkey *rkey = store_conn_rkey(sv->conn);
     /* 0: for the LOOKUP path; 1: answered here; 2: read, to be checked */
     uint8_t mark_stack[FASTGET_STACK];
-    uint8_t *mark = cnt <= FASTGET_STACK ? mark_stack : calloc(cnt, 1);
+    uint8_t *mark = cnt <= FASTGET_STACK ? mark_stack : malloc(cnt);
     if (mark == NULL) {
         if (hit != stack)
             free(hit);

@@ -38,17 +38,12 @@ static uint64_t now_ms(void)
 
 /* Maps the shared index the ring segment names (docs/protocol.md, "Gets
  * without a round trip"): its header and slots read-only, its reader
- * words and reference bytes writable. Any failure leaves sh without one: gets take the round trip. */
+ * words and reference bytes writable. Any failure leaves sh without one:
+ * gets take the round trip. */
 static void index_attach(struct store_shm *sh, uint32_t pid)
 {
-    const uint8_t *d = (const uint8_t *)sh->seg + SHIDX_DESC_OFF;
     struct shidx_desc desc;
-    memcpy(&desc.fd, d, 4);
-    memcpy(&desc.slots, d + 4, 4);
-    memcpy(&desc.bytes, d + 8, 8);
-    memcpy(desc.cookie, d + 16, SHIDX_COOKIE_LEN);
-    uint32_t reader;
-    memcpy(&reader, d + 16 + SHIDX_COOKIE_LEN, 4);
+    uint32_t reader = shidx_desc_get(sh->seg, &desc);
     if (reader >= SHIDX_READERS)
         return; /* the server had no reader word left for us */
     if (desc.slots == 0 || desc.bytes > (UINT64_C(1) << 32) ||

@@ -87,6 +87,28 @@ int shidx_view(struct shidx *ix, const void *hdr, size_t bytes,
     return 0;
 }
 
+void shidx_desc_put(void *seg, const struct shidx_desc *d, uint32_t reader)
+{
+    uint8_t *p = (uint8_t *)seg + SHIDX_DESC_OFF;
+    memcpy(p, &d->fd, 4);
+    memcpy(p + 4, &d->slots, 4);
+    memcpy(p + 8, &d->bytes, 8);
+    memcpy(p + 16, d->cookie, SHIDX_COOKIE_LEN);
+    memcpy(p + 16 + SHIDX_COOKIE_LEN, &reader, 4);
+}
+
+uint32_t shidx_desc_get(const void *seg, struct shidx_desc *d)
+{
+    const uint8_t *p = (const uint8_t *)seg + SHIDX_DESC_OFF;
+    uint32_t reader;
+    memcpy(&d->fd, p, 4);
+    memcpy(&d->slots, p + 4, 4);
+    memcpy(&d->bytes, p + 8, 8);
+    memcpy(d->cookie, p + 16, SHIDX_COOKIE_LEN);
+    memcpy(&reader, p + 16 + SHIDX_COOKIE_LEN, 4);
+    return reader;
+}
+
 /* ---- writer ------------------------------------------------------------ */
 
 static uint64_t key_hash(const struct shidx *ix, const void *key,

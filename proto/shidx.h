@@ -76,6 +76,12 @@ struct shidx_desc {
     uint8_t cookie[SHIDX_COOKIE_LEN];
 };
 
+/* Writes d and a connection's reader word into a ring segment at
+ * SHIDX_DESC_OFF (the server); reads them back (the client), returning
+ * the reader word. */
+void shidx_desc_put(void *seg, const struct shidx_desc *d, uint32_t reader);
+uint32_t shidx_desc_get(const void *seg, struct shidx_desc *d);
+
 /* A view of a mapped index (server: all writable; client: the header and
  * slots read-only, the reader words and reference bytes writable). */
 struct shidx {

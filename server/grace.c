@@ -20,8 +20,6 @@ int grace_defer(struct grace *g, uint64_t off, uint64_t len, uint64_t tag,
     else
         g->head = r;
     g->tail = r;
-    g->n++;
-    g->bytes += alloc_rounded(len);
     return 0;
 }
 
@@ -33,8 +31,6 @@ static uint64_t give_back(struct grace *g, struct alloc *a)
         g->tail = NULL;
     alloc_put(a, r->off, r->len);
     uint64_t bytes = alloc_rounded(r->len);
-    g->n--;
-    g->bytes -= bytes;
     free(r);
     return bytes;
 }
@@ -67,5 +63,4 @@ void grace_fini(struct grace *g)
         free(r);
     }
     g->tail = NULL;
-    g->n = g->bytes = 0;
 }

@@ -16,9 +16,8 @@
 struct grace_range;
 
 struct grace {
-    struct grace_range *head, *tail;
-    uint64_t n, bytes; /* waiting (rounded bytes, as the allocator counts) */
-    uint64_t forced;   /* ranges given back past a stalled reader */
+    struct grace_range *head, *tail; /* head NULL: nothing waits */
+    uint64_t forced; /* ranges given back past a stalled reader */
 };
 
 /* off/len (an alloc_get range) waits under tag (shidx_retire_tag). -1

@@ -106,12 +106,22 @@ static void list_push_front(struct obj_list *l, struct kvs_obj *o)
 
 /* ---- object lifetime ------------------------------------------------- */
 
+/* Gives [off, off + len) back to the allocator (take_space's opposite):
+ * it stops counting as used. len 0 took no space. */
+static void give_space(struct kvs *kvs, uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return;
+    alloc_put(&kvs->alloc, off, len);
+    kvs->st.used_bytes -= alloc_rounded(len);
+}
+
 /* Gives back what no same-host reader can still be copying (max_wait_ns:
  * grace_reclaim's); it stops counting as used. Returns 1 if any. */
 static int grace_give_back(struct kvs *kvs, uint64_t now_ns,
                            uint64_t max_wait_ns)
 {
-    if (kvs->grace.n == 0)
+    if (kvs->grace.head == NULL)
         return 0;
     uint64_t freed = grace_reclaim(&kvs->grace, &kvs->alloc, kvs->shidx,
                                    now_ns, max_wait_ns);
@@ -128,8 +138,7 @@ static void obj_free(struct kvs *kvs, struct kvs_obj *o)
                         shidx_retire_tag(kvs->shidx), kvp_now_ns()) == 0) {
             grace_give_back(kvs, 0, 0);
         } else {
-            alloc_put(&kvs->alloc, o->off, o->len);
-            kvs->st.used_bytes -= alloc_rounded(o->len);
+            give_space(kvs, o->off, o->len);
         }
     }
     free(o);
@@ -400,7 +409,7 @@ static int evict_one(struct kvs *kvs)
 /* 1 when waiting for same-host readers gave memory back. */
 static int grace_wait(struct kvs *kvs, uint64_t *deadline_ns)
 {
-    if (kvs->grace.n == 0)
+    if (kvs->grace.head == NULL)
         return 0;
     if (*deadline_ns == 0)
         *deadline_ns = kvp_now_ns() + GRACE_WAIT_NS;
@@ -555,10 +564,7 @@ static int32_t pending_at(struct kvs *kvs, uint64_t owner, const void *key,
 err_obj:
     free(o);
 err_space:
-    if (len > 0) {
-        alloc_put(&kvs->alloc, off, len);
-        kvs->st.used_bytes -= alloc_rounded(len);
-    }
+    give_space(kvs, off, len);
     if (e != NULL)
         entry_maybe_drop(kvs, e);
     return KVP_ERR_NO_MEMORY;
@@ -779,8 +785,7 @@ void kvs_arena_give(struct kvs *kvs, uint64_t raddr, uint64_t len)
     if (kvs == NULL || len == 0)
         return;
     pthread_mutex_lock(&kvs->lock);
-    alloc_put(&kvs->alloc, raddr - kvs->base_addr, len);
-    kvs->st.used_bytes -= alloc_rounded(len);
+    give_space(kvs, raddr - kvs->base_addr, len);
     pthread_mutex_unlock(&kvs->lock);
 }
 
@@ -798,10 +803,8 @@ int32_t kvs_put_at(struct kvs *kvs, uint64_t owner, const void *key,
     struct kvs_obj *o = NULL;
     if (!key_taken(kvs, key, key_len, flags))
         st = pending_at(kvs, owner, key, key_len, off, len, flags, &o);
-    else if (len > 0) {
-        alloc_put(&kvs->alloc, off, len); /* not stored: back to the pool */
-        kvs->st.used_bytes -= alloc_rounded(len);
-    }
+    else
+        give_space(kvs, off, len); /* not stored: back to the pool */
     if (st == KVP_OK)
         st = commit_locked(kvs, take_pending(kvs, owner, o->id));
     pthread_mutex_unlock(&kvs->lock);

@@ -80,13 +80,7 @@ int32_t shm_chan_create(struct shm_chan **ch_p, struct proto_msg *r,
     if (idx != NULL) {
         ch->idx = idx;
         ch->reader = shm_index_reader_take(idx);
-        const struct shidx_desc *dd = &idx->desc;
-        uint8_t *d = (uint8_t *)ch->seg + SHIDX_DESC_OFF;
-        memcpy(d, &dd->fd, 4);
-        memcpy(d + 4, &dd->slots, 4);
-        memcpy(d + 8, &dd->bytes, 8);
-        memcpy(d + 16, dd->cookie, SHIDX_COOKIE_LEN);
-        memcpy(d + 16 + SHIDX_COOKIE_LEN, &ch->reader, 4);
+        shidx_desc_put(ch->seg, &idx->desc, ch->reader);
     }
     const char *why;
     if (shm_seg_attach(ch->seg, ch->seg_len, cap, r->shm_cookie, &ch->req,
